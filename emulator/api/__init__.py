@@ -1,0 +1,1 @@
+"""The HTTP layer: the spec-driven pipeline (route → authenticate → validate → handle → render)."""

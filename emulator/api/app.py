@@ -1,0 +1,235 @@
+"""The Starlette application: one route per spec path, and one pipeline for every operation.
+
+Pipeline (after Prism): route → authenticate → validate parameters and body → handle → render (→ validate
+the response, when asked). Domain errors become CONTRACT.md §2's status codes and bodies here, and nowhere else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import time
+from collections import defaultdict
+from typing import Any
+
+import orjson
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from emulator.api import handlers
+from emulator.api.spec import Operation, load_spec, operations
+from emulator.api.validation import parameter_errors, schema_errors
+from emulator.domain.errors import DomainError, Invalid, NotFound, Unauthorized
+from emulator.domain.tenant import Tenant, Tenants
+from emulator.domain.timefmt import format_micros
+from emulator.settings import Settings
+
+
+class JSONResponse(Response):
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
+
+
+class ApiError(Exception):
+    """An HTTP-level failure found by the pipeline itself (auth, body parsing, size, rate limit)."""
+
+    def __init__(self, status: int, summary: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(summary)
+        self.status, self.summary, self.headers = status, summary, headers or {}
+
+
+def error(status: int, summary: str, headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
+    return JSONResponse({"summary": summary, **extra}, status_code=status, headers=headers)
+
+
+class ResponseMismatch(AssertionError):
+    """An answer that breaks the spec: always a bug of the emulator, surfaced loudly in strict mode."""
+
+
+class Pipeline:
+    def __init__(self, settings: Settings, tenants: Tenants, static_paths: dict[str, list[str]]) -> None:
+        self.settings = settings
+        self.tenants = tenants
+        self.static_paths = static_paths  # paths without parameters → their methods, to tell 405 from 404
+        self._window: dict[str, list[int]] = defaultdict(lambda: [0, 0])  # token → [wall second, count]
+
+    def endpoint(self, by_method: dict[str, Operation]):
+        async def serve(request: Request) -> Response:
+            op = by_method.get(request.method) or by_method["GET"]  # HEAD is GET without a body
+            tenant: Tenant | None = None
+            try:
+                tenant = self._authenticate(op, request)
+                response = await self._run(op, request, tenant)
+            except ApiError as exc:
+                response = error(exc.status, exc.summary, exc.headers)
+            except Invalid as exc:
+                response = error(422, exc.summary, validation_errors=exc.errors)
+            except NotFound as exc:
+                response = error(404, exc.summary)
+            except Unauthorized as exc:
+                response = error(401, exc.summary)
+            except DomainError as exc:
+                response = error(422, exc.summary)
+            if tenant is not None:
+                self._record(tenant, request, response.status_code)
+            if self.settings.validate_responses and response.status_code != 405:  # 405 answers the path, not op
+                self._check_response(op, response)
+            return response
+        return serve
+
+    def _authenticate(self, op: Operation, request: Request) -> Tenant | None:
+        header = request.headers.get("authorization")
+        if not op.secured:
+            return None
+        scheme, _, token = (header or "").partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token or " " in token:
+            raise ApiError(401, 'Missing or malformed Authorization header: expected "Bearer <token>".')
+        if not self.tenants.accepts(token):
+            raise ApiError(401, "This API key is not accepted by the emulator.")
+        tenant = self.tenants.get(token)
+        if request.url.path.startswith("/v1/"):
+            self._throttle(tenant)
+        return tenant
+
+    def _throttle(self, tenant: Tenant) -> None:
+        limit = tenant.faults.api_rate_limit
+        if limit is None:
+            return
+        second = int(time.monotonic())
+        window = self._window[tenant.token]
+        if window[0] != second:
+            window[0], window[1] = second, 0
+        window[1] += 1
+        if window[1] > limit:
+            raise ApiError(429, f"Too many requests: this organization is limited to {limit} per second; retry after 1 second.",
+                           {"Retry-After": "1"})
+
+    async def _run(self, op: Operation, request: Request, tenant: Tenant | None) -> Response:
+        params = self._parameters(op, request)
+        body = await self._body(op, request)
+        handler = handlers.HANDLERS.get(op.operation_id)
+        if handler is None:
+            raise ApiError(501, f"{op.method} {op.path} is specified but not served by this emulator version yet.")
+        if tenant is not None and tenant.faults.latency_ms and request.url.path.startswith("/v1/"):
+            await asyncio.sleep(tenant.faults.latency_ms / 1000)
+        call = handlers.Call(self.tenants, tenant, params, body, request)
+        result = handler(call)
+        if inspect.isawaitable(result):
+            result = await result
+        if isinstance(result, Response):
+            return result
+        status, payload = result
+        return Response(status_code=status) if payload is None else JSONResponse(payload, status_code=status)
+
+    def _parameters(self, op: Operation, request: Request) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        errors: dict[str, list[str]] = {}
+        for param in op.parameters:
+            source = request.path_params if param.location == "path" else request.query_params
+            if param.location not in ("path", "query"):
+                continue
+            raw = source.get(param.name)
+            if raw is None:
+                if param.required:
+                    errors[param.name] = ["is required"]
+                continue
+            value, problems = parameter_errors(param, raw)
+            if problems and param.location == "path":
+                if request.url.path in self.static_paths:  # e.g. PATCH /v1/credentials/start-auth
+                    allowed = ", ".join(self.static_paths[request.url.path])
+                    raise ApiError(405, f"{request.method} is not allowed on {request.url.path}.", {"Allow": allowed})
+                raise NotFound(f"Nothing at {request.url.path}: {param.name} {problems[param.name][0]}.")
+            errors.update(problems)
+            values[param.name] = value
+        if errors:
+            raise Invalid(errors, summary="The request has invalid query parameters.")
+        return values
+
+    async def _body(self, op: Operation, request: Request) -> Any:
+        if op.body_pointer is None or request.method in ("GET", "HEAD", "DELETE"):
+            return None  # a body on a GET is tolerated and ignored
+        raw = await self._read_limited(request)
+        if not raw.strip():
+            if op.body_required:
+                raise ApiError(400, "The request body is empty; a JSON object is required.")
+            return {}
+        try:
+            body = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            raise ApiError(400, "The request body is not valid JSON.") from None
+        if not isinstance(body, dict):
+            raise ApiError(400, "The request body must be a JSON object.")
+        errors = schema_errors(op.body_pointer, body)
+        if errors:
+            raise Invalid(errors, summary="The request body has invalid fields.")
+        return body
+
+    async def _read_limited(self, request: Request) -> bytes:
+        limit = self.settings.body_limit
+        too_large = ApiError(413, f"The request body is over the {limit}-byte limit.")
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            raise too_large
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise too_large
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _record(self, tenant: Tenant, request: Request, status: int) -> None:
+        tenant.journal.append({"time": format_micros(tenant.now()), "method": request.method,
+                               "path": request.url.path, "query": request.url.query, "status": status})
+
+    def _check_response(self, op: Operation, response: Response) -> None:
+        documented = op.responses.get(str(response.status_code))
+        if documented is None:
+            raise ResponseMismatch(f"{op.operation_id} answered {response.status_code}, which the spec does not list")
+        pointer = op.response_schema_pointer(response.status_code)
+        if pointer is not None:
+            problems = schema_errors(pointer, orjson.loads(response.body))
+            if problems:
+                raise ResponseMismatch(f"{op.operation_id} {response.status_code} breaks its schema: {problems}")
+
+
+async def _http_error(request: Request, exc: HTTPException) -> Response:
+    summaries = {404: f"No route matches {request.url.path}.",
+                 405: f"{request.method} is not allowed on {request.url.path}."}
+    return error(exc.status_code, summaries.get(exc.status_code, exc.detail), exc.headers)
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    return error(500, f"Internal error in the emulator (a bug; please report it): {type(exc).__name__}.")
+
+
+def _route_name(ops: dict[str, Operation]) -> str:
+    """Routes are named after their first operation, so handlers can build URLs with `url_for`."""
+    return next(iter(ops.values())).operation_id
+
+
+def create_app(settings: Settings = Settings(), tenants: Tenants | None = None) -> Starlette:
+    tenants = tenants or Tenants(seed=settings.seed, clock=settings.clock, api_keys=settings.api_keys)
+    by_path: dict[str, dict[str, Operation]] = defaultdict(dict)
+    for op in operations():
+        by_path[op.path][op.method] = op
+    pipeline = Pipeline(settings, tenants, {path: list(ops) for path, ops in by_path.items() if "{" not in path})
+    routes = [Route(path, pipeline.endpoint(ops), methods=list(ops), name=_route_name(ops))
+              for path, ops in by_path.items()]
+    spec_json = orjson.dumps(load_spec())
+    routes.append(Route("/openapi.json", lambda request: Response(spec_json, media_type="application/json"),
+                        methods=["GET"]))
+    app = Starlette(routes=routes, exception_handlers={HTTPException: _http_error, Exception: _server_error})
+    app.state.tenants = tenants
+    app.state.settings = settings
+    if settings.demo:
+        from emulator.demo import load_demo
+
+        load_demo(tenants)
+    return app

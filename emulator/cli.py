@@ -1,0 +1,54 @@
+"""`sequin-emulator serve ...`: the command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from emulator import __version__
+from emulator.domain.tenant import ClockSettings
+from emulator.domain.timefmt import parse_timestamp
+from emulator.settings import DEFAULT_BODY_LIMIT, Settings
+
+DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 7376
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sequin-emulator", description="An in-memory emulator of the Sequin API.")
+    parser.add_argument("--version", action="version", version=__version__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the emulator's HTTP server")
+    serve.add_argument("--host", default=DEFAULT_HOST)
+    serve.add_argument("--port", type=int, default=DEFAULT_PORT)
+    serve.add_argument("--seed", type=int, default=0, help="seed for ids and generated data (default 0)")
+    serve.add_argument("--api-key", action="append", dest="api_keys", metavar="KEY",
+                       help="accept only this token (repeatable); by default every token is its own tenant")
+    serve.add_argument("--clock", choices=["real", "scaled", "manual"], default="real",
+                       help="how new tenants' clocks run (default real)")
+    serve.add_argument("--clock-scale", type=float, default=1.0, help="speed-up of the scaled clock")
+    serve.add_argument("--start-time", help="initial emulator time, RFC 3339 (default: now)")
+    serve.add_argument("--body-limit", type=int, default=DEFAULT_BODY_LIMIT, help="request body limit in bytes")
+    serve.add_argument("--demo", action="store_true", help="preload demo data for the token `demo`")
+    serve.add_argument("--validate-responses", action="store_true",
+                       help="check every answer against the spec (slower; for debugging the emulator)")
+    return parser
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    start = parse_timestamp(args.start_time) if args.start_time else None
+    return Settings(seed=args.seed, api_keys=frozenset(args.api_keys) if args.api_keys else None,
+                    clock=ClockSettings(mode=args.clock, start=start, scale=args.clock_scale),
+                    body_limit=args.body_limit, validate_responses=args.validate_responses, demo=args.demo)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "serve":
+        import uvicorn
+
+        from emulator.api.app import create_app
+
+        app = create_app(settings_from(args))
+        print(f"sequin-emulator {__version__} on http://{args.host}:{args.port} (seed {args.seed})", file=sys.stderr)
+        uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return 0

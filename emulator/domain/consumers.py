@@ -1,0 +1,65 @@
+"""HTTP consumers: a cursor over one stream, shared by any number of workers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from emulator.domain.errors import Invalid
+from emulator.domain.tenant import Tenant
+
+DEFAULTS = {"deliver_policy": "all", "ack_wait_ms": 30000, "max_deliver": -1, "max_ack_pending": 1000}
+ANY = "*"
+FILTER_KEYS = ("provider", "sync_id", "collection_id")
+
+
+@dataclass
+class HttpConsumer:
+    id: str
+    stream_id: str
+    name: str | None
+    deliver_policy: str
+    ack_wait_ms: int
+    max_deliver: int
+    max_ack_pending: int
+    filters: dict
+    metadata: dict
+    created_at: int
+    updated_at: int
+
+
+def _settings(body: dict) -> dict:
+    """The consumer settings in `body`, with `ack_wait` folded into `ack_wait_ms`."""
+    if "ack_wait" in body and "ack_wait_ms" in body and body["ack_wait"] != body["ack_wait_ms"]:
+        raise Invalid.field("ack_wait", "is an alias of ack_wait_ms and disagrees with it")
+    settings = {k: body[k] for k in ("name", "deliver_policy", "metadata") if k in body}
+    for key in ("ack_wait_ms", "max_deliver", "max_ack_pending"):
+        if key in body:
+            settings[key] = int(body[key])
+    if "ack_wait" in body:
+        settings["ack_wait_ms"] = int(body["ack_wait"])
+    if "filters" in body:
+        settings["filters"] = {key: body["filters"].get(key, ANY) for key in FILTER_KEYS}
+    return settings
+
+
+def create(tenant: Tenant, body: dict) -> HttpConsumer:
+    if tenant.streams.find(body["stream_id"]) is None:
+        raise Invalid.field("stream_id", "is not a stream of this organization")
+    settings = {**DEFAULTS, "name": None, "metadata": {}, "filters": dict.fromkeys(FILTER_KEYS, ANY), **_settings(body)}
+    now = tenant.now()
+    return tenant.consumers.add(HttpConsumer(id=tenant.ids.next(), stream_id=body["stream_id"],
+                                             created_at=now, updated_at=now, **settings))
+
+
+def update(tenant: Tenant, consumer_id: str, body: dict) -> HttpConsumer:
+    consumer = tenant.consumers.get(consumer_id)
+    if "stream_id" in body and body["stream_id"] != consumer.stream_id:
+        raise Invalid.field("stream_id", "cannot be changed after the consumer is created")
+    for key, value in _settings(body).items():
+        setattr(consumer, key, value)
+    consumer.updated_at = tenant.now()
+    return consumer
+
+
+def delete(tenant: Tenant, consumer_id: str) -> HttpConsumer:
+    return tenant.consumers.remove(consumer_id)

@@ -1,0 +1,92 @@
+"""Tenants: every API token is its own organization, with its own state, clock and id sequence.
+
+Like LocalStack's per-account stores, a tenant is a plain object; resetting one means building it again.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from emulator.domain.clock import Clock
+from emulator.domain.ids import IdFactory, derived_uuid
+from emulator.domain.store import Store
+
+if TYPE_CHECKING:
+    from emulator.domain.consumers import HttpConsumer
+    from emulator.domain.credentials import Credential
+    from emulator.domain.oauth_apps import OAuthApp
+    from emulator.domain.streams import Stream
+    from emulator.domain.syncs import Sync
+
+JOURNAL_SIZE = 1000
+
+
+@dataclass(frozen=True)
+class ClockSettings:
+    """How a new tenant's clock starts: `start` None means "now" on the wall clock."""
+
+    mode: str = "real"
+    start: int | None = None
+    scale: float = 1.0
+
+    def build(self) -> Clock:
+        return Clock(mode=self.mode, now=self.start, scale=self.scale)
+
+
+@dataclass
+class Faults:
+    api_rate_limit: int | None = None
+    latency_ms: int = 0
+
+
+@dataclass
+class Tenant:
+    token: str
+    org_id: str
+    ids: IdFactory
+    clock: Clock
+    streams: Store["Stream"] = field(default_factory=lambda: Store("stream"))
+    oauth_apps: Store["OAuthApp"] = field(default_factory=lambda: Store("OAuth app"))
+    credentials: Store["Credential"] = field(default_factory=lambda: Store("credential"))
+    syncs: Store["Sync"] = field(default_factory=lambda: Store("sync"))
+    consumers: Store["HttpConsumer"] = field(default_factory=lambda: Store("HTTP consumer"))
+    faults: Faults = field(default_factory=Faults)
+    journal: deque = field(default_factory=lambda: deque(maxlen=JOURNAL_SIZE))
+
+    def now(self) -> int:
+        return self.clock.now()
+
+
+def org_id_of(token: str) -> str:
+    return derived_uuid("org", token)
+
+
+class Tenants:
+    """Token → tenant. With `api_keys`, only those tokens are tenants (strict mode)."""
+
+    def __init__(self, seed: int = 0, clock: ClockSettings = ClockSettings(),
+                 api_keys: frozenset[str] | None = None) -> None:
+        self.seed = seed
+        self.clock_settings = clock
+        self.api_keys = api_keys
+        self._tenants: dict[str, Tenant] = {}
+        self.grants: dict = {}  # OAuth start links and codes → their Grant (emulator.domain.oauth_flow)
+
+    def accepts(self, token: str) -> bool:
+        return self.api_keys is None or token in self.api_keys
+
+    def get(self, token: str) -> Tenant:
+        tenant = self._tenants.get(token)
+        if tenant is None:
+            tenant = self._tenants[token] = self._build(token)
+        return tenant
+
+    def reset(self, token: str) -> Tenant:
+        tenant = self._tenants[token] = self._build(token)
+        return tenant
+
+    def _build(self, token: str) -> Tenant:
+        org_id = org_id_of(token)
+        return Tenant(token=token, org_id=org_id, ids=IdFactory(self.seed, org_id), clock=self.clock_settings.build())
