@@ -50,63 +50,59 @@ def filtered(items: list[dict], params: dict[str, Any], ignore: tuple[str, ...] 
     """The list envelope of the rendered `items` matching every filter in `params` (dotted paths allowed)."""
     wanted = {k: v for k, v in params.items() if k not in ignore and k != "metadata"}
     return views.listing([item for item in items
-                          if metadata_matches(item["metadata"], params.get("metadata"))
+                          if metadata_matches(item.get("metadata", {}), params.get("metadata"))
                           and all(_dig(item, k) == v for k, v in wanted.items())])
 
 
-# ---------------------------------------------------------------- streams
+# ---------------------------------------------------------------- management resources
 
-@operation("createStream")
-def create_stream(call: Call) -> Reply:
-    return 200, views.stream(call.tenant, streams.create(call.tenant, call.body))
+@dataclass(frozen=True)
+class Resource:
+    """How one Management API resource maps onto the domain: its store, its module and its view."""
 
-
-@operation("listStreams")
-def list_streams(call: Call) -> Reply:
-    return 200, views.listing([views.stream(call.tenant, s) for s in call.tenant.streams.newest_first()])
-
-
-@operation("getStream")
-def get_stream(call: Call) -> Reply:
-    return 200, views.stream(call.tenant, call.tenant.streams.get(call.params["id"]))
-
-
-@operation("updateStream")
-def update_stream(call: Call) -> Reply:
-    return 200, views.stream(call.tenant, streams.update(call.tenant, call.params["id"], call.body))
+    name: str  # as in the operation ids: createStream, getStream, ...
+    store: str  # the Tenant attribute holding it
+    create: Callable[[Tenant, dict], Any]
+    update: Callable[[Tenant, str, dict], Any]
+    delete: Callable[[Tenant, str], Any]
+    view: Callable[..., dict]
+    create_verb: str = "create"
+    plain_list: bool = True  # False: the list operation has a handler of its own
 
 
-@operation("deleteStream")
-def delete_stream(call: Call) -> Reply:
-    return 200, views.deleted(streams.delete(call.tenant, call.params["id"]).id)
+RESOURCES = (
+    Resource("Stream", "streams", streams.create, streams.update, streams.delete, views.stream),
+    Resource("Credential", "credentials", credentials.import_, credentials.update, credentials.delete,
+             views.credential, create_verb="import"),
+    Resource("OAuthApp", "oauth_apps", oauth_apps.create, oauth_apps.update, oauth_apps.delete, views.oauth_app,
+             plain_list=False),
+    Resource("Sync", "syncs", syncs.create, syncs.update, syncs.delete, views.sync),
+    Resource("HttpConsumer", "consumers", consumers.create, consumers.update, consumers.delete, views.http_consumer),
+)
 
 
-# ---------------------------------------------------------------- credentials
-
-@operation("importCredential")
-def import_credential(call: Call) -> Reply:
-    return 200, views.credential(call.tenant, credentials.import_(call.tenant, call.body))
-
-
-@operation("listCredentials")
-def list_credentials(call: Call) -> Reply:
-    items = [views.credential(call.tenant, c) for c in call.tenant.credentials.newest_first()]
-    return 200, filtered(items, call.params)
-
-
-@operation("getCredential")
-def get_credential(call: Call) -> Reply:
-    return 200, views.credential(call.tenant, call.tenant.credentials.get(call.params["id"]))
+def _register_crud(r: Resource) -> None:
+    """The create / list / get / update / delete operations of one resource, all alike."""
+    operation(f"{r.create_verb}{r.name}")(lambda call: (200, r.view(call.tenant, r.create(call.tenant, call.body))))
+    if r.plain_list:
+        operation(f"list{r.name}s")(lambda call: (200, filtered(
+            [r.view(call.tenant, item) for item in getattr(call.tenant, r.store).newest_first()], call.params)))
+    operation(f"get{r.name}")(lambda call: (200, r.view(call.tenant, getattr(call.tenant, r.store).get(call.params["id"]))))
+    operation(f"update{r.name}")(
+        lambda call: (200, r.view(call.tenant, r.update(call.tenant, call.params["id"], call.body))))
+    operation(f"delete{r.name}")(lambda call: (200, views.deleted(r.delete(call.tenant, call.params["id"]).id)))
 
 
-@operation("updateCredential")
-def update_credential(call: Call) -> Reply:
-    return 200, views.credential(call.tenant, credentials.update(call.tenant, call.params["id"], call.body))
+for _resource in RESOURCES:
+    _register_crud(_resource)
 
 
-@operation("deleteCredential")
-def delete_credential(call: Call) -> Reply:
-    return 200, views.deleted(credentials.delete(call.tenant, call.params["id"]).id)
+@operation("listOAuthApps")
+def list_oauth_apps(call: Call) -> Reply:
+    """Like the other lists, plus `truncate_secrets=false`, which reveals the client secrets."""
+    reveal = call.params.get("truncate_secrets") is False
+    items = [views.oauth_app(call.tenant, a, reveal_secret=reveal) for a in call.tenant.oauth_apps.newest_first()]
+    return 200, filtered(items, call.params, ignore=("truncate_secrets",))
 
 
 @operation("startAuth")
@@ -123,90 +119,6 @@ def open_auth_link(call: Call) -> Response:
 @operation("exchangeCode")
 def exchange_code(call: Call) -> Reply:
     return 200, oauth_flow.exchange(call.tenants, call.body)
-
-
-# ---------------------------------------------------------------- oauth apps
-
-@operation("createOAuthApp")
-def create_oauth_app(call: Call) -> Reply:
-    return 200, views.oauth_app(oauth_apps.create(call.tenant, call.body))
-
-
-@operation("listOAuthApps")
-def list_oauth_apps(call: Call) -> Reply:
-    reveal = call.params.get("truncate_secrets") is False
-    items = [views.oauth_app(a, reveal_secret=reveal) for a in call.tenant.oauth_apps.newest_first()]
-    return 200, filtered(items, call.params, ignore=("truncate_secrets",))
-
-
-@operation("getOAuthApp")
-def get_oauth_app(call: Call) -> Reply:
-    return 200, views.oauth_app(call.tenant.oauth_apps.get(call.params["id"]))
-
-
-@operation("updateOAuthApp")
-def update_oauth_app(call: Call) -> Reply:
-    return 200, views.oauth_app(oauth_apps.update(call.tenant, call.params["id"], call.body))
-
-
-@operation("deleteOAuthApp")
-def delete_oauth_app(call: Call) -> Reply:
-    return 200, views.deleted(oauth_apps.delete(call.tenant, call.params["id"]).id)
-
-
-# ---------------------------------------------------------------- syncs
-
-@operation("createSync")
-def create_sync(call: Call) -> Reply:
-    return 200, views.sync(call.tenant, syncs.create(call.tenant, call.body))
-
-
-@operation("listSyncs")
-def list_syncs(call: Call) -> Reply:
-    return 200, filtered([views.sync(call.tenant, s) for s in call.tenant.syncs.newest_first()], call.params)
-
-
-@operation("getSync")
-def get_sync(call: Call) -> Reply:
-    return 200, views.sync(call.tenant, call.tenant.syncs.get(call.params["id"]))
-
-
-@operation("updateSync")
-def update_sync(call: Call) -> Reply:
-    return 200, views.sync(call.tenant, syncs.update(call.tenant, call.params["id"], call.body))
-
-
-@operation("deleteSync")
-def delete_sync(call: Call) -> Reply:
-    return 200, views.deleted(syncs.delete(call.tenant, call.params["id"]).id)
-
-
-# ---------------------------------------------------------------- http consumers
-
-@operation("createHttpConsumer")
-def create_http_consumer(call: Call) -> Reply:
-    return 200, views.http_consumer(consumers.create(call.tenant, call.body))
-
-
-@operation("listHttpConsumers")
-def list_http_consumers(call: Call) -> Reply:
-    items = [views.http_consumer(c) for c in call.tenant.consumers.newest_first()]
-    return 200, filtered(items, call.params)
-
-
-@operation("getHttpConsumer")
-def get_http_consumer(call: Call) -> Reply:
-    return 200, views.http_consumer(call.tenant.consumers.get(call.params["id"]))
-
-
-@operation("updateHttpConsumer")
-def update_http_consumer(call: Call) -> Reply:
-    return 200, views.http_consumer(consumers.update(call.tenant, call.params["id"], call.body))
-
-
-@operation("deleteHttpConsumer")
-def delete_http_consumer(call: Call) -> Reply:
-    return 200, views.deleted(consumers.delete(call.tenant, call.params["id"]).id)
 
 
 # ---------------------------------------------------------------- control plane

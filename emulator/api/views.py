@@ -1,4 +1,7 @@
-"""The wire shape of every resource: domain objects in, JSON-ready dicts out, secrets masked."""
+"""The wire shape of every resource: domain objects in, JSON-ready dicts out, secrets masked.
+
+Every resource view takes `(tenant, resource)`, so handlers can treat them alike.
+"""
 
 from __future__ import annotations
 
@@ -22,7 +25,7 @@ def stream(tenant: Tenant, s: Stream) -> dict:
             "updated_at": ts(s.updated_at)}
 
 
-def oauth_app(app: OAuthApp, reveal_secret: bool = False) -> dict:
+def oauth_app(tenant: Tenant, app: OAuthApp, reveal_secret: bool = False) -> dict:
     return {"id": app.id, "provider": app.provider, "name": app.name, "client_id": app.client_id,
             "client_secret": app.client_secret if reveal_secret else MASK, "metadata": app.metadata,
             "health": health(app.health), "created_at": ts(app.created_at), "updated_at": ts(app.updated_at)}
@@ -31,7 +34,7 @@ def oauth_app(app: OAuthApp, reveal_secret: bool = False) -> dict:
 def credential(tenant: Tenant, c: Credential) -> dict:
     app = tenant.oauth_apps.find(c.oauth_app_id) if c.oauth_app_id else None
     return {"id": c.id, "provider": c.provider, "kind": c.kind, "name": c.name, "properties": masked(c.properties),
-            "oauth_app_id": c.oauth_app_id, "oauth_app": oauth_app(app) if app else {"kind": "sequin"},
+            "oauth_app_id": c.oauth_app_id, "oauth_app": oauth_app(tenant, app) if app else {"kind": "sequin"},
             "health": health(c.health), "metadata": c.metadata, "created_at": ts(c.created_at),
             "updated_at": ts(c.updated_at)}
 
@@ -46,7 +49,7 @@ def sync(tenant: Tenant, s: Sync) -> dict:
             "external_id": s.external_id, "created_at": ts(s.created_at), "updated_at": ts(s.updated_at)}
 
 
-def http_consumer(c: HttpConsumer) -> dict:
+def http_consumer(tenant: Tenant, c: HttpConsumer) -> dict:
     return {"id": c.id, "stream_id": c.stream_id, "name": c.name, "deliver_policy": c.deliver_policy,
             "ack_wait_ms": c.ack_wait_ms, "max_deliver": c.max_deliver, "max_ack_pending": c.max_ack_pending,
             "filters": dict(c.filters), "metadata": c.metadata, "created_at": ts(c.created_at),

@@ -26,11 +26,10 @@ class Clock:
     def __init__(self, mode: str = "real", now: int | None = None, scale: float = 1.0,
                  wall: Callable[[], int] = wall_micros) -> None:
         self._wall = wall
-        self.mode = "real"
-        self.scale = 1.0
-        self._base = wall() if now is None else now
+        self.mode = mode
+        self.scale = float(scale)
         self._wall_base = wall()
-        self.set(mode=mode, scale=scale)
+        self._base = self._wall_base if now is None else now
 
     @property
     def rate(self) -> float:

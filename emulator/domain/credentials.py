@@ -59,18 +59,9 @@ def import_(tenant: Tenant, body: dict, prefix: str = "") -> Credential:
 
 
 def update(tenant: Tenant, credential_id: str, body: dict) -> Credential:
-    credential = tenant.credentials.get(credential_id)
-    for key in ("name", "metadata"):
-        if key in body:
-            setattr(credential, key, body[key])
-    credential.updated_at = tenant.now()
-    return credential
+    return tenant.credentials.update(credential_id, body, ("name", "metadata"), tenant.now())
 
 
 def delete(tenant: Tenant, credential_id: str) -> Credential:
-    tenant.credentials.get(credential_id)
-    users = [s.id for s in tenant.syncs if s.credential_id == credential_id]
-    if users:
-        raise Invalid({"id": [f"the credential is still used by sync {', '.join(users)}"]},
-                      summary=f"Credential {credential_id} is still used by syncs; delete them first: {', '.join(users)}.")
-    return tenant.credentials.remove(credential_id)
+    users = [f"sync {s.id}" for s in tenant.syncs if s.credential_id == credential_id]
+    return tenant.credentials.remove_unused(credential_id, users)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from emulator.domain.errors import Invalid
 from emulator.domain.health import Health
 from emulator.domain.tenant import Tenant
 
@@ -31,18 +30,9 @@ def create(tenant: Tenant, body: dict) -> OAuthApp:
 
 
 def update(tenant: Tenant, app_id: str, body: dict) -> OAuthApp:
-    app = tenant.oauth_apps.get(app_id)
-    for key in ("name", "client_secret", "metadata"):
-        if key in body:
-            setattr(app, key, body[key])
-    app.updated_at = tenant.now()
-    return app
+    return tenant.oauth_apps.update(app_id, body, ("name", "client_secret", "metadata"), tenant.now())
 
 
 def delete(tenant: Tenant, app_id: str) -> OAuthApp:
-    tenant.oauth_apps.get(app_id)
-    users = [c.id for c in tenant.credentials if c.oauth_app_id == app_id]
-    if users:
-        raise Invalid({"id": [f"the OAuth app is still used by credential {', '.join(users)}"]},
-                      summary=f"OAuth app {app_id} still issues credentials; delete them first: {', '.join(users)}.")
-    return tenant.oauth_apps.remove(app_id)
+    users = [f"credential {c.id}" for c in tenant.credentials if c.oauth_app_id == app_id]
+    return tenant.oauth_apps.remove_unused(app_id, users)

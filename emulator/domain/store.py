@@ -6,11 +6,12 @@ from typing import Generic, Iterator, Protocol, TypeVar
 
 import orjson
 
-from emulator.domain.errors import NotFound
+from emulator.domain.errors import Invalid, NotFound
 
 
 class HasId(Protocol):
     id: str
+    updated_at: int
 
 
 T = TypeVar("T", bound=HasId)
@@ -38,6 +39,24 @@ class Store(Generic[T]):
         item = self.get(item_id)
         del self._items[item_id]
         return item
+
+    def update(self, item_id: str, body: dict, fields: tuple[str, ...], now: int) -> T:
+        """Copy the `fields` present in `body` onto the item, and stamp it."""
+        item = self.get(item_id)
+        for key in fields:
+            if key in body:
+                setattr(item, key, body[key])
+        item.updated_at = now
+        return item
+
+    def remove_unused(self, item_id: str, users: list[str]) -> T:
+        """Remove the item, unless other resources (`users`, e.g. "sync <id>") still use it: then 422 naming them."""
+        self.get(item_id)
+        if users:
+            names = ", ".join(users)
+            raise Invalid({"id": [f"is still used by {names}"]},
+                          summary=f"The {self.kind} {item_id} is still used by {names}; delete them first.")
+        return self.remove(item_id)
 
     def newest_first(self) -> list[T]:
         return list(reversed(self._items.values()))

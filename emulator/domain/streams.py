@@ -37,11 +37,6 @@ def update(tenant: Tenant, stream_id: str, body: dict) -> Stream:
 
 
 def delete(tenant: Tenant, stream_id: str) -> Stream:
-    stream = tenant.streams.get(stream_id)
-    syncs = [s.id for s in tenant.syncs if s.stream_id == stream_id]
-    consumers = [c.id for c in tenant.consumers if c.stream_id == stream_id]
-    if syncs or consumers:
-        users = [f"sync {i}" for i in syncs] + [f"HTTP consumer {i}" for i in consumers]
-        raise Invalid({"id": [f"the stream is still used by {', '.join(users)}"]},
-                      summary=f"Stream {stream_id} still has syncs or consumers; delete them first: {', '.join(users)}.")
-    return tenant.streams.remove(stream_id)
+    users = [f"sync {s.id}" for s in tenant.syncs if s.stream_id == stream_id]
+    users += [f"HTTP consumer {c.id}" for c in tenant.consumers if c.stream_id == stream_id]
+    return tenant.streams.remove_unused(stream_id, users)
