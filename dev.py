@@ -39,12 +39,13 @@ def ensure_venv(extra: str) -> None:
 
 def main(argv: list[str]) -> int:
     command, rest = (argv[0], argv[1:]) if argv else ("", [])
-    if command == "serve":
+    if command in ("serve", "test"):
         ensure_venv("test")
-        return subprocess.call([str(BIN / "sequin-emulator"), "serve", "--demo", *rest], cwd=ROOT)
-    if command == "test":
-        ensure_venv("test")
-        return subprocess.call([str(BIN / "python"), "-m", "pytest", *rest], cwd=ROOT)
+        os.chdir(ROOT)
+        # exec, so that Ctrl-C and CI's signals reach the server or pytest directly
+        if command == "serve":
+            os.execv(BIN / "sequin-emulator", [str(BIN / "sequin-emulator"), "serve", "--demo", *rest])
+        os.execv(BIN / "python", [str(BIN / "python"), "-m", "pytest", *rest])
     print(__doc__, file=sys.stderr)
     return 2
 

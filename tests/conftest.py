@@ -60,6 +60,21 @@ class Api:
     def consumer(self, stream_id: str, **fields) -> dict:
         return self.ok("POST", "/v1/http-consumers", {"stream_id": stream_id, **fields})
 
+    def inject(self, sync: dict, *upstream_ids: str, collection_id: str = "stripe:customer", deleted: bool = False,
+               data: dict | None = None) -> list[dict]:
+        """Write records into the sync's stream through the control plane; returns them as written."""
+        records = [{"collection_id": collection_id, "upstream_id": uid, "deleted": deleted,
+                    "data": data if data is not None else {"id": uid}} for uid in upstream_ids]
+        return self.ok("POST", f"/_emulator/streams/{sync['stream_id']}/records",
+                       {"sync_id": sync["id"], "records": records})["data"]
+
+    def next(self, consumer: dict, batch_size: int = 1, **options) -> dict:
+        return self.ok("POST", f"/v1/http-consumers/{consumer['id']}/next", {"batch_size": batch_size, **options})
+
+    def ack(self, consumer: dict, tokens: list[str], verb: str = "ack") -> None:
+        response = self.post(f"/v1/http-consumers/{consumer['id']}/{verb}", {"ack_tokens": tokens})
+        assert response.status_code == 204, response.text
+
 
 @pytest.fixture
 def client() -> TestClient:

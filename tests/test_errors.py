@@ -104,6 +104,5 @@ def test_simulated_api_rate_limit_answers_429_with_retry_after(api, other):
 
 
 def test_not_yet_served_operations_answer_501_with_a_summary(api):
-    consumer = api.consumer(api.stream()["id"])
-    response = api.get(f"/v1/http-consumers/{consumer['id']}/next")
+    response = api.get("/_emulator/state")
     assert response.status_code == 501 and "not served" in response.json()["summary"]

@@ -5,9 +5,11 @@ A handler returns `(status, payload)`; operations without a handler answer 501 u
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any, Callable
 
+import orjson
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
@@ -121,6 +123,71 @@ def exchange_code(call: Call) -> Reply:
     return 200, oauth_flow.exchange(call.tenants, call.body)
 
 
+# ---------------------------------------------------------------- consume
+
+def _messages_json(messages: list, info: dict) -> Response:
+    """The `next` answer, assembled from each record's JSON as it was serialized when written."""
+    items = b",".join(b'{"ack_token":"%s","record":%s}' % (token.encode(), version.payload)
+                      for token, version in messages)
+    return Response(b'{"data":[' + items + b'],"info":' + orjson.dumps(info) + b"}", media_type="application/json")
+
+
+async def _wait_until_available(tenant: Tenant, consumer_id: str, batch_size: int, wait_for_ms: int) -> None:
+    """Long poll: return once `batch_size` messages are available or `wait_for_ms` have passed.
+
+    Sleeps until the tenant signals a change (a write, a nack, a clock change) or the earliest ack deadline
+    comes round; it never polls in a loop.
+    """
+    loop = asyncio.get_running_loop()
+    give_up = loop.time() + wait_for_ms / 1000
+    woken = asyncio.Event()
+    tenant.listeners.add(woken.set)
+    try:
+        while consumers.available(tenant, consumer_id) < batch_size:
+            timeout = give_up - loop.time()
+            if timeout <= 0:
+                return
+            deadline, rate = consumers.next_deadline(tenant, consumer_id), tenant.clock.rate
+            if deadline is not None and rate > 0:
+                timeout = min(timeout, max(0.0, (deadline - tenant.now()) / 1e6 / rate) + 0.001)
+            woken.clear()
+            try:
+                await asyncio.wait_for(woken.wait(), timeout)
+            except TimeoutError:
+                pass
+    finally:
+        tenant.listeners.discard(woken.set)
+
+
+async def _receive(call: Call, options: dict) -> Response:
+    consumer_id, batch_size = call.params["id"], options.get("batch_size", 1)
+    if options.get("wait_for", 0) > 0:
+        await _wait_until_available(call.tenant, consumer_id, batch_size, options["wait_for"])
+    return _messages_json(*consumers.receive(call.tenant, consumer_id, batch_size))
+
+
+@operation("nextMessages")
+async def next_messages(call: Call) -> Response:
+    return await _receive(call, call.params)
+
+
+@operation("receiveMessages")
+async def receive_messages(call: Call) -> Response:
+    return await _receive(call, call.body)
+
+
+@operation("ackMessages")
+def ack_messages(call: Call) -> Reply:
+    consumers.ack(call.tenant, call.params["id"], call.body["ack_tokens"])
+    return 204, None
+
+
+@operation("nackMessages")
+def nack_messages(call: Call) -> Reply:
+    consumers.nack(call.tenant, call.params["id"], call.body["ack_tokens"])
+    return 204, None
+
+
 # ---------------------------------------------------------------- control plane
 
 @operation("emulatorHealth")
@@ -154,13 +221,21 @@ def set_clock(call: Call) -> Reply:
     if now is not None and now < call.tenant.clock.now():
         raise Invalid.field("now", "is before the clock's current time; the clock never goes backwards")
     call.tenant.clock.set(mode=body.get("mode"), scale=body.get("scale"), now=now)
+    call.tenant.notify()
     return 200, _clock(call.tenant)
 
 
 @operation("advanceClock")
 def advance_clock(call: Call) -> Reply:
     call.tenant.clock.advance(parse_duration(call.body["by"]))
+    call.tenant.notify()
     return 200, _clock(call.tenant)
+
+
+@operation("appendStreamRecords")
+def append_stream_records(call: Call) -> Reply:
+    written = streams.append(call.tenant, call.params["id"], call.body)
+    return 200, views.listing([version.record for version in written])
 
 
 @operation("getJournal")

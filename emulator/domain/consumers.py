@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from emulator.domain.delivery import ANY, ConsumerCursor, Settings
 from emulator.domain.errors import Invalid
+from emulator.domain.records import RecordVersion
 from emulator.domain.tenant import Tenant
 
 DEFAULTS = {"deliver_policy": "all", "ack_wait_ms": 30000, "max_deliver": -1, "max_ack_pending": 1000}
-ANY = "*"
+
 FILTER_KEYS = ("provider", "sync_id", "collection_id")
 
 
@@ -47,19 +49,68 @@ def create(tenant: Tenant, body: dict) -> HttpConsumer:
         raise Invalid.field("stream_id", "is not a stream of this organization")
     settings = {**DEFAULTS, "name": None, "metadata": {}, "filters": dict.fromkeys(FILTER_KEYS, ANY), **_settings(body)}
     now = tenant.now()
-    return tenant.consumers.add(HttpConsumer(id=tenant.ids.next(), stream_id=body["stream_id"],
-                                             created_at=now, updated_at=now, **settings))
+    consumer = tenant.consumers.add(HttpConsumer(id=tenant.ids.next(), stream_id=body["stream_id"],
+                                                 created_at=now, updated_at=now, **settings))
+    cursor = tenant.cursors[consumer.id] = ConsumerCursor(consumer.id)
+    cursor.start(tenant.logs[consumer.stream_id], consumer.deliver_policy, now, delivery_settings(consumer))
+    return consumer
 
 
 def update(tenant: Tenant, consumer_id: str, body: dict) -> HttpConsumer:
     consumer = tenant.consumers.get(consumer_id)
     if "stream_id" in body and body["stream_id"] != consumer.stream_id:
         raise Invalid.field("stream_id", "cannot be changed after the consumer is created")
-    for key, value in _settings(body).items():
+    settings = _settings(body)
+    replay = settings.get("deliver_policy", consumer.deliver_policy) != consumer.deliver_policy
+    for key, value in settings.items():
         setattr(consumer, key, value)
     consumer.updated_at = tenant.now()
+    if replay:
+        tenant.cursors[consumer.id].start(tenant.logs[consumer.stream_id], consumer.deliver_policy, tenant.now(),
+                                          delivery_settings(consumer))
+        tenant.notify()
     return consumer
 
 
 def delete(tenant: Tenant, consumer_id: str) -> HttpConsumer:
-    return tenant.consumers.remove(consumer_id)
+    consumer = tenant.consumers.remove(consumer_id)
+    del tenant.cursors[consumer_id]
+    return consumer
+
+
+def delivery_settings(consumer: HttpConsumer) -> Settings:
+    return Settings(consumer.ack_wait_ms, consumer.max_deliver, consumer.max_ack_pending, consumer.filters)
+
+
+def _cursor(tenant: Tenant, consumer_id: str):
+    consumer = tenant.consumers.get(consumer_id)
+    return consumer, tenant.cursors[consumer_id], tenant.logs[consumer.stream_id], delivery_settings(consumer)
+
+
+def receive(tenant: Tenant, consumer_id: str, batch_size: int) -> tuple[list[tuple[str, RecordVersion]], dict]:
+    """`next`: up to `batch_size` messages, and the consumer's counts after handing them out."""
+    _, cursor, log, settings = _cursor(tenant, consumer_id)
+    now = tenant.now()
+    messages = cursor.next(log, now, batch_size, settings)
+    return messages, cursor.info(log, now, settings)
+
+
+def available(tenant: Tenant, consumer_id: str) -> int:
+    _, cursor, log, settings = _cursor(tenant, consumer_id)
+    return cursor.available(log, tenant.now(), settings)
+
+
+def next_deadline(tenant: Tenant, consumer_id: str) -> int | None:
+    """When the earliest delivery still out times out (emulator time), if any."""
+    return tenant.cursors[consumer_id].next_deadline()
+
+
+def ack(tenant: Tenant, consumer_id: str, tokens: list[str]) -> None:
+    _, cursor, log, settings = _cursor(tenant, consumer_id)
+    cursor.ack(log, tenant.now(), tokens, settings)
+
+
+def nack(tenant: Tenant, consumer_id: str, tokens: list[str]) -> None:
+    _, cursor, log, settings = _cursor(tenant, consumer_id)
+    cursor.nack(log, tenant.now(), tokens, settings)
+    tenant.notify()

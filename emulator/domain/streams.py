@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from emulator.domain.errors import Invalid
+from emulator.domain.records import RecordVersion, StreamLog
 from emulator.domain.tenant import Tenant
+
+if TYPE_CHECKING:
+    from emulator.domain.syncs import Sync
 
 
 @dataclass
@@ -24,7 +29,9 @@ def _ensure_unique_slug(tenant: Tenant, slug: str, current: Stream | None = None
 def create(tenant: Tenant, body: dict) -> Stream:
     _ensure_unique_slug(tenant, body["slug"])
     now = tenant.now()
-    return tenant.streams.add(Stream(id=tenant.ids.next(), slug=body["slug"], created_at=now, updated_at=now))
+    stream = tenant.streams.add(Stream(id=tenant.ids.next(), slug=body["slug"], created_at=now, updated_at=now))
+    tenant.logs[stream.id] = StreamLog(stream.id)
+    return stream
 
 
 def update(tenant: Tenant, stream_id: str, body: dict) -> Stream:
@@ -39,4 +46,41 @@ def update(tenant: Tenant, stream_id: str, body: dict) -> Stream:
 def delete(tenant: Tenant, stream_id: str) -> Stream:
     users = [f"sync {s.id}" for s in tenant.syncs if s.stream_id == stream_id]
     users += [f"HTTP consumer {c.id}" for c in tenant.consumers if c.stream_id == stream_id]
-    return tenant.streams.remove_unused(stream_id, users)
+    stream = tenant.streams.remove_unused(stream_id, users)
+    del tenant.logs[stream_id]
+    return stream
+
+
+def write_record(tenant: Tenant, sync: "Sync", collection_id: str, upstream_id: str, data: dict, *,
+                 deleted: bool = False, upstream_created_at: int | None = None,
+                 upstream_updated_at: int | None = None) -> RecordVersion:
+    """The one way records enter a stream (syncs, injections, mutations): a new version, or a tombstone.
+
+    A tombstone without `data` keeps the record's last known data.
+    """
+    log = tenant.logs[sync.stream_id]
+    if deleted and not data:
+        previous = log.latest((sync.id, collection_id, upstream_id))
+        data = previous.data if previous is not None else {}
+    now = tenant.now()
+    version = log.write(idx=tenant.next_idx(), now=now, sync={"id": sync.id, "external_id": sync.external_id,
+                                                              "metadata": sync.metadata},
+                        provider=sync.provider, collection_id=collection_id, upstream_id=upstream_id, data=data,
+                        deleted=deleted, upstream_created_at=upstream_created_at,
+                        upstream_updated_at=upstream_updated_at if upstream_updated_at is not None else now)
+    tenant.notify()
+    return version
+
+
+def append(tenant: Tenant, stream_id: str, body: dict) -> list[RecordVersion]:
+    """Write records straight into a stream as `body["sync_id"]` would (the control plane's injection)."""
+    tenant.streams.get(stream_id)
+    sync = tenant.syncs.find(body["sync_id"])
+    if sync is None or sync.stream_id != stream_id:
+        raise Invalid.field("sync_id", "is not a sync writing to this stream")
+    errors = {f"records.{i}.collection_id": [f"is not one of the sync's collections ({', '.join(sync.collection_ids)})"]
+              for i, record in enumerate(body["records"]) if record["collection_id"] not in sync.collection_ids}
+    if errors:
+        raise Invalid(errors)
+    return [write_record(tenant, sync, r["collection_id"], r["upstream_id"], r.get("data", {}),
+                         deleted=r.get("deleted", False)) for r in body["records"]]

@@ -14,6 +14,8 @@ from emulator.domain.ids import IdFactory, derived_uuid
 from emulator.domain.store import Store
 
 if TYPE_CHECKING:
+    from emulator.domain.delivery import ConsumerCursor
+    from emulator.domain.records import StreamLog
     from emulator.domain.consumers import HttpConsumer
     from emulator.domain.credentials import Credential
     from emulator.domain.oauth_apps import OAuthApp
@@ -52,11 +54,23 @@ class Tenant:
     credentials: Store["Credential"] = field(default_factory=lambda: Store("credential"))
     syncs: Store["Sync"] = field(default_factory=lambda: Store("sync"))
     consumers: Store["HttpConsumer"] = field(default_factory=lambda: Store("HTTP consumer"))
+    logs: dict[str, "StreamLog"] = field(default_factory=dict)  # stream id → its records
+    cursors: dict[str, "ConsumerCursor"] = field(default_factory=dict)  # consumer id → its delivery state
+    last_idx: int = 0  # the tenant's one `updated_idx` sequence
     faults: Faults = field(default_factory=Faults)
     journal: deque = field(default_factory=lambda: deque(maxlen=JOURNAL_SIZE))
+    listeners: set = field(default_factory=set)  # callables told when records may have become available
 
     def now(self) -> int:
         return self.clock.now()
+
+    def next_idx(self) -> int:
+        self.last_idx += 1
+        return self.last_idx
+
+    def notify(self) -> None:
+        for listener in list(self.listeners):
+            listener()
 
 
 def org_id_of(token: str) -> str:

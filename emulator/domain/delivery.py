@@ -1,0 +1,168 @@
+"""At-least-once delivery of a stream to one HTTP consumer, shared by any number of workers.
+
+The consumer's state is small: `cursor`, the first position never handed out; the deliveries still out
+(each with its own ack token and deadline); and the positions waiting for redelivery (nacked, or their
+`ack_wait_ms` passed). Every position before the cursor that is in neither is acked (or dropped after
+`max_deliver`). A delivery of a version that was superseded since can still be acked, and is never redelivered:
+the new version has its own, later position.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+from dataclasses import dataclass, field
+
+from emulator.domain.errors import Invalid
+from emulator.domain.records import FilterKey, RecordVersion, StreamLog
+
+ANY = "*"
+HOUR = 3600 * 1_000_000
+
+
+@dataclass
+class Delivery:
+    number: int  # the delivery's serial number, inside its ack token
+    position: int
+    count: int  # deliveries of this position so far, this one included
+    deadline: int
+
+
+@dataclass
+class Settings:
+    """The consumer settings delivery depends on (copied from the HttpConsumer on every call)."""
+
+    ack_wait_ms: int
+    max_deliver: int
+    max_ack_pending: int
+    filters: dict
+
+    def matches(self, key: FilterKey) -> bool:
+        return all(want == ANY or want == got for want, got in zip(
+            (self.filters["provider"], self.filters["sync_id"], self.filters["collection_id"]), key))
+
+
+@dataclass
+class ConsumerCursor:
+    consumer_id: str
+    cursor: int = 0
+    issued: int = 0  # deliveries made, ever; numbers tokens
+    last_received: int | None = None  # highest position delivered, for the `last` policy
+    out: dict[int, Delivery] = field(default_factory=dict)  # delivery number → delivery
+    out_by_position: dict[int, Delivery] = field(default_factory=dict)
+    deadlines: list[tuple[int, int]] = field(default_factory=list)  # heap of (deadline, number)
+    again: dict[int, int] = field(default_factory=dict)  # position → deliveries so far, waiting for redelivery
+    again_heap: list[int] = field(default_factory=list)
+
+    # ------------------------------------------------------------ tokens
+
+    def _signature(self, number: int) -> str:
+        return hashlib.blake2b(f"{self.consumer_id}:{number}".encode(), digest_size=6).hexdigest()
+
+    def token(self, number: int) -> str:
+        return f"{number:x}-{self._signature(number)}"
+
+    def _number(self, token: str) -> int | None:
+        head, _, signature = token.partition("-")
+        try:
+            number = int(head, 16)
+        except ValueError:
+            return None
+        return number if 0 < number <= self.issued and signature == self._signature(number) else None
+
+    # ------------------------------------------------------------ positioning
+
+    def start(self, log: StreamLog, policy: str, now: int, settings: Settings) -> None:
+        """Place the cursor for `policy`, forgetting deliveries still out (their tokens become stale)."""
+        self.out.clear(), self.out_by_position.clear(), self.deadlines.clear()
+        self.again.clear(), self.again_heap.clear()
+        if policy == "all":
+            self.cursor = 0
+        elif policy == "new":
+            self.cursor = len(log.entries)
+        elif policy == "1h":
+            self.cursor = log.first_position_since(now - HOUR)
+        else:  # last: from the last record this consumer received, else the stream's last record
+            last = self.last_received if self.last_received is not None else log.last_position(settings.matches)
+            self.cursor = len(log.entries) if last is None else last
+
+    # ------------------------------------------------------------ delivery
+
+    def expire(self, log: StreamLog, now: int, settings: Settings) -> None:
+        while self.deadlines and self.deadlines[0][0] <= now:
+            deadline, number = heapq.heappop(self.deadlines)
+            delivery = self.out.get(number)
+            if delivery is not None and delivery.deadline == deadline:
+                self._settle(delivery)
+                self._requeue(log, delivery, settings)
+
+    def _settle(self, delivery: Delivery) -> None:
+        del self.out[delivery.number]
+        if self.out_by_position.get(delivery.position) is delivery:
+            del self.out_by_position[delivery.position]
+
+    def _requeue(self, log: StreamLog, delivery: Delivery, settings: Settings) -> None:
+        if log.entries[delivery.position] is None:
+            return  # superseded: the new version is delivered in its own place
+        if settings.max_deliver != -1 and delivery.count >= settings.max_deliver:
+            return  # dropped for this consumer
+        self.again[delivery.position] = delivery.count
+        heapq.heappush(self.again_heap, delivery.position)
+
+    def next(self, log: StreamLog, now: int, batch_size: int, settings: Settings) -> list[tuple[str, RecordVersion]]:
+        """Hand out up to `batch_size` messages in stream order, within `max_ack_pending`."""
+        self.expire(log, now, settings)
+        room = min(batch_size, settings.max_ack_pending - len(self.out))
+        picked: list[tuple[int, int]] = []  # (position, deliveries before this one)
+        while room > len(picked) and self.again_heap:
+            position = heapq.heappop(self.again_heap)
+            count = self.again.pop(position, None)
+            if count is not None and log.entries[position] is not None:
+                picked.append((position, count))
+        entries = log.entries
+        while room > len(picked) and self.cursor < len(entries):
+            version = entries[self.cursor]
+            if version is not None and settings.matches(version.filter_key):
+                picked.append((self.cursor, 0))
+            self.cursor += 1
+        messages = []
+        for position, count in picked:
+            self.issued += 1
+            delivery = Delivery(self.issued, position, count + 1, now + settings.ack_wait_ms * 1000)
+            self.out[delivery.number] = self.out_by_position[position] = delivery
+            heapq.heappush(self.deadlines, (delivery.deadline, delivery.number))
+            self.last_received = max(position, self.last_received or 0)
+            messages.append((self.token(delivery.number), entries[position]))
+        return messages
+
+    def _deliveries(self, tokens: list[str]) -> list[Delivery]:
+        """The deliveries still out for `tokens`; 422 if any token is not one of this consumer's."""
+        numbers = [self._number(token) for token in tokens]
+        bad = {f"ack_tokens.{i}": ["is not an ack token of this consumer"] for i, n in enumerate(numbers) if n is None}
+        if bad:
+            raise Invalid(bad, summary="Some ack tokens were not issued by this consumer; nothing was acked.")
+        return [self.out[n] for n in dict.fromkeys(numbers) if n in self.out]
+
+    def ack(self, log: StreamLog, now: int, tokens: list[str], settings: Settings) -> None:
+        """Settle deliveries. A token whose `ack_wait_ms` has passed is stale: its message is available again."""
+        self.expire(log, now, settings)
+        for delivery in self._deliveries(tokens):
+            self._settle(delivery)
+
+    def nack(self, log: StreamLog, now: int, tokens: list[str], settings: Settings) -> None:
+        self.expire(log, now, settings)
+        for delivery in self._deliveries(tokens):
+            self._settle(delivery)
+            self._requeue(log, delivery, settings)
+
+    def info(self, log: StreamLog, now: int, settings: Settings) -> dict[str, int]:
+        self.expire(log, now, settings)
+        waiting = sum(1 for position in self.again if log.entries[position] is not None)
+        return {"num_pending": waiting + log.count_after(self.cursor, settings.matches), "num_ack_pending": len(self.out)}
+
+    def available(self, log: StreamLog, now: int, settings: Settings) -> int:
+        """How many messages `next` could hand out now."""
+        return min(self.info(log, now, settings)["num_pending"], max(0, settings.max_ack_pending - len(self.out)))
+
+    def next_deadline(self) -> int | None:
+        return self.deadlines[0][0] if self.deadlines else None

@@ -1,0 +1,103 @@
+"""The stream store: each record once, in its latest version, in append order.
+
+A stream's log is an append-only list of positions. Writing a new version of a record empties the slot of the
+old version and appends the new one, so positions only grow and a consumer's progress is one integer. Each
+version is serialized to JSON once, when written, because it will be served many times; memory grows with
+records, never with consumers. Live-record counts per block of positions (and per provider / sync / collection)
+make a consumer's `num_pending` exact without scanning the whole log.
+"""
+
+from __future__ import annotations
+
+from array import array
+from bisect import bisect_left
+from collections import Counter
+from typing import Callable
+
+import orjson
+
+from emulator.domain.ids import derived_uuid
+from emulator.domain.timefmt import format_micros
+
+BLOCK = 1024
+
+RecordKey = tuple[str, str, str]  # (sync_id, collection_id, upstream_id)
+FilterKey = tuple[str, str, str]  # (provider, sync_id, collection_id)
+
+
+class RecordVersion:
+    """One version of one record, as written to the stream; `payload` is its JSON, ready to serve."""
+
+    __slots__ = ("idx", "key", "filter_key", "upstream_created_at", "deleted", "data", "payload")
+
+    def __init__(self, idx: int, key: RecordKey, filter_key: FilterKey, upstream_created_at: int | None,
+                 deleted: bool, data: dict, payload: bytes) -> None:
+        self.idx, self.key, self.filter_key = idx, key, filter_key
+        self.upstream_created_at, self.deleted, self.data, self.payload = upstream_created_at, deleted, data, payload
+
+    @property
+    def record(self) -> dict:
+        return orjson.loads(self.payload)
+
+
+class StreamLog:
+    def __init__(self, stream_id: str) -> None:
+        self.stream_id = stream_id
+        self.entries: list[RecordVersion | None] = []
+        self.inserted_at = array("q")  # per position, for the `1h` deliver policy
+        self.position: dict[RecordKey, int] = {}  # live position of every record
+        self._blocks: list[Counter] = []  # live versions per FilterKey, per block of positions
+
+    def __len__(self) -> int:
+        return len(self.position)
+
+    def write(self, *, idx: int, now: int, sync: dict, provider: str, collection_id: str, upstream_id: str,
+              data: dict, deleted: bool, upstream_created_at: int | None, upstream_updated_at: int | None) -> RecordVersion:
+        """Append a new version of a record, removing the old one. `sync` is `{id, external_id, metadata}`."""
+        key = (sync["id"], collection_id, upstream_id)
+        old_position = self.position.get(key)
+        if old_position is not None:
+            old = self.entries[old_position]
+            if upstream_created_at is None:
+                upstream_created_at = old.upstream_created_at
+            self.entries[old_position] = None
+            self._blocks[old_position // BLOCK][old.filter_key] -= 1
+        record = {
+            "id": derived_uuid("record", self.stream_id, *key), "stream_id": self.stream_id, "sync_id": sync["id"],
+            "sync": sync, "provider": provider, "collection_id": collection_id, "upstream_id": upstream_id,
+            "updated_idx": idx, "upstream_created_at": format_micros(upstream_created_at),
+            "upstream_updated_at": format_micros(upstream_updated_at), "inserted_at": format_micros(now),
+            "deleted": deleted, "data": data,
+        }
+        version = RecordVersion(idx, key, (provider, sync["id"], collection_id), upstream_created_at, deleted, data,
+                                orjson.dumps(record))
+        position = len(self.entries)
+        if position % BLOCK == 0:
+            self._blocks.append(Counter())
+        self.entries.append(version)
+        self.inserted_at.append(now)
+        self.position[key] = position
+        self._blocks[-1][version.filter_key] += 1
+        return version
+
+    def latest(self, key: RecordKey) -> RecordVersion | None:
+        position = self.position.get(key)
+        return None if position is None else self.entries[position]
+
+    def count_after(self, start: int, matches: Callable[[FilterKey], bool]) -> int:
+        """Live versions at positions >= `start` whose filter key `matches`."""
+        end_of_block = min(len(self.entries), (start // BLOCK + 1) * BLOCK)
+        count = sum(1 for v in self.entries[start:end_of_block] if v is not None and matches(v.filter_key))
+        for block in self._blocks[start // BLOCK + 1:]:
+            count += sum(n for fk, n in block.items() if n and matches(fk))
+        return count
+
+    def first_position_since(self, time: int) -> int:
+        return bisect_left(self.inserted_at, time)
+
+    def last_position(self, matches: Callable[[FilterKey], bool]) -> int | None:
+        for position in range(len(self.entries) - 1, -1, -1):
+            version = self.entries[position]
+            if version is not None and matches(version.filter_key):
+                return position
+        return None

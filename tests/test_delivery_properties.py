@@ -1,0 +1,138 @@
+"""Stateful property test of consumer delivery against a model (the domain directly, on a manual clock).
+
+Random interleavings of writes (inserts, updates, deletes), `next` by several workers, `ack`, `nack` (with
+fresh and stale tokens) and clock advances must: never hand out a superseded or acked version, keep stream
+order within a batch, never exceed `max_ack_pending`, keep `info` exact, and in the end deliver every live
+version until it is acked (or dropped after `max_deliver`).
+"""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+
+from emulator.domain import consumers, streams, syncs
+from emulator.domain.tenant import ClockSettings, Tenants
+
+ACK_WAIT_MS = 1000
+KEYS = [f"cus_{i}" for i in range(6)]
+
+
+class Delivery(RuleBasedStateMachine):
+    @initialize(max_ack_pending=st.integers(1, 6), max_deliver=st.sampled_from([-1, 1, 2, 3]))
+    def setup(self, max_ack_pending, max_deliver):
+        self.tenant = Tenants(seed=1, clock=ClockSettings(mode="manual", start=0)).get("prop")
+        stream = streams.create(self.tenant, {"slug": "s"})
+        self.sync = syncs.create(self.tenant, {"stream_id": stream.id, "name": "s", "collection_ids": ["stripe:customer"],
+                                               "credential": {"properties": {"kind": "stripe_key", "secret": "sk"}}})
+        self.consumer = consumers.create(self.tenant, {"stream_id": stream.id, "ack_wait_ms": ACK_WAIT_MS,
+                                                       "max_ack_pending": max_ack_pending, "max_deliver": max_deliver})
+        self.max_ack_pending, self.max_deliver = max_ack_pending, max_deliver
+        self.live: dict[str, int] = {}  # upstream id → idx of its latest version
+        self.acked: set[int] = set()
+        self.dropped: set[int] = set()
+        self.deliveries: dict[int, int] = {}  # idx → times delivered
+        self.out: dict[str, tuple[int, int]] = {}  # token → (idx, deadline) for deliveries still out
+        self.tokens: list[str] = []  # every token ever handed out
+
+    # -------------------------------------------------------------- model
+
+    def _now(self) -> int:
+        return self.tenant.now()
+
+    def _expire(self) -> None:
+        for token, (idx, deadline) in list(self.out.items()):
+            if deadline <= self._now():
+                self._give_back(token)
+
+    def _give_back(self, token: str) -> None:
+        idx, _ = self.out.pop(token)
+        if self.max_deliver != -1 and self.deliveries[idx] >= self.max_deliver:
+            self.dropped.add(idx)
+
+    def _pending(self) -> set[int]:
+        out = {idx for idx, _ in self.out.values()}
+        return {idx for idx in self.live.values() if idx not in self.acked | self.dropped | out}
+
+    # -------------------------------------------------------------- rules
+
+    @rule(key=st.sampled_from(KEYS), deleted=st.booleans())
+    def write(self, key, deleted):
+        version = streams.write_record(self.tenant, self.sync, "stripe:customer", key, {"id": key}, deleted=deleted)
+        assert version.idx > max(self.live.values(), default=0)
+        self.live[key] = version.idx
+
+    @rule(batch=st.integers(1, 5), worker=st.integers(0, 3))
+    def next(self, batch, worker):
+        self._expire()
+        before = len(self.out)
+        messages, info = consumers.receive(self.tenant, self.consumer.id, batch)
+        expected = min(batch, self.max_ack_pending - before, len(self._pending()))
+        assert len(messages) == expected
+        positions = [self.tenant.logs[self.sync.stream_id].position[v.key] for _, v in messages]
+        assert positions == sorted(positions), "stream order"
+        for token, version in messages:
+            assert version.idx == self.live[version.key[2]], "a superseded version was delivered"
+            assert version.idx not in self.acked, "an acked version was delivered again"
+            assert version.idx not in {idx for idx, _ in self.out.values()}, "delivered while out"
+            assert token not in self.tokens
+            self.deliveries[version.idx] = self.deliveries.get(version.idx, 0) + 1
+            self.out[token] = (version.idx, self._now() + ACK_WAIT_MS * 1000)
+            self.tokens.append(token)
+        assert len(self.out) <= self.max_ack_pending
+
+    @precondition(lambda self: self.tokens)
+    @rule(data=st.data())
+    def ack(self, data):
+        self._expire()
+        picked = data.draw(st.lists(st.sampled_from(self.tokens), max_size=4))
+        consumers.ack(self.tenant, self.consumer.id, picked)
+        for token in dict.fromkeys(picked):
+            if token in self.out:
+                self.acked.add(self.out.pop(token)[0])
+
+    @precondition(lambda self: self.tokens)
+    @rule(data=st.data())
+    def nack(self, data):
+        self._expire()
+        picked = data.draw(st.lists(st.sampled_from(self.tokens), max_size=4))
+        consumers.nack(self.tenant, self.consumer.id, picked)
+        for token in dict.fromkeys(picked):
+            if token in self.out:
+                self._give_back(token)
+
+    @rule(ms=st.sampled_from([0, 1, 400, 999, 1000, 1500, 5000]))
+    def advance(self, ms):
+        self.tenant.clock.advance(ms * 1000)
+
+    @invariant()
+    def info_is_exact(self):
+        if not hasattr(self, "tenant"):
+            return
+        self._expire()
+        _, cursor, log, settings_ = consumers._cursor(self.tenant, self.consumer.id)
+        assert cursor.info(log, self._now(), settings_) == {"num_pending": len(self._pending()),
+                                                           "num_ack_pending": len(self.out)}
+
+    def teardown(self):
+        if not hasattr(self, "tenant"):
+            return
+        for _ in range(200):  # drain: every live version is delivered until acked, unless dropped
+            self.tenant.clock.advance((ACK_WAIT_MS + 1) * 1000)
+            self._expire()
+            messages, _ = consumers.receive(self.tenant, self.consumer.id, 100)
+            for token, version in messages:
+                assert version.idx not in self.acked
+                self.deliveries[version.idx] = self.deliveries.get(version.idx, 0) + 1
+                self.acked.add(version.idx)
+            consumers.ack(self.tenant, self.consumer.id, [token for token, _ in messages])
+            if not messages and not self._pending():
+                break
+        for idx in self.live.values():
+            assert idx in self.acked or idx in self.dropped, f"version {idx} was lost"
+
+
+TestDelivery = Delivery.TestCase
+TestDelivery.settings = settings(max_examples=150, stateful_step_count=40, deadline=None,
+                                 suppress_health_check=[HealthCheck.too_slow])
