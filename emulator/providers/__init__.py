@@ -1,0 +1,13 @@
+"""Simulated providers, each a plugin behind the small interface of `base.Provider`."""
+
+from __future__ import annotations
+
+from emulator.providers.base import Provider
+from emulator.providers.hubspot import HubSpot
+from emulator.providers.stripe import Stripe
+
+PROVIDERS: dict[str, Provider] = {p.name: p for p in (Stripe(), HubSpot())}
+
+
+def simulated(name: str) -> Provider | None:
+    return PROVIDERS.get(name)

@@ -1,0 +1,123 @@
+"""Simulated records are faithful: Stripe objects validate against Stripe's spec in strict mode with exactly
+the default key set; HubSpot objects fit the CRM v3 schema and its invariants."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+from jsonschema import Draft202012Validator
+
+from emulator.domain.upstream import Account, AccountSettings
+from emulator.providers import PROVIDERS
+from emulator.providers.hubspot import PROPERTIES, modified_property
+from tests import stripe_schema
+
+NOW = 1_704_067_200_000_000  # 2024-01-01
+HUBSPOT_SCHEMA = Path(__file__).resolve().parent / "data" / "hubspot" / "crm-v3.project-schema.json"
+
+
+def account(provider: str, seed: int, records: int = 40, changes: int = 300) -> Account:
+    acct = Account(PROVIDERS[provider], str(seed), AccountSettings(records_per_collection=records))
+    acct.rng = random.Random(seed)
+    acct.provider.populate(acct, NOW)
+    for i in range(changes):
+        acct.provider.random_change(acct, NOW + i * 60_000_000)
+    return acct
+
+
+@pytest.fixture(scope="module")
+def stripe_accounts():
+    return [account("stripe", seed) for seed in (1, 2, 3)]
+
+
+def test_the_shipped_fixtures_pass_the_validator():
+    for name, sample in stripe_schema.fixtures().items():
+        assert stripe_schema.errors(name, sample) == [], name
+
+
+@pytest.mark.parametrize("collection", PROVIDERS["stripe"].collections)
+def test_stripe_objects_validate_strictly_with_the_default_key_set(stripe_accounts, collection):
+    seen = 0
+    expected_keys = set(stripe_schema.fixtures()[collection])
+    for acct in stripe_accounts:
+        for obj in (o for o in acct.objects.values() if o.collection == collection):
+            assert stripe_schema.errors(collection, obj.data) == [], obj.data["id"]
+            assert set(obj.data) == expected_keys
+            seen += 1
+    assert seen >= 100
+
+
+def test_stripe_cross_references_hold(stripe_accounts):
+    for acct in stripe_accounts:
+        def exists(collection, object_id):
+            return acct.get(collection, object_id) is not None
+        for obj in acct.objects.values():
+            data = obj.data
+            if obj.collection == "subscription":
+                assert exists("customer", data["customer"])
+                assert exists("price", data["items"]["data"][0]["price"]["id"])
+                assert data["current_period_start"] < data["current_period_end"]
+            elif obj.collection == "invoice":
+                assert exists("subscription", data["subscription"]) and exists("customer", data["customer"])
+                assert data["amount_remaining"] == data["amount_due"] - data["amount_paid"] or data["status"] == "void"
+            elif obj.collection == "price":
+                assert exists("product", data["product"])
+            elif obj.collection == "charge":
+                assert exists("payment_intent", data["payment_intent"]) and exists("invoice", data["invoice"])
+            assert obj.data["id"].startswith({"customer": "cus_", "product": "prod_", "price": "price_", "invoice": "in_",
+                                              "subscription": "sub_", "charge": "ch_", "payment_intent": "pi_"}[obj.collection])
+
+
+def test_stripe_delete_model(stripe_accounts):
+    kinds = {(c.collection, c.kind) for acct in stripe_accounts for c in acct.changes}
+    assert ("customer", "deleted") in kinds and ("product", "deleted") in kinds
+    assert not any(kind == "deleted" for collection, kind in kinds if collection not in ("customer", "product"))
+    statuses = {(o.collection, o.data.get("status"), o.data.get("active")) for a in stripe_accounts for o in a.objects.values()}
+    assert ("subscription", "canceled", None) in statuses
+    assert ("invoice", "void", None) in statuses
+    assert ("price", None, False) in statuses  # archived
+    stripe = PROVIDERS["stripe"]
+    for acct in stripe_accounts:
+        for obj in (o for o in acct.objects.values() if o.deleted):
+            assert stripe_schema.errors(f"deleted_{obj.collection}", stripe.stub(obj)) == []
+
+
+def test_stripe_events_validate(stripe_accounts):
+    stripe = PROVIDERS["stripe"]
+    types = set()
+    for acct in stripe_accounts:
+        for change in acct.changes[:150]:
+            event = stripe.event(acct, change)
+            assert stripe_schema.errors("event", event) == []
+            assert stripe_schema.errors(change.collection, event["data"]["object"]) == []
+            types.add(event["type"])
+    assert {"customer.created", "customer.updated", "customer.deleted", "customer.subscription.deleted"} <= types
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_hubspot_objects_fit_the_crm_schema_and_invariants(seed):
+    schema = json.loads(HUBSPOT_SCHEMA.read_text())
+    validator = Draft202012Validator({"$ref": "#/$defs/crmObject", "$defs": schema["$defs"]})
+    acct = account("hubspot", seed, records=60)
+    archived = 0
+    for obj in acct.objects.values():
+        data = obj.data
+        assert list(validator.iter_errors(data)) == []
+        props = data["properties"]
+        assert set(props) == set(PROPERTIES[obj.collection])
+        assert props["hs_object_id"] == data["id"] and props["createdate"] == data["createdAt"]
+        assert props[modified_property(obj.collection)] == data["updatedAt"]
+        assert all(v is None or isinstance(v, str) for v in props.values())
+        if obj.deleted:
+            archived += 1
+            assert data["archived"] is True and data["archivedAt"]
+    assert archived > 0 and len(acct.objects) >= 180
+
+
+def test_generation_is_deterministic():
+    one, two = account("stripe", 9, changes=50), account("stripe", 9, changes=50)
+    assert [o.data for o in one.objects.values()] == [o.data for o in two.objects.values()]
+    assert [o.data for o in account("stripe", 10, changes=50).objects.values()] != [o.data for o in one.objects.values()]
