@@ -8,6 +8,7 @@ import sys
 from emulator import __version__
 from emulator.domain.tenant import ClockSettings
 from emulator.domain.timefmt import parse_timestamp
+from emulator.domain.upstream import AccountSettings
 from emulator.settings import DEFAULT_BODY_LIMIT, Settings
 
 DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 7376
@@ -29,6 +30,12 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--start-time", help="initial emulator time, RFC 3339 (default: now)")
     serve.add_argument("--body-limit", type=int, default=DEFAULT_BODY_LIMIT, help="request body limit in bytes")
     serve.add_argument("--demo", action="store_true", help="preload demo data for the token `demo`")
+    serve.add_argument("--records-per-collection", type=int, default=AccountSettings.records_per_collection,
+                       help="objects per collection in a new simulated account (default %(default)s)")
+    serve.add_argument("--history-days", type=int, default=AccountSettings.history_days,
+                       help="how far back a new simulated account's objects were created (default %(default)s)")
+    serve.add_argument("--changes-per-hour", type=float, default=AccountSettings.changes_per_hour,
+                       help="upstream changes per hour of emulator time, per account (default %(default)s)")
     serve.add_argument("--validate-responses", action="store_true",
                        help="check every answer against the spec (slower; for debugging the emulator)")
     return parser
@@ -38,7 +45,9 @@ def settings_from(args: argparse.Namespace) -> Settings:
     start = parse_timestamp(args.start_time) if args.start_time else None
     return Settings(seed=args.seed, api_keys=frozenset(args.api_keys) if args.api_keys else None,
                     clock=ClockSettings(mode=args.clock, start=start, scale=args.clock_scale),
-                    body_limit=args.body_limit, validate_responses=args.validate_responses, demo=args.demo)
+                    body_limit=args.body_limit, validate_responses=args.validate_responses, demo=args.demo,
+                    accounts=AccountSettings(records_per_collection=args.records_per_collection,
+                                             history_days=args.history_days, changes_per_hour=args.changes_per_hour))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from emulator.domain.tenant import ClockSettings
+from emulator.domain.upstream import AccountSettings
 
 DEFAULT_BODY_LIMIT = 1024 * 1024
 
@@ -14,6 +15,8 @@ class Settings:
     seed: int = 0
     api_keys: frozenset[str] | None = None  # None: any token is its own tenant
     clock: ClockSettings = field(default_factory=ClockSettings)
+    accounts: AccountSettings = field(default_factory=AccountSettings)  # how new simulated accounts are shaped
     body_limit: int = DEFAULT_BODY_LIMIT
     validate_responses: bool = False  # check every answer against the spec (tests turn this on)
     demo: bool = False  # preload the `demo` token's tenant
+    tick_seconds: float = 0.05  # how often real and scaled clocks run the sync engine in the background

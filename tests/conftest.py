@@ -15,14 +15,21 @@ from starlette.testclient import TestClient  # noqa: E402
 from emulator.api.app import create_app  # noqa: E402
 from emulator.domain.tenant import ClockSettings  # noqa: E402
 from emulator.domain.timefmt import parse_timestamp  # noqa: E402
+from emulator.domain.upstream import AccountSettings  # noqa: E402
 from emulator.settings import Settings  # noqa: E402
 
 START = "2024-01-01T00:00:00Z"
 _tokens = itertools.count()
 
 
+QUIET = AccountSettings(records_per_collection=0, changes_per_hour=0)  # upstream accounts that stay empty
+
+
 def make_settings(**overrides) -> Settings:
-    base = dict(seed=7, validate_responses=True, clock=ClockSettings(mode="manual", start=parse_timestamp(START)))
+    """An emulator on a manual clock whose simulated accounts are empty and still, unless overridden, so tests
+    see exactly the records they inject."""
+    base = dict(seed=7, validate_responses=True, clock=ClockSettings(mode="manual", start=parse_timestamp(START)),
+                accounts=QUIET)
     return Settings(**{**base, **overrides})
 
 
@@ -55,6 +62,7 @@ class Api:
     def sync(self, stream_id: str, **fields) -> dict:
         body = {"stream_id": stream_id, "name": "Stripe prod", "collection_ids": ["stripe:customer"],
                 "credential": {"properties": {"kind": "stripe_key", "secret": "sk_test_1", "test": True}}, **fields}
+        body = {key: value for key, value in body.items() if value is not None}
         return self.ok("POST", "/v1/syncs", body)
 
     def consumer(self, stream_id: str, **fields) -> dict:

@@ -18,7 +18,7 @@ PROVOKED = 10  # messages worker 0 nacks on purpose, once each
 
 @pytest.fixture(scope="module")
 def server():
-    with running_emulator("--seed", "5") as url:
+    with running_emulator("--seed", "5", "--records-per-collection", "0", "--changes-per-hour", "0") as url:
         yield url
 
 

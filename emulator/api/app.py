@@ -7,6 +7,7 @@ the response, when asked). Domain errors become CONTRACT.md §2's status codes a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import time
 from collections import defaultdict
@@ -22,6 +23,7 @@ from starlette.routing import Route
 from emulator.api import handlers
 from emulator.api.spec import Operation, load_spec, operations
 from emulator.api.validation import parameter_errors, schema_errors
+from emulator.domain import engine
 from emulator.domain.errors import DomainError, Invalid, NotFound, Unauthorized
 from emulator.domain.tenant import Tenant, Tenants
 from emulator.domain.timefmt import format_micros
@@ -95,6 +97,7 @@ class Pipeline:
         tenant = self.tenants.get(token)
         if request.url.path.startswith("/v1/"):
             self._throttle(tenant)
+        engine.run_until(tenant, tenant.now())  # what fell due since the last call happens first
         return tenant
 
     def _throttle(self, tenant: Tenant) -> None:
@@ -214,8 +217,18 @@ def _route_name(ops: dict[str, Operation]) -> str:
     return next(iter(ops.values())).operation_id
 
 
+async def _tick(tenants: Tenants, every: float) -> None:
+    """Run the sync engine of every tenant whose clock moves by itself (real or scaled time)."""
+    while True:
+        await asyncio.sleep(every)
+        for tenant in tenants:
+            if tenant.clock.rate > 0:
+                engine.run_until(tenant, tenant.now())
+
+
 def create_app(settings: Settings = Settings(), tenants: Tenants | None = None) -> Starlette:
-    tenants = tenants or Tenants(seed=settings.seed, clock=settings.clock, api_keys=settings.api_keys)
+    tenants = tenants or Tenants(seed=settings.seed, clock=settings.clock, api_keys=settings.api_keys,
+                                 accounts=settings.accounts)
     by_path: dict[str, dict[str, Operation]] = defaultdict(dict)
     for op in operations():
         by_path[op.path][op.method] = op
@@ -225,7 +238,16 @@ def create_app(settings: Settings = Settings(), tenants: Tenants | None = None) 
     spec_json = orjson.dumps(load_spec())
     routes.append(Route("/openapi.json", lambda request: Response(spec_json, media_type="application/json"),
                         methods=["GET"]))
-    app = Starlette(routes=routes, exception_handlers={HTTPException: _http_error, Exception: _server_error})
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette):
+        ticker = asyncio.create_task(_tick(tenants, settings.tick_seconds))
+        try:
+            yield
+        finally:
+            ticker.cancel()
+
+    app = Starlette(routes=routes, exception_handlers={HTTPException: _http_error, Exception: _server_error},
+                    lifespan=lifespan)
     app.state.tenants = tenants
     app.state.settings = settings
     if settings.demo:

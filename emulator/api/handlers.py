@@ -15,7 +15,8 @@ from starlette.responses import RedirectResponse, Response
 
 from emulator import __version__
 from emulator.api import views
-from emulator.domain import consumers, credentials, oauth_apps, oauth_flow, streams, syncs
+from emulator.domain import (accounts, collections, consumers, credentials, engine, oauth_apps, oauth_flow, streams,
+                             syncs, upstream_writes)
 from emulator.domain.errors import Invalid
 from emulator.domain.store import metadata_matches
 from emulator.domain.tenant import Tenant, Tenants
@@ -123,6 +124,32 @@ def exchange_code(call: Call) -> Reply:
     return 200, oauth_flow.exchange(call.tenants, call.body)
 
 
+# ---------------------------------------------------------------- collections
+
+@operation("listCollections")
+def list_collections(call: Call) -> Reply:
+    return 200, views.listing(collections.list_for(call.tenant, call.params["credential_id"]))
+
+
+@operation("getCollection")
+def get_collection(call: Call) -> Reply:
+    return 200, collections.get(call.tenant, call.params["credential_id"], call.params["collection_id"])
+
+
+def _refresh(status: dict) -> dict:
+    return {**status, **{k: format_micros(status[k]) for k in ("last_started_at", "last_succeeded_at")}}
+
+
+@operation("startCollectionsRefresh")
+def start_collections_refresh(call: Call) -> Reply:
+    return 200, _refresh(collections.start_refresh(call.tenant, call.params["credential_id"]))
+
+
+@operation("getCollectionsRefreshStatus")
+def get_collections_refresh_status(call: Call) -> Reply:
+    return 200, _refresh(collections.refresh_status(call.tenant, call.params["credential_id"]))
+
+
 # ---------------------------------------------------------------- consume
 
 def _messages_json(messages: list, info: dict) -> Response:
@@ -220,16 +247,37 @@ def set_clock(call: Call) -> Reply:
         raise Invalid.field("now", "is not a real date and time") from None
     if now is not None and now < call.tenant.clock.now():
         raise Invalid.field("now", "is before the clock's current time; the clock never goes backwards")
-    call.tenant.clock.set(mode=body.get("mode"), scale=body.get("scale"), now=now)
+    if now is not None:
+        _move_clock(call.tenant, now)
+    call.tenant.clock.set(mode=body.get("mode"), scale=body.get("scale"))
     call.tenant.notify()
     return 200, _clock(call.tenant)
+
+
+def _move_clock(tenant: Tenant, to: int) -> None:
+    """Run every step that falls due on the way, each at its own time, then arrive."""
+    engine.run_until(tenant, to)
+    tenant.clock.set(now=to)
+    tenant.notify()
 
 
 @operation("advanceClock")
 def advance_clock(call: Call) -> Reply:
-    call.tenant.clock.advance(parse_duration(call.body["by"]))
-    call.tenant.notify()
+    _move_clock(call.tenant, call.tenant.now() + parse_duration(call.body["by"]))
     return 200, _clock(call.tenant)
+
+
+@operation("injectUpstreamChange")
+def inject_upstream_change(call: Call) -> Reply:
+    change = upstream_writes.inject(call.tenant, call.params["credential_id"], call.body)
+    return 200, {"kind": change.kind, "collection_id": call.body["collection_id"], "upstream_id": change.id,
+                 "deleted": change.snapshot.deleted, "data": change.snapshot.data}
+
+
+@operation("setUpstreamSettings")
+def set_upstream_settings(call: Call) -> Reply:
+    credential = call.tenant.credentials.get(call.params["credential_id"])
+    return 200, accounts.configure(call.tenant, credential, call.body).as_dict()
 
 
 @operation("appendStreamRecords")

@@ -5,6 +5,7 @@ Every resource view takes `(tenant, resource)`, so handlers can treat them alike
 
 from __future__ import annotations
 
+from emulator.domain import engine
 from emulator.domain.catalog import MASK, masked
 from emulator.domain.consumers import HttpConsumer
 from emulator.domain.credentials import Credential
@@ -18,6 +19,13 @@ from emulator.domain.timefmt import format_micros as ts
 
 def health(h: Health) -> dict:
     return {"status": h.status, "notes": list(h.notes), "time": ts(h.time)}
+
+
+def sync_health(tenant: Tenant, s: Sync) -> dict:
+    found = engine.sync_health(tenant, s)
+    if "credential" in found:
+        found["credential"] = health(found["credential"])
+    return found
 
 
 def stream(tenant: Tenant, s: Stream) -> dict:
@@ -41,7 +49,7 @@ def credential(tenant: Tenant, c: Credential) -> dict:
 
 def sync(tenant: Tenant, s: Sync) -> dict:
     return {"id": s.id, "provider": s.provider, "stream_id": s.stream_id, "name": s.name, "status": s.status,
-            "org_id": tenant.org_id, "health": {"status": "healthy", "sync_id": s.id},
+            "org_id": tenant.org_id, "health": sync_health(tenant, s),
             "collection_ids": list(s.collection_ids), "rate_limit": dict(s.rate_limit),
             "credential_id": s.credential_id, "credential": credential(tenant, tenant.credentials.get(s.credential_id)),
             "max_age_days": s.max_age_days, "sync_frequency": s.sync_frequency,

@@ -25,6 +25,11 @@ class Credential:
     updated_at: int
 
 
+def account_key(credential: Credential) -> str:
+    """Which simulated upstream account a credential opens: its identity, else (unidentifiable) its own id."""
+    return "|".join(credential.identity) if credential.identity else credential.id
+
+
 def check_import(tenant: Tenant, body: dict, prefix: str = "") -> None:
     """Referential checks of an import body; `prefix` locates it inside a larger body (a sync's `credential`)."""
     app_id = body.get("oauth_app_id")
@@ -51,6 +56,10 @@ def import_(tenant: Tenant, body: dict, prefix: str = "") -> Credential:
         existing.oauth_app_id = body.get("oauth_app_id", existing.oauth_app_id)
         existing.metadata = body.get("metadata", existing.metadata)
         existing.updated_at = now
+        account = tenant.accounts.get(account_key(existing))
+        if account is not None and account.settings.revoked:  # a fresh token: the account opens again
+            account.settings.revoked = False
+        existing.health = Health.ok(now)
         return existing
     return tenant.credentials.add(Credential(
         id=tenant.ids.next(), provider=provider_of_kind(properties["kind"]), kind=properties["kind"], name=name,

@@ -28,12 +28,12 @@ FilterKey = tuple[str, str, str]  # (provider, sync_id, collection_id)
 class RecordVersion:
     """One version of one record, as written to the stream; `payload` is its JSON, ready to serve."""
 
-    __slots__ = ("idx", "key", "filter_key", "upstream_created_at", "deleted", "data", "payload")
+    __slots__ = ("idx", "key", "filter_key", "upstream_created_at", "payload")
 
     def __init__(self, idx: int, key: RecordKey, filter_key: FilterKey, upstream_created_at: int | None,
-                 deleted: bool, data: dict, payload: bytes) -> None:
+                 payload: bytes) -> None:
         self.idx, self.key, self.filter_key = idx, key, filter_key
-        self.upstream_created_at, self.deleted, self.data, self.payload = upstream_created_at, deleted, data, payload
+        self.upstream_created_at, self.payload = upstream_created_at, payload
 
     @property
     def record(self) -> dict:
@@ -69,7 +69,7 @@ class StreamLog:
             "upstream_updated_at": format_micros(upstream_updated_at), "inserted_at": format_micros(now),
             "deleted": deleted, "data": data,
         }
-        version = RecordVersion(idx, key, (provider, sync["id"], collection_id), upstream_created_at, deleted, data,
+        version = RecordVersion(idx, key, (provider, sync["id"], collection_id), upstream_created_at,
                                 orjson.dumps(record))
         position = len(self.entries)
         if position % BLOCK == 0:

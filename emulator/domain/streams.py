@@ -53,16 +53,17 @@ def delete(tenant: Tenant, stream_id: str) -> Stream:
 
 def write_record(tenant: Tenant, sync: "Sync", collection_id: str, upstream_id: str, data: dict, *,
                  deleted: bool = False, upstream_created_at: int | None = None,
-                 upstream_updated_at: int | None = None) -> RecordVersion:
+                 upstream_updated_at: int | None = None, at: int | None = None) -> RecordVersion:
     """The one way records enter a stream (syncs, injections, mutations): a new version, or a tombstone.
 
-    A tombstone without `data` keeps the record's last known data.
+    A tombstone without `data` keeps the record's last known data. `at` is the emulator time of the write
+    (the sync engine runs steps at their own times while the clock advances); it defaults to now.
     """
     log = tenant.logs[sync.stream_id]
     if deleted and not data:
         previous = log.latest((sync.id, collection_id, upstream_id))
-        data = previous.data if previous is not None else {}
-    now = tenant.now()
+        data = previous.record["data"] if previous is not None else {}
+    now = tenant.now() if at is None else at
     version = log.write(idx=tenant.next_idx(), now=now, sync={"id": sync.id, "external_id": sync.external_id,
                                                               "metadata": sync.metadata},
                         provider=sync.provider, collection_id=collection_id, upstream_id=upstream_id, data=data,

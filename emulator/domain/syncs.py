@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from emulator.domain import credentials
+from emulator.domain import credentials, engine
 from emulator.domain.catalog import collection_ids, default_rate_limit, provider_of_kind
 from emulator.domain.errors import Invalid
 from emulator.domain.tenant import Tenant
@@ -69,13 +69,15 @@ def create(tenant: Tenant, body: dict) -> Sync:
     if inline is not None:
         credential_id = credentials.import_(tenant, inline, prefix="credential.").id
     now = tenant.now()
-    return tenant.syncs.add(Sync(
+    sync = tenant.syncs.add(Sync(
         id=tenant.ids.next(), provider=provider, stream_id=body["stream_id"], name=body["name"],
         status=body.get("status", "active"), collection_ids=list(body["collection_ids"]),
         rate_limit=_rate_limit(body["rate_limit"]) if "rate_limit" in body else default_rate_limit(provider),
         credential_id=credential_id, max_age_days=_int_or_none(body.get("max_age_days")),
         sync_frequency=body.get("sync_frequency", "continuous"), metadata=body.get("metadata", {}),
         external_id=body.get("external_id"), initial_backfill_completed_at=None, created_at=now, updated_at=now))
+    engine.start(tenant, sync)
+    return sync
 
 
 def _int_or_none(value) -> int | None:
@@ -102,8 +104,11 @@ def update(tenant: Tenant, sync_id: str, body: dict) -> Sync:
     if "max_age_days" in body:
         sync.max_age_days = _int_or_none(body["max_age_days"])
     sync.updated_at = tenant.now()
+    engine.reconcile(tenant, sync)
     return sync
 
 
 def delete(tenant: Tenant, sync_id: str) -> Sync:
+    """Stop the sync; the records it wrote stay in the stream."""
+    engine.stop(tenant, sync_id)
     return tenant.syncs.remove(sync_id)

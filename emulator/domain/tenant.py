@@ -5,6 +5,7 @@ Like LocalStack's per-account stores, a tenant is a plain object; resetting one 
 
 from __future__ import annotations
 
+import dataclasses
 from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -12,9 +13,12 @@ from typing import TYPE_CHECKING
 from emulator.domain.clock import Clock
 from emulator.domain.ids import IdFactory, derived_uuid
 from emulator.domain.store import Store
+from emulator.domain.upstream import AccountSettings
 
 if TYPE_CHECKING:
     from emulator.domain.delivery import ConsumerCursor
+    from emulator.domain.engine import SyncRun
+    from emulator.domain.upstream import Account
     from emulator.domain.records import StreamLog
     from emulator.domain.consumers import HttpConsumer
     from emulator.domain.credentials import Credential
@@ -54,6 +58,11 @@ class Tenant:
     credentials: Store["Credential"] = field(default_factory=lambda: Store("credential"))
     syncs: Store["Sync"] = field(default_factory=lambda: Store("sync"))
     consumers: Store["HttpConsumer"] = field(default_factory=lambda: Store("HTTP consumer"))
+    seed: int = 0
+    account_defaults: "AccountSettings" = None  # set by Tenants: how new simulated accounts are shaped
+    accounts: dict[str, "Account"] = field(default_factory=dict)  # account identity → simulated upstream account
+    runs: dict[str, "SyncRun"] = field(default_factory=dict)  # sync id → the engine's state for it
+    refreshes: dict[str, dict] = field(default_factory=dict)  # credential id → its collection refresh
     logs: dict[str, "StreamLog"] = field(default_factory=dict)  # stream id → its records
     cursors: dict[str, "ConsumerCursor"] = field(default_factory=dict)  # consumer id → its delivery state
     last_idx: int = 0  # the tenant's one `updated_idx` sequence
@@ -81,10 +90,11 @@ class Tenants:
     """Token → tenant. With `api_keys`, only those tokens are tenants (strict mode)."""
 
     def __init__(self, seed: int = 0, clock: ClockSettings = ClockSettings(),
-                 api_keys: frozenset[str] | None = None) -> None:
+                 api_keys: frozenset[str] | None = None, accounts: AccountSettings | None = None) -> None:
         self.seed = seed
         self.clock_settings = clock
         self.api_keys = api_keys
+        self.account_defaults = accounts or AccountSettings()
         self._tenants: dict[str, Tenant] = {}
         self.grants: dict = {}  # OAuth start links and codes → their Grant (emulator.domain.oauth_flow)
 
@@ -103,4 +113,8 @@ class Tenants:
 
     def _build(self, token: str) -> Tenant:
         org_id = org_id_of(token)
-        return Tenant(token=token, org_id=org_id, ids=IdFactory(self.seed, org_id), clock=self.clock_settings.build())
+        return Tenant(token=token, org_id=org_id, ids=IdFactory(self.seed, org_id), clock=self.clock_settings.build(),
+                      seed=self.seed, account_defaults=dataclasses.replace(self.account_defaults))
+
+    def __iter__(self):
+        return iter(list(self._tenants.values()))

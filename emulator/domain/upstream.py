@@ -24,7 +24,7 @@ HOUR = 3600 * MICROS
 class AccountSettings:
     records_per_collection: int = 20
     history_days: int = 90
-    changes_per_hour: float = 60.0
+    changes_per_hour: float = 600.0
     outage: bool = False  # every request fails
     error_rate: float = 0.0  # this share of requests fails
     revoked: bool = False  # the credential is refused (401s)

@@ -155,8 +155,9 @@ class HubSpot(Provider):
         return self._insert(account, collection, properties, now)
 
     def update(self, account: Account, collection: str, object_id: str, data: dict, now: int) -> Change:
-        properties = self._checked(collection, data)
-        return self._update(account, self.existing(account, collection, object_id), properties, now)
+        self.check_collection(collection)
+        obj = self.existing(account, collection, object_id)
+        return self._update(account, obj, self._checked(collection, data), now)
 
     def delete(self, account: Account, collection: str, object_id: str, now: int) -> Change:
         self.check_collection(collection)

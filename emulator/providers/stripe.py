@@ -312,8 +312,8 @@ class Stripe(Provider):
 
     def update(self, account: Account, collection: str, object_id: str, data: dict, now: int) -> Change:
         self.check_collection(collection)
-        self._check(collection, data)
         obj = self.existing(account, collection, object_id)
+        self._check(collection, data)
         obj.data.update(data)
         if collection == "product":
             obj.data["updated"] = seconds(now)

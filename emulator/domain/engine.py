@@ -1,0 +1,242 @@
+"""The sync engine: backfills each active sync's collections into its stream, then detects changes.
+
+Everything happens on the tenant's clock, as discrete steps at known times: an upstream account making a change
+on its own, or a sync making one request (a backfill page of up to 100 records, oldest first, or a poll of the
+account's change log). `run_until(t)` runs every step due by `t` in time order, each stamped with its own time,
+so advancing a manual clock is deterministic. Requests are paced by the sync's `rate_limit`: one every
+`interval / allowed_requests` seconds, and no faster than `max_concurrent_requests` simulated requests of
+`REQUEST_LATENCY` each can go. Provider faults (outage, error rate, revoked credential, 429s) make requests fail
+or slow down; the sync retries with back-off and its health says why.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from emulator.domain import accounts, streams
+from emulator.domain.clock import MICROS
+from emulator.domain.credentials import account_key
+from emulator.domain.health import Health
+from emulator.domain.tenant import Tenant
+from emulator.domain.upstream import Account
+
+if TYPE_CHECKING:
+    from emulator.domain.syncs import Sync
+
+PAGE_SIZE = 100
+REQUEST_LATENCY = 100_000  # µs a simulated upstream request takes
+POLL_EVERY = {"continuous": 2 * MICROS, "4h": 4 * 3600 * MICROS}
+MAX_BACKOFF = 60 * MICROS
+THROTTLE_SLOWDOWN = 4  # with 429s, each request costs this many request slots
+ERROR_AFTER = 3  # consecutive failures before a sync's health is error rather than warn
+PROVIDER_NAMES = {"stripe": "Stripe", "hubspot": "HubSpot"}
+
+
+@dataclass
+class Backfill:
+    collection: str  # the provider's name, e.g. "customer"
+    pending: list[str] | None = None  # object ids, oldest first; taken at the first page
+    offset: int = 0
+
+    @property
+    def done(self) -> bool:
+        return self.pending is not None and self.offset >= len(self.pending)
+
+
+@dataclass
+class SyncRun:
+    sync_id: str
+    account_key: str
+    next_request_at: int
+    next_poll_at: int
+    cursor: int  # how much of the account's change log this sync has read
+    backfills: dict[str, Backfill] = field(default_factory=dict)  # collection id → progress
+    failures: int = 0  # consecutive failed requests
+    last_error: str | None = None
+    rng: random.Random = field(default_factory=random.Random)
+
+    def work_at(self) -> int:
+        """When this sync next has a request to make."""
+        if any(not b.done for b in self.backfills.values()):
+            return self.next_request_at
+        return max(self.next_request_at, self.next_poll_at)
+
+
+# ------------------------------------------------------------------ lifecycle hooks (called by syncs)
+
+def start(tenant: Tenant, sync: "Sync") -> None:
+    credential = tenant.credentials.get(sync.credential_id)
+    account = accounts.account_for(tenant, credential)
+    now = tenant.now()
+    run_until(tenant, now)  # the account's own changes up to now are history, not news
+    tenant.runs[sync.id] = SyncRun(sync.id, account_key(credential), next_request_at=now,
+                                   next_poll_at=now + POLL_EVERY[sync.sync_frequency], cursor=len(account.changes),
+                                   rng=random.Random(f"{tenant.seed}:{sync.id}"))
+    reconcile(tenant, sync)
+
+
+def reconcile(tenant: Tenant, sync: "Sync") -> None:
+    """Follow a sync's settings: backfill added collections, forget removed ones, resume after a pause."""
+    run = tenant.runs.get(sync.id)
+    if run is None:
+        return
+    run.backfills = {cid: run.backfills.get(cid) or Backfill(cid.split(":", 1)[1]) for cid in sync.collection_ids}
+    now = tenant.now()
+    run.next_request_at = max(run.next_request_at, now)
+    run.next_poll_at = max(run.next_poll_at, now) if sync.status == "active" else run.next_poll_at
+    if all(b.done for b in run.backfills.values()) and sync.initial_backfill_completed_at is None and run.backfills:
+        sync.initial_backfill_completed_at = now
+
+
+def stop(tenant: Tenant, sync_id: str) -> None:
+    tenant.runs.pop(sync_id, None)
+
+
+# ------------------------------------------------------------------ running
+
+def run_until(tenant: Tenant, until: int) -> None:
+    """Run every step due at or before `until`, earliest first (accounts before syncs at the same time)."""
+    while True:
+        step = _next_step(tenant, until)
+        if step is None:
+            return
+        at, _, kind, target = step
+        if kind == "account":
+            _account_change(tenant, target, at)
+        else:
+            _request(tenant, target, at)
+
+
+def _next_step(tenant: Tenant, until: int):
+    best = None
+    for order, (key, account) in enumerate(tenant.accounts.items()):
+        if account.next_change_at is not None and account.next_change_at <= until:
+            candidate = (account.next_change_at, order, "account", account)
+            best = candidate if best is None or candidate[:2] < best[:2] else best
+    for order, run in enumerate(tenant.runs.values(), start=len(tenant.accounts)):
+        sync = tenant.syncs.find(run.sync_id)
+        if sync is None or sync.status != "active":
+            continue
+        at = run.work_at()
+        if at <= until:
+            candidate = (at, order, "sync", run)
+            best = candidate if best is None or candidate[:2] < best[:2] else best
+    return best
+
+
+def _account_change(tenant: Tenant, account: Account, at: int) -> None:
+    account.provider.random_change(account, at)
+    account.schedule_next_change(at)
+
+
+def _spacing(sync: "Sync") -> int:
+    limit = sync.rate_limit
+    spacing = limit["interval"] * MICROS // limit["allowed_requests"]
+    if limit["max_concurrent_requests"]:
+        spacing = max(spacing, REQUEST_LATENCY // limit["max_concurrent_requests"])
+    return spacing
+
+
+def _request(tenant: Tenant, run: SyncRun, at: int) -> None:
+    sync = tenant.syncs.get(run.sync_id)
+    account = tenant.accounts[run.account_key]
+    failure = _fault(tenant, sync, account, run)
+    if failure is not None:
+        run.failures += 1
+        run.last_error = failure
+        run.next_request_at = at + min(MAX_BACKOFF, MICROS * 2 ** min(run.failures, 6))
+        return
+    run.failures, run.last_error = 0, None
+    slots = THROTTLE_SLOWDOWN if account.settings.throttle else 1
+    run.next_request_at = at + _spacing(sync) * slots
+    if at >= run.next_poll_at or all(b.done for b in run.backfills.values()):
+        _poll(tenant, sync, run, account, at)
+    else:
+        _backfill_page(tenant, sync, run, account, at)
+
+
+def _fault(tenant: Tenant, sync: "Sync", account: Account, run: SyncRun) -> str | None:
+    """Why this request fails, if it does."""
+    name = PROVIDER_NAMES.get(sync.provider, sync.provider)
+    settings = account.settings
+    if settings.revoked:
+        credential = tenant.credentials.get(sync.credential_id)
+        if credential.health.status != "error":
+            credential.health = Health("error", tenant.now(), [
+                f"We're receiving 401s from {name} for this credential. It was probably revoked; "
+                "import it again to resume."])
+        return f"{name} answers 401 Unauthorized: the credential was revoked."
+    if settings.outage:
+        return f"{name} is unavailable: requests fail with 503 Service Unavailable."
+    if settings.error_rate and run.rng.random() < settings.error_rate:
+        return f"{name} answered a request with 500 Internal Server Error."
+    return None
+
+
+def _write(tenant: Tenant, sync: "Sync", account: Account, collection: str, object_id: str, at: int) -> None:
+    obj = account.get(collection, object_id)
+    created, updated = account.provider.upstream_times(obj)
+    streams.write_record(tenant, sync, f"{sync.provider}:{collection}", object_id, obj.data, deleted=obj.deleted,
+                         upstream_created_at=created, upstream_updated_at=updated, at=at)
+
+
+def _backfill_page(tenant: Tenant, sync: "Sync", run: SyncRun, account: Account, at: int) -> None:
+    backfill = next(b for b in run.backfills.values() if not b.done)
+    if backfill.pending is None:
+        cutoff = None if sync.max_age_days is None else at - sync.max_age_days * 86400 * MICROS
+        live = [o for o in account.live(backfill.collection) if cutoff is None or o.created >= cutoff]
+        backfill.pending = [o.id for o in sorted(live, key=lambda o: (o.created, o.id))]
+    page = backfill.pending[backfill.offset:backfill.offset + PAGE_SIZE]
+    backfill.offset += len(page)
+    for object_id in page:
+        if not account.get(backfill.collection, object_id).deleted:
+            _write(tenant, sync, account, backfill.collection, object_id, at)
+    if sync.initial_backfill_completed_at is None and all(b.done for b in run.backfills.values()):
+        sync.initial_backfill_completed_at = at
+
+
+def _poll(tenant: Tenant, sync: "Sync", run: SyncRun, account: Account, at: int) -> None:
+    """Read up to a page of the account's change log, and write what concerns this sync."""
+    wanted = {b.collection for b in run.backfills.values()}
+    read = 0
+    while run.cursor < len(account.changes) and read < PAGE_SIZE and account.changes[run.cursor].time <= at:
+        change = account.changes[run.cursor]
+        run.cursor += 1
+        read += 1
+        if change.collection in wanted and change.written_by != sync.id:
+            snapshot = change.snapshot
+            created, updated = account.provider.upstream_times(snapshot)
+            streams.write_record(tenant, sync, f"{sync.provider}:{change.collection}", change.id, snapshot.data,
+                                 deleted=snapshot.deleted, upstream_created_at=created, upstream_updated_at=updated,
+                                 at=at)
+    more = run.cursor < len(account.changes) and account.changes[run.cursor].time <= at
+    run.next_poll_at = at if more else at + POLL_EVERY[sync.sync_frequency]
+
+
+# ------------------------------------------------------------------ health
+
+def sync_health(tenant: Tenant, sync: "Sync") -> dict:
+    """`{status, sync_id}`, plus `notes`, `credential` (a Health) and `provider` when the sync is not healthy."""
+    run = tenant.runs.get(sync.id)
+    account = tenant.accounts.get(run.account_key) if run else None
+    healthy = {"status": "healthy", "sync_id": sync.id}
+    if run is None or account is None:
+        return healthy
+    notes, provider_notes = [], []
+    name = PROVIDER_NAMES.get(sync.provider, sync.provider)
+    status = "healthy"
+    if run.failures:
+        status = "error" if run.failures >= ERROR_AFTER or account.settings.revoked else "warn"
+        notes.append(f"The last {run.failures} request(s) to {name} failed: {run.last_error}")
+        provider_notes.append(run.last_error)
+    if account.settings.throttle:
+        status = "warn" if status == "healthy" else status
+        notes.append(f"{name} is rate limiting this sync (429 Too Many Requests); it is progressing slowly.")
+        provider_notes.append(f"Receiving 429s from {name}.")
+    if status == "healthy":
+        return healthy
+    return {"status": status, "sync_id": sync.id, "notes": notes,
+            "credential": tenant.credentials.get(sync.credential_id).health,
+            "provider": {"status": "error" if status == "error" else "warn", "notes": provider_notes}}

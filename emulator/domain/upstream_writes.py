@@ -1,0 +1,37 @@
+"""Writes to a simulated upstream account from outside: control-plane injections and the Mutation API."""
+
+from __future__ import annotations
+
+from emulator.domain import accounts
+from emulator.domain.errors import Invalid
+from emulator.domain.tenant import Tenant
+from emulator.domain.upstream import Account, Change
+
+KINDS = {"insert": "insert", "create": "insert", "update": "update", "delete": "delete"}
+
+
+def _collection(account: Account, collection_id: str, path: str = "collection_id") -> str:
+    provider, _, collection = collection_id.partition(":")
+    if provider != account.provider.name or collection not in account.provider.collections:
+        raise Invalid.field(path, f"is not a collection of this {account.provider.name} account")
+    return collection
+
+
+def apply(tenant: Tenant, account: Account, kind: str, collection: str, upstream_id: str | None, data: dict,
+          path: str = "upstream_id") -> Change:
+    """One insert, update or delete, validated by the provider, at the tenant's current time."""
+    provider, now = account.provider, tenant.now()
+    if KINDS[kind] == "insert":
+        return provider.insert(account, collection, data, now)
+    if not upstream_id:
+        raise Invalid.field(path, f"is required to {kind} a record")
+    if KINDS[kind] == "update":
+        return provider.update(account, collection, upstream_id, data, now)
+    return provider.delete(account, collection, upstream_id, now)
+
+
+def inject(tenant: Tenant, credential_id: str, body: dict) -> Change:
+    """A change made upstream, as if by someone else: syncs see it at their next poll."""
+    account = accounts.account_for(tenant, tenant.credentials.get(credential_id))
+    collection = _collection(account, body["collection_id"])
+    return apply(tenant, account, body["kind"], collection, body.get("upstream_id"), body.get("data", {}))
