@@ -83,24 +83,18 @@ class Delivery(RuleBasedStateMachine):
         assert len(self.out) <= self.max_ack_pending
 
     @precondition(lambda self: self.tokens)
-    @rule(data=st.data())
-    def ack(self, data):
+    @rule(data=st.data(), verb=st.sampled_from(["ack", "nack"]))
+    def settle(self, data, verb):
+        """Ack or nack a few tokens, fresh or stale."""
         self._expire()
         picked = data.draw(st.lists(st.sampled_from(self.tokens), max_size=4))
-        consumers.ack(self.tenant, self.consumer.id, picked)
+        getattr(consumers, verb)(self.tenant, self.consumer.id, picked)
         for token in dict.fromkeys(picked):
             if token in self.out:
-                self.acked.add(self.out.pop(token)[0])
-
-    @precondition(lambda self: self.tokens)
-    @rule(data=st.data())
-    def nack(self, data):
-        self._expire()
-        picked = data.draw(st.lists(st.sampled_from(self.tokens), max_size=4))
-        consumers.nack(self.tenant, self.consumer.id, picked)
-        for token in dict.fromkeys(picked):
-            if token in self.out:
-                self._give_back(token)
+                if verb == "ack":
+                    self.acked.add(self.out.pop(token)[0])
+                else:
+                    self._give_back(token)
 
     @rule(ms=st.sampled_from([0, 1, 400, 999, 1000, 1500, 5000]))
     def advance(self, ms):

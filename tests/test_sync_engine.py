@@ -88,6 +88,17 @@ def _customer_id(api: Api, consumer: dict) -> str:
     return drain(api, consumer)[0]["upstream_id"]
 
 
+@pytest.fixture
+def backfilled():
+    """A quiet Stripe customer sync whose backfill (20 customers) is done; returns (api, consumer, sync, a customer id)."""
+    api = emulator(**STILL)
+    stream = api.stream()
+    consumer = api.consumer(stream["id"])
+    sync = api.sync(stream["id"])
+    api.ok("POST", "/_emulator/clock/advance", {"by": "1s"})
+    return api, consumer, sync, _customer_id(api, consumer)
+
+
 @pytest.mark.parametrize("frequency,unseen_after,seen_after", [("continuous", "0s", "2s"), ("4h", "1h", "3h")])
 def test_changes_arrive_at_the_sync_frequency(frequency, unseen_after, seen_after):
     api = emulator(**STILL)
@@ -107,13 +118,8 @@ def test_changes_arrive_at_the_sync_frequency(frequency, unseen_after, seen_afte
     assert record["upstream_id"] == customer and record["data"]["email"] == "paul@arrakis.example"
 
 
-def test_injected_insert_and_delete_reach_the_stream_as_record_and_tombstone():
-    api = emulator(**STILL)
-    stream = api.stream()
-    consumer = api.consumer(stream["id"])
-    sync = api.sync(stream["id"])
-    api.ok("POST", "/_emulator/clock/advance", {"by": "1s"})
-    drain(api, consumer)
+def test_injected_insert_and_delete_reach_the_stream_as_record_and_tombstone(backfilled):
+    api, consumer, sync, _ = backfilled
     url = f"/_emulator/upstream/{sync['credential_id']}/changes"
     new = api.ok("POST", url, {"kind": "insert", "collection_id": "stripe:customer", "data": {"email": "a@b.example"}})
     gone = api.ok("POST", url, {"kind": "delete", "collection_id": "stripe:customer", "upstream_id": new["upstream_id"]})
@@ -131,13 +137,8 @@ def test_injected_insert_and_delete_reach_the_stream_as_record_and_tombstone():
     assert unknown.status_code == 422
 
 
-def test_disabled_sync_pauses_and_resumes():
-    api = emulator(**STILL)
-    stream = api.stream()
-    consumer = api.consumer(stream["id"])
-    sync = api.sync(stream["id"])
-    api.ok("POST", "/_emulator/clock/advance", {"by": "1s"})
-    customer = _customer_id(api, consumer)
+def test_disabled_sync_pauses_and_resumes(backfilled):
+    api, consumer, sync, customer = backfilled
     api.ok("PATCH", f"/v1/syncs/{sync['id']}", {"status": "disabled"})
     api.ok("POST", f"/_emulator/upstream/{sync['credential_id']}/changes",
            {"kind": "update", "collection_id": "stripe:customer", "upstream_id": customer, "data": {"name": "Paused"}})
