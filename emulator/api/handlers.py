@@ -274,6 +274,12 @@ def inject_upstream_change(call: Call) -> Reply:
                  "deleted": change.snapshot.deleted, "data": change.snapshot.data}
 
 
+@operation("listUpstreamRecords")
+def list_upstream_records(call: Call) -> Reply:
+    return 200, views.listing(upstream_writes.live_objects(call.tenant, call.params["credential_id"],
+                                                           call.params["collection_id"]))
+
+
 @operation("setUpstreamSettings")
 def set_upstream_settings(call: Call) -> Reply:
     credential = call.tenant.credentials.get(call.params["credential_id"])

@@ -1,4 +1,4 @@
-"""Writes to a simulated upstream account from outside: control-plane injections and the Mutation API."""
+"""Reads and writes of a simulated upstream account from outside: the control plane and the Mutation API."""
 
 from __future__ import annotations
 
@@ -35,3 +35,8 @@ def inject(tenant: Tenant, credential_id: str, body: dict) -> Change:
     account = accounts.account_for(tenant, tenant.credentials.get(credential_id))
     collection = _collection(account, body["collection_id"])
     return apply(tenant, account, body["kind"], collection, body.get("upstream_id"), body.get("data", {}))
+
+
+def live_objects(tenant: Tenant, credential_id: str, collection_id: str) -> list[dict]:
+    account = accounts.account_for(tenant, tenant.credentials.get(credential_id))
+    return [obj.data for obj in account.live(_collection(account, collection_id))]
