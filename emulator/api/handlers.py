@@ -15,8 +15,8 @@ from starlette.responses import RedirectResponse, Response
 
 from emulator import __version__
 from emulator.api import views
-from emulator.domain import (accounts, collections, consumers, credentials, engine, oauth_apps, oauth_flow, streams,
-                             syncs, upstream_writes)
+from emulator.domain import (accounts, collections, consumers, credentials, engine, mutations, oauth_apps, oauth_flow,
+                             streams, syncs, upstream_writes)
 from emulator.domain.errors import Invalid
 from emulator.domain.store import metadata_matches
 from emulator.domain.tenant import Tenant, Tenants
@@ -159,38 +159,41 @@ def _messages_json(messages: list, info: dict) -> Response:
     return Response(b'{"data":[' + items + b'],"info":' + orjson.dumps(info) + b"}", media_type="application/json")
 
 
-async def _wait_until_available(tenant: Tenant, consumer_id: str, batch_size: int, wait_for_ms: int) -> None:
-    """Long poll: return once `batch_size` messages are available or `wait_for_ms` have passed.
+async def _until(tenant: Tenant, done: Callable[[], bool], timeout_ms: int,
+                 wake_at: Callable[[], int | None] = lambda: None) -> bool:
+    """Wait until `done()` or `timeout_ms` pass; returns `done()`.
 
-    Sleeps until the tenant signals a change (a write, a nack, a clock change) or the earliest ack deadline
-    comes round; it never polls in a loop.
+    Sleeps until the tenant signals a change (a write, an ack, a nack, a clock change) or the emulator time
+    `wake_at()` comes round (an ack deadline); it never polls in a loop.
     """
     loop = asyncio.get_running_loop()
-    give_up = loop.time() + wait_for_ms / 1000
+    give_up = loop.time() + timeout_ms / 1000
     woken = asyncio.Event()
     tenant.listeners.add(woken.set)
     try:
-        while consumers.available(tenant, consumer_id) < batch_size:
+        while not done():
             timeout = give_up - loop.time()
             if timeout <= 0:
-                return
-            deadline, rate = consumers.next_deadline(tenant, consumer_id), tenant.clock.rate
-            if deadline is not None and rate > 0:
-                timeout = min(timeout, max(0.0, (deadline - tenant.now()) / 1e6 / rate) + 0.001)
+                return False
+            moment, rate = wake_at(), tenant.clock.rate
+            if moment is not None and rate > 0:
+                timeout = min(timeout, max(0.0, (moment - tenant.now()) / 1e6 / rate) + 0.001)
             woken.clear()
             try:
                 await asyncio.wait_for(woken.wait(), timeout)
             except TimeoutError:
-                pass
+                engine.run_until(tenant, tenant.now())
+        return True
     finally:
         tenant.listeners.discard(woken.set)
 
 
 async def _receive(call: Call, options: dict) -> Response:
-    consumer_id, batch_size = call.params["id"], options.get("batch_size", 1)
+    tenant, consumer_id, batch_size = call.tenant, call.params["id"], options.get("batch_size", 1)
     if options.get("wait_for", 0) > 0:
-        await _wait_until_available(call.tenant, consumer_id, batch_size, options["wait_for"])
-    return _messages_json(*consumers.receive(call.tenant, consumer_id, batch_size))
+        await _until(tenant, lambda: consumers.available(tenant, consumer_id) >= batch_size, options["wait_for"],
+                     lambda: consumers.next_deadline(tenant, consumer_id))
+    return _messages_json(*consumers.receive(tenant, consumer_id, batch_size))
 
 
 @operation("nextMessages")
@@ -213,6 +216,19 @@ def ack_messages(call: Call) -> Reply:
 def nack_messages(call: Call) -> Reply:
     consumers.nack(call.tenant, call.params["id"], call.body["ack_tokens"])
     return 204, None
+
+
+# ---------------------------------------------------------------- mutations
+
+@operation("runMutation")
+async def run_mutation(call: Call) -> Reply:
+    versions = mutations.run(call.tenant, call.body)
+    awaited = call.body.get("await_consumer_ids", [])
+    if awaited and not await _until(call.tenant, lambda: mutations.awaited(call.tenant, awaited, versions),
+                                    call.body.get("await_consumers_timeout", 30000)):
+        return 504, {"summary": f"The mutation was written, but not every awaited consumer acked its records within "
+                                f"{call.body.get('await_consumers_timeout', 30000)} ms."}
+    return 200, {"records": [version.record for version in versions]}
 
 
 # ---------------------------------------------------------------- control plane

@@ -108,6 +108,16 @@ def next_deadline(tenant: Tenant, consumer_id: str) -> int | None:
 def ack(tenant: Tenant, consumer_id: str, tokens: list[str]) -> None:
     _, cursor, log, settings = _cursor(tenant, consumer_id)
     cursor.ack(log, tenant.now(), tokens, settings)
+    tenant.notify()
+
+
+def has_acked(tenant: Tenant, consumer_id: str, versions: list[RecordVersion]) -> bool:
+    """Has the consumer acked these versions (or will it never receive them: another stream, filtered out)?"""
+    _, cursor, log, settings = _cursor(tenant, consumer_id)
+    positions = [log.position.get(v.key) for v in versions]
+    return all(position is None or log.entries[position] is not versions[i]
+               or not settings.matches(versions[i].filter_key) or cursor.acked(position)
+               for i, position in enumerate(positions))
 
 
 def nack(tenant: Tenant, consumer_id: str, tokens: list[str]) -> None:

@@ -164,5 +164,9 @@ class ConsumerCursor:
         """How many messages `next` could hand out now."""
         return min(self.info(log, now, settings)["num_pending"], max(0, settings.max_ack_pending - len(self.out)))
 
+    def acked(self, position: int) -> bool:
+        """Handed out and settled (acked, or dropped after max_deliver): neither pending nor out."""
+        return position < self.cursor and position not in self.out_by_position and position not in self.again
+
     def next_deadline(self) -> int | None:
         return self.deadlines[0][0] if self.deadlines else None

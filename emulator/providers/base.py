@@ -88,6 +88,10 @@ class Provider(ABC):
         """One change the upstream makes on its own (a new customer, an updated deal, a voided invoice...)."""
 
     @abstractmethod
+    def validate(self, account: Account, kind: str, collection: str, object_id: str | None, data: dict) -> None:
+        """Raise Invalid or NotFound, as the provider would, for a write (`insert`, `update`, `delete`)."""
+
+    @abstractmethod
     def insert(self, account: Account, collection: str, data: dict, now: int) -> Change:
         """Create an object from (partial) `data`, validated the way the provider would."""
 

@@ -150,15 +150,21 @@ class HubSpot(Provider):
             raise Invalid(errors, summary="HubSpot rejected the request: " + next(iter(errors.values()))[0] + ".")
         return properties
 
+    def validate(self, account: Account, kind: str, collection: str, object_id: str | None, data: dict) -> None:
+        self.check_collection(collection)
+        if kind != "insert":
+            self.existing(account, collection, object_id)
+        if kind != "delete":
+            self._checked(collection, data)
+
     def insert(self, account: Account, collection: str, data: dict, now: int) -> Change:
         properties = {**self._properties(account, collection), **self._checked(collection, data)}
         return self._insert(account, collection, properties, now)
 
     def update(self, account: Account, collection: str, object_id: str, data: dict, now: int) -> Change:
-        self.check_collection(collection)
-        obj = self.existing(account, collection, object_id)
-        return self._update(account, obj, self._checked(collection, data), now)
+        self.validate(account, "update", collection, object_id, data)
+        return self._update(account, self.existing(account, collection, object_id), self._checked(collection, data), now)
 
     def delete(self, account: Account, collection: str, object_id: str, now: int) -> Change:
-        self.check_collection(collection)
+        self.validate(account, "delete", collection, object_id, {})
         return self._archive(account, self.existing(account, collection, object_id), now)

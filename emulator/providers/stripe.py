@@ -301,9 +301,15 @@ class Stripe(Provider):
         if errors:
             raise Invalid(errors, summary="Stripe rejected the request: " + next(iter(errors.values()))[0] + ".")
 
-    def insert(self, account: Account, collection: str, data: dict, now: int) -> Change:
+    def validate(self, account: Account, kind: str, collection: str, object_id: str | None, data: dict) -> None:
         self.check_collection(collection)
-        self._check(collection, data)
+        if kind != "insert":
+            self.existing(account, collection, object_id)
+        if kind != "delete":
+            self._check(collection, data)
+
+    def insert(self, account: Account, collection: str, data: dict, now: int) -> Change:
+        self.validate(account, "insert", collection, None, data)
         obj = self._build(account, collection, now)
         obj.update(data)
         if collection == "product":
@@ -311,16 +317,15 @@ class Stripe(Provider):
         return self._store_new(account, collection, obj, now, log=True)
 
     def update(self, account: Account, collection: str, object_id: str, data: dict, now: int) -> Change:
-        self.check_collection(collection)
+        self.validate(account, "update", collection, object_id, data)
         obj = self.existing(account, collection, object_id)
-        self._check(collection, data)
         obj.data.update(data)
         if collection == "product":
             obj.data["updated"] = seconds(now)
         return account.record(obj, "updated", now)
 
     def delete(self, account: Account, collection: str, object_id: str, now: int) -> Change:
-        self.check_collection(collection)
+        self.validate(account, "delete", collection, object_id, {})
         return self._remove(account, self.existing(account, collection, object_id), now)
 
     # ------------------------------------------------------------ Stripe's own views
