@@ -88,8 +88,16 @@ class Provider(ABC):
         """One change the upstream makes on its own (a new customer, an updated deal, a voided invoice...)."""
 
     @abstractmethod
+    def check_data(self, collection: str, data: dict) -> None:
+        """Raise Invalid, with the provider's own words, for data it would refuse to write."""
+
     def validate(self, account: Account, kind: str, collection: str, object_id: str | None, data: dict) -> None:
         """Raise Invalid or NotFound, as the provider would, for a write (`insert`, `update`, `delete`)."""
+        self.check_collection(collection)
+        if kind != "insert":
+            self.existing(account, collection, object_id)
+        if kind != "delete":
+            self.check_data(collection, data)
 
     @abstractmethod
     def insert(self, account: Account, collection: str, data: dict, now: int) -> Change:

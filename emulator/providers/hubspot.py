@@ -129,6 +129,9 @@ class HubSpot(Provider):
         obj.data.update(archived=True, archivedAt=iso(now))
         return account.record(obj, "deleted", now)
 
+    def check_data(self, collection: str, data: dict) -> None:
+        self._checked(collection, data)
+
     def _checked(self, collection: str, data: dict) -> dict:
         """The `properties` of a write, validated as HubSpot would (strings or null, known, no system ones)."""
         self.check_collection(collection)
@@ -149,13 +152,6 @@ class HubSpot(Provider):
         if errors:
             raise Invalid(errors, summary="HubSpot rejected the request: " + next(iter(errors.values()))[0] + ".")
         return properties
-
-    def validate(self, account: Account, kind: str, collection: str, object_id: str | None, data: dict) -> None:
-        self.check_collection(collection)
-        if kind != "insert":
-            self.existing(account, collection, object_id)
-        if kind != "delete":
-            self._checked(collection, data)
 
     def insert(self, account: Account, collection: str, data: dict, now: int) -> Change:
         properties = {**self._properties(account, collection), **self._checked(collection, data)}

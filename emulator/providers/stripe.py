@@ -281,7 +281,7 @@ class Stripe(Provider):
 
     # ------------------------------------------------------------ writes from outside (injections, mutations)
 
-    def _check(self, collection: str, data: dict) -> None:
+    def check_data(self, collection: str, data: dict) -> None:
         allowed = {"customer": CUSTOMER_FIELDS, "product": PRODUCT_FIELDS}.get(collection)
         if allowed is None:
             raise Invalid.field("collection_id", f"stripe:{collection} cannot be written here; "
@@ -300,13 +300,6 @@ class Stripe(Provider):
             errors["data.name"] = ["is required"]
         if errors:
             raise Invalid(errors, summary="Stripe rejected the request: " + next(iter(errors.values()))[0] + ".")
-
-    def validate(self, account: Account, kind: str, collection: str, object_id: str | None, data: dict) -> None:
-        self.check_collection(collection)
-        if kind != "insert":
-            self.existing(account, collection, object_id)
-        if kind != "delete":
-            self._check(collection, data)
 
     def insert(self, account: Account, collection: str, data: dict, now: int) -> Change:
         self.validate(account, "insert", collection, None, data)
