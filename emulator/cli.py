@@ -14,7 +14,7 @@ from emulator.settings import DEFAULT_BODY_LIMIT, Settings
 DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 7376
 
 
-def _parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sequin-emulator", description="An in-memory emulator of the Sequin API.")
     parser.add_argument("--version", action="version", version=__version__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -36,6 +36,10 @@ def _parser() -> argparse.ArgumentParser:
                        help="how far back a new simulated account's objects were created (default %(default)s)")
     serve.add_argument("--changes-per-hour", type=float, default=AccountSettings.changes_per_hour,
                        help="upstream changes per hour of emulator time, per account (default %(default)s)")
+    serve.add_argument("--scenario", action="append", default=[], metavar="FILE",
+                       help="load a scenario file at start (repeatable); see fixtures/")
+    serve.add_argument("--state", metavar="FILE",
+                       help="load the emulator's state from FILE at start (if it exists), save it there on shutdown")
     serve.add_argument("--validate-responses", action="store_true",
                        help="check every answer against the spec (slower; for debugging the emulator)")
     return parser
@@ -46,18 +50,25 @@ def settings_from(args: argparse.Namespace) -> Settings:
     return Settings(seed=args.seed, api_keys=frozenset(args.api_keys) if args.api_keys else None,
                     clock=ClockSettings(mode=args.clock, start=start, scale=args.clock_scale),
                     body_limit=args.body_limit, validate_responses=args.validate_responses, demo=args.demo,
+                    scenarios=tuple(args.scenario), state_file=args.state,
                     accounts=AccountSettings(records_per_collection=args.records_per_collection,
                                              history_days=args.history_days, changes_per_hour=args.changes_per_hour))
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = build_parser().parse_args(argv)
     if args.command == "serve":
         import uvicorn
 
         from emulator.api.app import create_app
 
-        app = create_app(settings_from(args))
+        from emulator.scenario import ScenarioError
+
+        try:
+            app = create_app(settings_from(args))
+        except ScenarioError as exc:
+            print(f"sequin-emulator: {exc}", file=sys.stderr)
+            return 2
         print(f"sequin-emulator {__version__} on http://{args.host}:{args.port} (seed {args.seed})", file=sys.stderr)
         uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0

@@ -19,4 +19,6 @@ class Settings:
     body_limit: int = DEFAULT_BODY_LIMIT
     validate_responses: bool = False  # check every answer against the spec (tests turn this on)
     demo: bool = False  # preload the `demo` token's tenant
+    state_file: str | None = None  # loaded at start, saved on clean shutdown
+    scenarios: tuple[str, ...] = ()  # scenario files loaded at start
     tick_seconds: float = 0.05  # how often real and scaled clocks run the sync engine in the background

@@ -20,6 +20,7 @@ from emulator.settings import Settings  # noqa: E402
 
 START = "2024-01-01T00:00:00Z"
 _tokens = itertools.count()
+pytest_plugins = ("pytester",)
 
 
 QUIET = AccountSettings(records_per_collection=0, changes_per_hour=0)  # upstream accounts that stay empty

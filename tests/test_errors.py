@@ -101,8 +101,3 @@ def test_simulated_api_rate_limit_answers_429_with_retry_after(api, other):
     assert all(other.get("/v1/streams").status_code == 200 for _ in range(6))  # nor other tenants
     api.ok("PUT", "/_emulator/faults", {"api_rate_limit": None})
     assert api.get("/v1/streams").status_code == 200
-
-
-def test_not_yet_served_operations_answer_501_with_a_summary(api):
-    response = api.get("/_emulator/state")
-    assert response.status_code == 501 and "not served" in response.json()["summary"]

@@ -77,3 +77,9 @@ def _examples():
 @pytest.mark.parametrize("pointer,example", list(_examples()))
 def test_examples_match_their_schemas(pointer, example):
     assert schema_errors(pointer, example) == {}
+
+
+def test_every_operation_has_a_handler_and_every_handler_an_operation():
+    from emulator.api.handlers import HANDLERS
+
+    assert {op.operation_id for op in OPS} == set(HANDLERS)

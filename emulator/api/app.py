@@ -23,6 +23,7 @@ from starlette.routing import Route
 from emulator.api import handlers
 from emulator.api.spec import Operation, load_spec, operations
 from emulator.api.validation import parameter_errors, schema_errors
+from emulator import scenario, state_file
 from emulator.domain import engine
 from emulator.domain.errors import DomainError, Invalid, NotFound, Unauthorized
 from emulator.domain.tenant import Tenant, Tenants
@@ -116,9 +117,7 @@ class Pipeline:
     async def _run(self, op: Operation, request: Request, tenant: Tenant | None) -> Response:
         params = self._parameters(op, request)
         body = await self._body(op, request)
-        handler = handlers.HANDLERS.get(op.operation_id)
-        if handler is None:
-            raise ApiError(501, f"{op.method} {op.path} is specified but not served by this emulator version yet.")
+        handler = handlers.HANDLERS[op.operation_id]
         if tenant is not None and tenant.faults.latency_ms and request.url.path.startswith("/v1/"):
             await asyncio.sleep(tenant.faults.latency_ms / 1000)
         call = handlers.Call(self.tenants, tenant, params, body, request)
@@ -157,7 +156,7 @@ class Pipeline:
     async def _body(self, op: Operation, request: Request) -> Any:
         if op.body_pointer is None or request.method in ("GET", "HEAD", "DELETE"):
             return None  # a body on a GET is tolerated and ignored
-        raw = await self._read_limited(request)
+        raw = await self._read_limited(request, op.body_limit or self.settings.body_limit)
         if not raw.strip():
             if op.body_required:
                 raise ApiError(400, "The request body is empty; a JSON object is required.")
@@ -173,8 +172,7 @@ class Pipeline:
             raise Invalid(errors, summary="The request body has invalid fields.")
         return body
 
-    async def _read_limited(self, request: Request) -> bytes:
-        limit = self.settings.body_limit
+    async def _read_limited(self, request: Request, limit: int) -> bytes:
         too_large = ApiError(413, f"The request body is over the {limit}-byte limit.")
         declared = request.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
@@ -229,6 +227,9 @@ async def _tick(tenants: Tenants, every: float) -> None:
 def create_app(settings: Settings = Settings(), tenants: Tenants | None = None) -> Starlette:
     tenants = tenants or Tenants(seed=settings.seed, clock=settings.clock, api_keys=settings.api_keys,
                                  accounts=settings.accounts)
+    unserved = [op.operation_id for op in operations() if op.operation_id not in handlers.HANDLERS]
+    if unserved:
+        raise RuntimeError(f"operations in the spec without a handler: {', '.join(unserved)}")
     by_path: dict[str, dict[str, Operation]] = defaultdict(dict)
     for op in operations():
         by_path[op.path][op.method] = op
@@ -245,13 +246,19 @@ def create_app(settings: Settings = Settings(), tenants: Tenants | None = None) 
             yield
         finally:
             ticker.cancel()
+            if settings.state_file:
+                state_file.save(tenants, settings.state_file)
 
     app = Starlette(routes=routes, exception_handlers={HTTPException: _http_error, Exception: _server_error},
                     lifespan=lifespan)
     app.state.tenants = tenants
     app.state.settings = settings
+    if settings.state_file:
+        state_file.load(tenants, settings.state_file)
     if settings.demo:
         from emulator.demo import load_demo
 
         load_demo(tenants)
+    for path in settings.scenarios:
+        scenario.load_file(tenants, path)
     return app

@@ -1,6 +1,6 @@
 """One small function per operation: take the validated call, ask the domain, return what to render.
 
-A handler returns `(status, payload)`; operations without a handler answer 501 until their issue lands.
+A handler returns `(status, payload)` or a Response; the app refuses to start if an operation has no handler.
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from emulator import __version__
+from emulator import __version__, scenario
 from emulator.api import views
 from emulator.domain import (accounts, collections, consumers, credentials, engine, mutations, oauth_apps, oauth_flow,
-                             streams, syncs, upstream_writes)
+                             snapshot, streams, syncs, upstream_writes)
 from emulator.domain.errors import Invalid
 from emulator.domain.store import metadata_matches
 from emulator.domain.tenant import Tenant, Tenants
@@ -264,22 +264,15 @@ def set_clock(call: Call) -> Reply:
     if now is not None and now < call.tenant.clock.now():
         raise Invalid.field("now", "is before the clock's current time; the clock never goes backwards")
     if now is not None:
-        _move_clock(call.tenant, now)
+        engine.advance_clock(call.tenant, now)
     call.tenant.clock.set(mode=body.get("mode"), scale=body.get("scale"))
     call.tenant.notify()
     return 200, _clock(call.tenant)
 
 
-def _move_clock(tenant: Tenant, to: int) -> None:
-    """Run every step that falls due on the way, each at its own time, then arrive."""
-    engine.run_until(tenant, to)
-    tenant.clock.set(now=to)
-    tenant.notify()
-
-
 @operation("advanceClock")
 def advance_clock(call: Call) -> Reply:
-    _move_clock(call.tenant, call.tenant.now() + parse_duration(call.body["by"]))
+    engine.advance_clock(call.tenant, call.tenant.now() + parse_duration(call.body["by"]))
     return 200, _clock(call.tenant)
 
 
@@ -306,6 +299,22 @@ def set_upstream_settings(call: Call) -> Reply:
 def append_stream_records(call: Call) -> Reply:
     written = streams.append(call.tenant, call.params["id"], call.body)
     return 200, views.listing([version.record for version in written])
+
+
+@operation("loadScenario")
+def load_scenario(call: Call) -> Reply:
+    return 200, scenario.apply(call.tenant, call.body)
+
+
+@operation("exportState")
+def export_state(call: Call) -> Reply:
+    return 200, snapshot.export(call.tenant)
+
+
+@operation("importState")
+def import_state(call: Call) -> Reply:
+    tenant = snapshot.restore(call.tenants, call.tenant.token, call.body)
+    return 200, {"org_id": tenant.org_id, "imported": True}
 
 
 @operation("getJournal")

@@ -96,6 +96,13 @@ def stop(tenant: Tenant, sync_id: str) -> None:
 
 # ------------------------------------------------------------------ running
 
+def advance_clock(tenant: Tenant, to: int) -> None:
+    """Move the tenant's clock to `to`, running every step that falls due on the way, each at its own time."""
+    run_until(tenant, to)
+    tenant.clock.set(now=to)
+    tenant.notify()
+
+
 def run_until(tenant: Tenant, until: int) -> None:
     """Run every step due at or before `until`, earliest first (accounts before syncs at the same time)."""
     while True:

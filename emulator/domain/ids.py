@@ -15,9 +15,9 @@ class IdFactory:
     """Hands out UUIDs derived from (seed, namespace, counter): a tenant's ids do not depend on other tenants."""
 
     def __init__(self, seed: int, namespace: str) -> None:
-        self._prefix = (seed, namespace)
-        self._count = 0
+        self.seed, self.namespace = seed, namespace
+        self.count = 0
 
     def next(self) -> str:
-        self._count += 1
-        return derived_uuid(*self._prefix, self._count)
+        self.count += 1
+        return derived_uuid(self.seed, self.namespace, self.count)

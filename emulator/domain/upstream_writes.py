@@ -10,7 +10,8 @@ from emulator.domain.upstream import Account, Change
 KINDS = {"insert": "insert", "create": "insert", "update": "update", "delete": "delete"}
 
 
-def _collection(account: Account, collection_id: str, path: str = "collection_id") -> str:
+def collection_of(account: Account, collection_id: str, path: str = "collection_id") -> str:
+    """The provider's name of a collection id of this account (`stripe:customer` → `customer`), else 422."""
     provider, _, collection = collection_id.partition(":")
     if provider != account.provider.name or collection not in account.provider.collections:
         raise Invalid.field(path, f"is not a collection of this {account.provider.name} account")
@@ -33,10 +34,10 @@ def apply(tenant: Tenant, account: Account, kind: str, collection: str, upstream
 def inject(tenant: Tenant, credential_id: str, body: dict) -> Change:
     """A change made upstream, as if by someone else: syncs see it at their next poll."""
     account = accounts.account_for(tenant, tenant.credentials.get(credential_id))
-    collection = _collection(account, body["collection_id"])
+    collection = collection_of(account, body["collection_id"])
     return apply(tenant, account, body["kind"], collection, body.get("upstream_id"), body.get("data", {}))
 
 
 def live_objects(tenant: Tenant, credential_id: str, collection_id: str) -> list[dict]:
     account = accounts.account_for(tenant, tenant.credentials.get(credential_id))
-    return [obj.data for obj in account.live(_collection(account, collection_id))]
+    return [obj.data for obj in account.live(collection_of(account, collection_id))]

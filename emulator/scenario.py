@@ -1,0 +1,176 @@
+"""Scenario files: declarative preloads of a tenant (YAML or JSON), checked against the spec's `Scenario` schema.
+
+The same loader serves `serve --scenario FILE`, `POST /_emulator/scenario` and the pytest plugin. Errors name
+the file, the line and the path of the offending item, and say what is wrong.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any, Callable
+
+import yaml
+
+from emulator.api.validation import schema_errors
+from emulator.domain import accounts, consumers, credentials, engine, oauth_apps, streams, syncs, upstream_writes
+from emulator.domain.clock import Clock
+from emulator.domain.errors import DomainError, Invalid
+from emulator.domain.tenant import Tenant, Tenants
+from emulator.domain.timefmt import parse_duration, parse_timestamp
+
+SCHEMA = "#/components/schemas/Scenario"
+DEFAULT_TOKEN = "demo"
+# how a domain error's field is called in a scenario item
+RENAMED = {"stream_id": "stream", "credential_id": "credential", "oauth_app_id": "oauth_app"}
+
+
+class ScenarioError(Exception):
+    """A scenario that cannot be loaded: the message names the file, line, path and problem."""
+
+
+def _item_errors(prefix: str, exc: DomainError) -> Invalid:
+    errors = getattr(exc, "errors", None) or {"": [exc.summary]}
+    return Invalid({".".join(filter(None, (prefix, RENAMED.get(k, k)))): v for k, v in errors.items()}, exc.summary)
+
+
+def _lookup(table: dict[str, str], name: str, path: str, kind: str) -> str:
+    if name not in table:
+        raise Invalid.field(path, f"names no {kind} of this scenario or tenant ({name!r})")
+    return table[name]
+
+
+def _unique(data: dict) -> None:
+    for section, key in (("oauth_apps", "name"), ("credentials", "name"), ("streams", "slug"), ("syncs", "name"),
+                         ("consumers", "name")):
+        seen: set = set()
+        for i, item in enumerate(data.get(section, [])):
+            if item[key] in seen:
+                raise Invalid.field(f"{section}.{i}.{key}", f"repeats {item[key]!r}; names must be unique")
+            seen.add(item[key])
+
+
+def _set_clock(tenant: Tenant, clock: dict) -> None:
+    """A new, empty tenant may start at any time; one with state only moves forward."""
+    if "now" in clock:
+        try:
+            now = parse_timestamp(clock["now"])
+        except ValueError:
+            raise Invalid.field("clock.now", "is not a real date and time") from None
+        if not (len(tenant.streams) or len(tenant.credentials) or len(tenant.oauth_apps)):
+            tenant.clock = Clock(mode=tenant.clock.mode, now=now, scale=tenant.clock.scale)
+        elif now < tenant.now():
+            raise Invalid.field("clock.now", "is before the tenant's current time, and the tenant already has state")
+        else:
+            engine.advance_clock(tenant, now)
+    tenant.clock.set(mode=clock.get("mode"), scale=clock.get("scale"))
+
+
+def apply(tenant: Tenant, data: Any) -> dict[str, dict[str, str]]:
+    """Load a scenario into `tenant`; returns the created ids by name. Raises Invalid with dotted paths."""
+    errors = schema_errors(SCHEMA, data)
+    if errors:
+        raise Invalid(errors, summary="The scenario does not match the Scenario schema.")
+    _unique(data)
+    ids: dict[str, dict[str, str]] = {"oauth_apps": {}, "credentials": {}, "streams": {s.slug: s.id for s in tenant.streams},
+                                      "syncs": {}, "consumers": {}}
+
+    def each(section: str, create: Callable[[str, dict], tuple[str, str]]) -> None:
+        for i, item in enumerate(data.get(section, [])):
+            path = f"{section}.{i}"
+            try:
+                name, created = create(path, item)
+            except DomainError as exc:
+                raise _item_errors(path, exc) from None
+            ids[section][name] = created
+
+    if "clock" in data:
+        _set_clock(tenant, data["clock"])
+    if "account_defaults" in data:
+        tenant.account_defaults = dataclasses.replace(tenant.account_defaults, **data["account_defaults"])
+
+    each("oauth_apps", lambda path, item: (item["name"], oauth_apps.create(tenant, item).id))
+
+    def credential(path: str, item: dict) -> tuple[str, str]:
+        body = {k: item[k] for k in ("name", "properties", "metadata") if k in item}
+        if "oauth_app" in item:
+            body["oauth_app_id"] = _lookup(ids["oauth_apps"], item["oauth_app"], "oauth_app", "OAuth app")
+        created = credentials.import_(tenant, body)
+        if "upstream" in item:
+            accounts.configure(tenant, created, item["upstream"])
+        for j, obj in enumerate(item.get("objects", [])):
+            account = accounts.account_for(tenant, created)
+            try:
+                upstream_writes.apply(tenant, account, "insert", upstream_writes.collection_of(account, obj["collection_id"]),
+                                      None, obj.get("data", {}))
+            except DomainError as exc:
+                raise _item_errors(f"objects.{j}", exc) from None
+        return item["name"], created.id
+
+    each("credentials", credential)
+    each("streams", lambda path, item: (item["slug"], streams.create(tenant, item).id))
+
+    def sync(path: str, item: dict) -> tuple[str, str]:
+        body = {k: v for k, v in item.items() if k not in ("stream", "credential")}
+        body["stream_id"] = _lookup(ids["streams"], item["stream"], "stream", "stream")
+        body["credential_id"] = _lookup(ids["credentials"], item["credential"], "credential", "credential")
+        return item["name"], syncs.create(tenant, body).id
+
+    each("syncs", sync)
+
+    def consumer(path: str, item: dict) -> tuple[str, str]:
+        body = {k: v for k, v in item.items() if k != "stream"}
+        body["stream_id"] = _lookup(ids["streams"], item["stream"], "stream", "stream")
+        return item["name"], consumers.create(tenant, body).id
+
+    each("consumers", consumer)
+    if "advance" in data:
+        engine.advance_clock(tenant, tenant.now() + parse_duration(data["advance"]))
+    ids["streams"] = {slug: sid for slug, sid in ids["streams"].items() if slug in {s["slug"] for s in data.get("streams", [])}}
+    return ids
+
+
+# ------------------------------------------------------------------ files
+
+def _line(root: yaml.Node | None, path: str) -> int | None:
+    """The 1-based line of the node at a dotted path, or of its deepest existing ancestor."""
+    node, line = root, None
+    for part in filter(None, path.split(".")):
+        if node is None:
+            break
+        line = node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode):
+            node = next((value for key, value in node.value if key.value == part), None)
+        elif isinstance(node, yaml.SequenceNode) and part.isdigit() and int(part) < len(node.value):
+            node = node.value[int(part)]
+        else:
+            node = None
+    return node.start_mark.line + 1 if node is not None else line
+
+
+def read(path: str | Path) -> tuple[Any, yaml.Node | None]:
+    try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise ScenarioError(f"{path}: cannot be read: {exc.strerror}") from None
+    try:
+        return yaml.safe_load(text), yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise ScenarioError(f"{where}: not valid YAML or JSON: {getattr(exc, 'problem', exc)}") from None
+
+
+def load_file(tenants: Tenants, path: str | Path, token: str | None = None) -> dict[str, dict[str, str]]:
+    """Load a scenario file into the tenant of `token` (else the file's `token`, else `demo`)."""
+    data, root = read(path)
+    if not isinstance(data, dict):
+        raise ScenarioError(f"{path}:1: a scenario is a mapping (streams:, syncs:, ...), not {type(data).__name__}")
+    tenant = tenants.get(token or data.get("token") or DEFAULT_TOKEN)
+    try:
+        return apply(tenant, data)
+    except Invalid as exc:
+        field, reasons = next(iter(exc.errors.items()))
+        line = _line(root, field)
+        raise ScenarioError(f"{path}:{line or 1}: {field}: {reasons[0]}") from None
+

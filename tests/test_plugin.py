@@ -1,0 +1,50 @@
+"""The pytest plugin, as a user would use it (run with pytester in a separate pytest process)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+
+USER_TESTS = f'''
+def test_my_app_sees_the_backfilled_customers(sequin):
+    ids = sequin.load("{FIXTURES / 'stripe-basic.yaml'}")
+    records = sequin.drain(ids["consumers"]["worker"])
+    emails = {{r["data"]["email"] for r in records if r["collection_id"] == "stripe:customer"}}
+    assert "paul@arrakis.example" in emails and len(records) == 126
+
+def test_each_test_has_its_own_tenant(sequin):
+    assert sequin.get("/v1/streams").json() == {{"data": []}}
+
+def test_upstream_changes_reach_the_app(sequin):
+    ids = sequin.load("{FIXTURES / 'stripe-basic.yaml'}")
+    consumer = ids["consumers"]["worker"]
+    sequin.drain(consumer)
+    customer = sequin.upstream(ids["credentials"]["stripe"], "stripe:customer")[0]["id"]
+    sequin.inject(ids["credentials"]["stripe"], "delete", "stripe:customer", customer)
+    sequin.advance("5s")
+    [tombstone] = sequin.drain(consumer)
+    assert tombstone["deleted"] and tombstone["upstream_id"] == customer
+'''
+
+
+@pytest.mark.parametrize("mode", [[], ["--sequin-inprocess"]], ids=["subprocess", "inprocess"])
+def test_a_users_integration_tests_pass(pytester, mode):
+    pytester.makepyfile(test_app=USER_TESTS)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", *mode)
+    result.assert_outcomes(passed=3)
+
+
+def test_a_running_emulator_can_be_reused(pytester):
+    from emulator.launcher import running_emulator
+
+    pytester.makepyfile(test_reuse="""
+def test_uses_the_given_url(sequin, sequin_emulator):
+    assert sequin_emulator.startswith("http://127.0.0.1:")
+    assert sequin.post("/v1/streams", json={"slug": "x"}).status_code == 200
+""")
+    with running_emulator() as url:
+        result = pytester.runpytest_subprocess("-p", "no:cacheprovider", f"--sequin-url={url}")
+    result.assert_outcomes(passed=1)

@@ -1,0 +1,102 @@
+"""Every shipped scenario loads (control plane, `serve --scenario`) and behaves as its file says; bad
+scenario files get errors naming the file, the line, the path and the problem."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+from starlette.testclient import TestClient
+
+from emulator.api.app import create_app
+from emulator.domain.tenant import Tenants
+from emulator.launcher import running_emulator
+from emulator.scenario import ScenarioError, load_file
+from tests.conftest import Api, make_settings
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+
+
+def loaded(name: str) -> tuple[Api, dict]:
+    api = Api(TestClient(create_app(make_settings())), f"scenario-{name}")
+    return api, api.ok("POST", "/_emulator/scenario", yaml.safe_load((FIXTURES / name).read_text()))
+
+
+def test_stripe_basic():
+    api, ids = loaded("stripe-basic.yaml")
+    sync = api.ok("GET", f"/v1/syncs/{ids['syncs']['Acme Stripe']}")
+    assert sync["initial_backfill_completed_at"] is not None and sync["health"]["status"] == "healthy"
+    records = api.next({"id": ids["consumers"]["worker"]}, 1000)["data"]
+    by_collection = {}
+    for message in records:
+        by_collection.setdefault(message["record"]["collection_id"], []).append(message["record"])
+    assert {c: len(r) for c, r in by_collection.items()} == {
+        "stripe:customer": 26, "stripe:subscription": 25, "stripe:invoice": 25, "stripe:product": 25, "stripe:price": 25}
+    assert "paul@arrakis.example" in {r["data"]["email"] for r in by_collection["stripe:customer"]}
+    api.ack({"id": ids["consumers"]["worker"]}, [m["ack_token"] for m in records])
+    api.ok("POST", "/_emulator/clock/advance", {"by": "1h"})
+    assert api.next({"id": ids["consumers"]["worker"]}, 10)["data"] == []  # quiet: no changes of its own
+
+
+def test_hubspot_crm():
+    api, ids = loaded("hubspot-crm.yaml")
+    contacts = api.next({"id": ids["consumers"]["contacts"]}, 1000)["data"]
+    assert len(contacts) == 40 and {m["record"]["collection_id"] for m in contacts} == {"hubspot:contact"}
+    assert len(api.next({"id": ids["consumers"]["everything"]}, 1000)["data"]) == 120
+    api.ok("POST", "/_emulator/clock/advance", {"by": "4h"})  # 30 changes an hour, polled every 4 hours
+    assert len(api.next({"id": ids["consumers"]["everything"]}, 1000)["data"]) > 50
+
+
+def test_faults():
+    api, ids = loaded("faults.yaml")
+    health = {name: api.ok("GET", f"/v1/syncs/{sid}")["health"] for name, sid in ids["syncs"].items()}
+    assert health["Outage"]["status"] == "error" and health["Revoked"]["status"] == "error"
+    assert health["Revoked"]["credential"]["status"] == "error"
+    assert health["Throttled"]["status"] == "warn"
+    records = api.next({"id": ids["consumers"]["watcher"]}, 1000)["data"]
+    writers = {m["record"]["sync_id"] for m in records}
+    assert ids["syncs"]["Throttled"] in writers and ids["syncs"]["Flaky"] in writers
+    assert ids["syncs"]["Outage"] not in writers and ids["syncs"]["Revoked"] not in writers
+
+
+def test_serve_loads_scenarios_at_start():
+    with running_emulator("--scenario", str(FIXTURES / "stripe-basic.yaml")) as url:
+        syncs = httpx.get(f"{url}/v1/syncs", headers={"Authorization": "Bearer demo"}).json()["data"]
+        assert [s["name"] for s in syncs] == ["Acme Stripe"]
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("streams:\n  - slug: main\nsyncs:\n  - name: x\n    stream: mian\n    credential: c\n    collection_ids: [stripe:customer]\n",
+     ":5: syncs.0.stream: names no stream of this scenario or tenant ('mian')"),
+    ("streams:\n  - slug: Main!\n", ":2: streams.0.slug: must match the pattern"),
+    ("streams:\n  - {slug: a}\n  - {slug: a}\n", ":3: streams.1.slug: repeats 'a'"),
+    ("credentials:\n  - name: c\n    properties: {kind: stripe_key, secret: s}\n    objects:\n"
+     "      - collection_id: stripe:customer\n        data: {email: nope}\n",
+     ":6: credentials.0.objects.0.data.email: Invalid email address"),
+    ("syncs: [\n", ":2: not valid YAML or JSON"),
+    ("- just\n- a list\n", ":1: a scenario is a mapping"),
+    ("advance: soon\n", ":1: advance: must match the pattern"),
+])
+def test_bad_scenarios_name_file_line_path_and_problem(tmp_path, text, expected):
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    with pytest.raises(ScenarioError) as error:
+        load_file(Tenants(), path)
+    assert str(error.value).startswith(str(path)) and expected in str(error.value), str(error.value)
+
+
+def test_serve_reports_a_bad_scenario_and_exits(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("streams:\n  - slug: Main!\n")
+    result = subprocess.run([sys.executable, "-m", "emulator", "serve", "--port", "1", "--scenario", str(path)],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and f"{path}:2: streams.0.slug" in result.stderr
+
+
+def test_the_control_plane_reports_paths(api):
+    response = api.post("/_emulator/scenario", {"streams": [{"slug": "a"}], "consumers": [{"name": "c", "stream": "b"}]})
+    assert response.status_code == 422 and list(response.json()["validation_errors"]) == ["consumers.0.stream"]
