@@ -2,34 +2,46 @@
 
 One mechanism serves every operation: each parameter and body is checked by a JSON Schema validator built
 from its place in the spec, and failures become CONTRACT.md §2's `validation_errors`, keyed by dotted path.
+Valid input, the common case, is checked by jsonschema-rs (compiled, microseconds); only invalid input goes
+through the `jsonschema` package, whose errors carry what the readable messages need.
 """
 
 from __future__ import annotations
 
 import functools
 import re
-from typing import Any, Iterable
+from urllib.parse import quote
+from typing import TYPE_CHECKING, Any, Iterable
 
+import jsonschema_rs
 import orjson
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError
-from referencing import Registry, Resource
-from referencing.jsonschema import DRAFT202012
 
 from emulator.api.spec import Parameter, load_spec
+
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import ValidationError
 
 SPEC_URI = "urn:sequin-emulator:openapi"
 
 
 @functools.cache
-def _registry() -> Registry:
-    return Registry().with_resource(SPEC_URI, Resource.from_contents(load_spec(), default_specification=DRAFT202012))
+def _fast(pointer: str) -> jsonschema_rs.Validator:
+    spec = load_spec()
+    reference = quote(pointer, safe="#/~")  # a URI fragment: the braces of path templates are percent-encoded
+    return jsonschema_rs.validator_for({"components": spec["components"], "paths": spec["paths"], "$ref": reference},
+                                       validate_formats=True)
 
 
 @functools.cache
-def validator(pointer: str) -> Draft202012Validator:
+def validator(pointer: str) -> "Draft202012Validator":
     """A validator for the schema at `pointer` (`#/components/...`), resolving refs inside the spec."""
-    return Draft202012Validator({"$ref": SPEC_URI + pointer}, registry=_registry(),
+    from jsonschema import Draft202012Validator
+    from referencing import Registry, Resource
+    from referencing.jsonschema import DRAFT202012
+
+    registry = Registry().with_resource(SPEC_URI, Resource.from_contents(load_spec(), default_specification=DRAFT202012))
+    return Draft202012Validator({"$ref": SPEC_URI + pointer}, registry=registry,
                                 format_checker=Draft202012Validator.FORMAT_CHECKER)
 
 
@@ -39,7 +51,7 @@ def _join(prefix: str, path: Iterable) -> str:
     return ".".join(parts)
 
 
-def _reason(error: ValidationError) -> str:
+def _reason(error: "ValidationError") -> str:
     kind, value = error.validator, error.validator_value
     if kind == "type":
         types = value if isinstance(value, list) else [value]
@@ -73,7 +85,7 @@ def _reason(error: ValidationError) -> str:
     return error.message
 
 
-def _discriminated(error: ValidationError) -> list[ValidationError] | None:
+def _discriminated(error: "ValidationError") -> "list[ValidationError] | None":
     """For a failed `oneOf` with a discriminator, the errors of the branch the discriminator picks."""
     discriminator = error.schema.get("discriminator") if isinstance(error.schema, dict) else None
     if not discriminator or not isinstance(error.instance, dict):
@@ -83,13 +95,15 @@ def _discriminated(error: ValidationError) -> list[ValidationError] | None:
     value = error.instance.get(prop)
     target = mapping.get(value) if isinstance(value, str) else None
     if target is None:
+        from jsonschema.exceptions import ValidationError
+
         return [ValidationError("", validator="enum", validator_value=sorted(mapping), instance=error.instance.get(prop),
                                 path=[*error.absolute_path, prop])]
     branches = [i for i, branch in enumerate(error.validator_value) if branch.get("$ref") == target]
     return [e for e in error.context if e.relative_schema_path and e.relative_schema_path[0] in branches]
 
 
-def _flatten(errors: Iterable[ValidationError]) -> Iterable[tuple[list, str]]:
+def _flatten(errors: "Iterable[ValidationError]") -> Iterable[tuple[list, str]]:
     for error in errors:
         if error.validator == "oneOf" and (picked := _discriminated(error)) is not None:
             yield from _flatten(picked)
@@ -107,8 +121,12 @@ def _flatten(errors: Iterable[ValidationError]) -> Iterable[tuple[list, str]]:
 
 def schema_errors(pointer: str, instance: Any, prefix: str = "") -> dict[str, list[str]]:
     """Every way `instance` breaks the schema at `pointer`, as {dotted path: [reasons]}."""
+    if _fast(pointer).is_valid(instance):
+        return {}
     found: dict[str, list[str]] = {}
-    for path, reason in _flatten(validator(pointer).iter_errors(instance)):
+    problems = list(_flatten(validator(pointer).iter_errors(instance))) or [
+        (list(e.instance_path), e.message) for e in _fast(pointer).iter_errors(instance)]
+    for path, reason in problems:
         reasons = found.setdefault(_join(prefix, path) or prefix or "body", [])
         if reason not in reasons:
             reasons.append(reason)
