@@ -7,6 +7,7 @@ import random
 
 from emulator.domain.credentials import Credential, account_key
 from emulator.domain.errors import Invalid
+from emulator.domain.memory import collector_paused
 from emulator.domain.tenant import Tenant
 from emulator.domain.upstream import Account, AccountSettings
 from emulator.providers import simulated
@@ -31,7 +32,8 @@ def account_for(tenant: Tenant, credential: Credential, settings: dict | None = 
     seed = f"{tenant.seed}:{key}"
     base = dataclasses.replace(tenant.account_defaults, **(settings or {}))
     account = tenant.accounts[key] = Account(provider, seed, base, rng=random.Random(seed))
-    provider.populate(account, tenant.now())
+    with collector_paused():
+        provider.populate(account, tenant.now())
     account.schedule_next_change(tenant.now())
     return account
 

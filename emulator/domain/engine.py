@@ -19,6 +19,7 @@ from emulator.domain import accounts, streams
 from emulator.domain.clock import MICROS
 from emulator.domain.credentials import account_key
 from emulator.domain.health import Health
+from emulator.domain.memory import collector_paused
 from emulator.domain.tenant import Tenant
 from emulator.domain.upstream import Account
 
@@ -105,15 +106,17 @@ def advance_clock(tenant: Tenant, to: int) -> None:
 
 def run_until(tenant: Tenant, until: int) -> None:
     """Run every step due at or before `until`, earliest first (accounts before syncs at the same time)."""
-    while True:
-        step = _next_step(tenant, until)
-        if step is None:
-            return
-        at, _, kind, target = step
-        if kind == "account":
-            _account_change(tenant, target, at)
-        else:
-            _request(tenant, target, at)
+    step = _next_step(tenant, until)
+    if step is None:
+        return
+    with collector_paused():
+        while step is not None:
+            at, _, kind, target = step
+            if kind == "account":
+                _account_change(tenant, target, at)
+            else:
+                _request(tenant, target, at)
+            step = _next_step(tenant, until)
 
 
 def _next_step(tenant: Tenant, until: int):

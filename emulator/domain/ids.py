@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import hashlib
-import uuid
+
+
+_VARIANT = "89ab"
 
 
 def derived_uuid(*parts: object) -> str:
-    digest = hashlib.blake2b("\x1f".join(map(str, parts)).encode(), digest_size=16).digest()
-    return str(uuid.UUID(bytes=digest, version=4))
+    """A version-4-shaped UUID from a hash of `parts` (formatted by hand: this is on the hot path)."""
+    h = hashlib.blake2b("\x1f".join(map(str, parts)).encode(), digest_size=16).hexdigest()
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}"
 
 
 class IdFactory:

@@ -25,6 +25,12 @@ RecordKey = tuple[str, str, str]  # (sync_id, collection_id, upstream_id)
 FilterKey = tuple[str, str, str]  # (provider, sync_id, collection_id)
 
 
+def compact_json(value) -> bytes:
+    """JSON bytes that take only their own size: orjson's result keeps a larger buffer (8 KiB for a 1 KiB
+    record), which for a stream of a million records is the difference between 1 and 8 GiB."""
+    return memoryview(orjson.dumps(value)).tobytes()
+
+
 class RecordVersion:
     """One version of one record, as written to the stream; `payload` is its JSON, ready to serve."""
 
@@ -70,7 +76,7 @@ class StreamLog:
             "deleted": deleted, "data": data,
         }
         version = RecordVersion(idx, key, (provider, sync["id"], collection_id), upstream_created_at,
-                                orjson.dumps(record))
+                                compact_json(record))
         position = len(self.entries)
         if position % BLOCK == 0:
             self._blocks.append(Counter())

@@ -23,7 +23,7 @@ from emulator.domain.errors import Invalid
 from emulator.domain.health import Health
 from emulator.domain.ids import IdFactory
 from emulator.domain.oauth_apps import OAuthApp
-from emulator.domain.records import BLOCK, RecordVersion, StreamLog
+from emulator.domain.records import BLOCK, RecordVersion, StreamLog, compact_json
 from emulator.domain.streams import Stream
 from emulator.domain.syncs import Sync
 from emulator.domain.tenant import Faults, Tenant, Tenants
@@ -102,7 +102,7 @@ def _restore_log(stream_id: str, saved: dict) -> StreamLog:
             log.entries.append(None)
             continue
         version = RecordVersion(entry["record"]["updated_idx"], tuple(entry["key"]), tuple(entry["filter_key"]),
-                                entry["upstream_created_at"], orjson.dumps(entry["record"]))
+                                entry["upstream_created_at"], compact_json(entry["record"]))
         log.entries.append(version)
         log.position[version.key] = position
         log._blocks[-1][version.filter_key] += 1

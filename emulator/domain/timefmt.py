@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import datetime, timezone
 
@@ -12,11 +13,16 @@ _DURATION_PART = re.compile(r"(\d+)(ms|s|m|h|d)")
 _UNIT_MICROS = {"ms": 1000, "s": MICROS, "m": 60 * MICROS, "h": 3600 * MICROS, "d": 86400 * MICROS}
 
 
+@functools.lru_cache(maxsize=4096)
+def _second(seconds: int) -> str:
+    return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+
+
 def format_micros(micros: int | None) -> str | None:
     if micros is None:
         return None
     seconds, rest = divmod(micros, MICROS)
-    return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S") + f".{rest:06d}Z"
+    return f"{_second(seconds)}.{rest:06d}Z"
 
 
 def parse_timestamp(text: str) -> int:

@@ -7,9 +7,9 @@ given the account's random generator.
 
 from __future__ import annotations
 
+import base64
 import functools
 import random
-import string
 from abc import ABC, abstractmethod
 
 from emulator.domain.clock import MICROS
@@ -17,7 +17,6 @@ from emulator.domain.errors import Invalid, NotFound
 from emulator.domain.upstream import Account, Change, UpstreamObject
 
 DAY = 86400 * MICROS
-ALPHANUMERIC = string.ascii_letters + string.digits
 
 
 class Pools:
@@ -67,8 +66,12 @@ class Pools:
 POOLS = Pools()
 
 
+_ALPHANUMERIC_ONLY = str.maketrans("+/", "Az")
+
+
 def token(rng: random.Random, length: int) -> str:
-    return "".join(rng.choices(ALPHANUMERIC, k=length))
+    """`length` random letters and digits (base64 of random bytes, its two symbols swapped for letters)."""
+    return base64.b64encode(rng.randbytes(length)).decode()[:length].translate(_ALPHANUMERIC_ONLY)
 
 
 class Provider(ABC):
