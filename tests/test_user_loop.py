@@ -72,9 +72,11 @@ def test_a_real_client_loop_drains_a_backfilled_sync_to_the_upstream_state():
         first = http.get(f"/v1/http-consumers/{consumer['id']}/next").json()["data"][0]["record"]
         http.post(changes, json={"kind": "update", "collection_id": first["collection_id"],
                                  "upstream_id": first["upstream_id"], "data": {"name": "Updated"}})
-        http.post(changes, json={"kind": "delete", "collection_id": "stripe:product",
-                                 "upstream_id": http.get(f"/v1/http-consumers/{consumer['id']}/next?batch_size=1000")
-                                 .json()["data"][-1]["record"]["upstream_id"]})
+        product = http.get(f"/_emulator/upstream/{sync['credential_id']}/records",
+                           params={"collection_id": "stripe:product"}).json()["data"][0]["id"]
+        assert http.post(changes, json={"kind": "delete", "collection_id": "stripe:product",
+                                        "upstream_id": product}).status_code == 200
+        http.get(f"/v1/http-consumers/{consumer['id']}/next?batch_size=1000")  # more deliveries left to time out
         http.post("/_emulator/clock/advance", json={"by": "10m"})  # the two earlier deliveries time out
         state, seen = {}, []
         _consume(http, consumer["id"], state, seen, time.monotonic() + 30,

@@ -20,7 +20,7 @@ from emulator.domain import (accounts, collections, consumers, credentials, engi
 from emulator.domain.errors import Invalid
 from emulator.domain.store import metadata_matches
 from emulator.domain.tenant import Tenant, Tenants
-from emulator.domain.timefmt import format_micros, parse_duration, parse_timestamp
+from emulator.domain.timefmt import LATEST, format_micros, parse_duration, parse_timestamp
 
 
 @dataclass
@@ -272,7 +272,10 @@ def set_clock(call: Call) -> Reply:
 
 @operation("advanceClock")
 def advance_clock(call: Call) -> Reply:
-    engine.advance_clock(call.tenant, call.tenant.now() + parse_duration(call.body["by"]))
+    to = call.tenant.now() + parse_duration(call.body["by"])
+    if to > LATEST:
+        raise Invalid.field("by", "would take the clock past the year 9999")
+    engine.advance_clock(call.tenant, to)
     return 200, _clock(call.tenant)
 
 

@@ -33,6 +33,7 @@ MAX_BACKOFF = 60 * MICROS
 THROTTLE_SLOWDOWN = 4  # with 429s, each request costs this many request slots
 ERROR_AFTER = 3  # consecutive failures before a sync's health is error rather than warn
 PROVIDER_NAMES = {"stripe": "Stripe", "hubspot": "HubSpot"}
+MAX_CHANGES_PER_RUN = 10_000
 
 
 @dataclass
@@ -58,11 +59,27 @@ class SyncRun:
     last_error: str | None = None
     rng: random.Random = field(default_factory=random.Random)
 
-    def work_at(self) -> int:
-        """When this sync next has a request to make."""
+    def work_at(self, account: Account, frequency: int) -> int | None:
+        """When this sync next has a request to make, or None if it has nothing to do for now.
+
+        A poll that would find nothing is skipped: the next poll that matters is the first one due at or after
+        the account's next change. (A sync whose requests are failing keeps trying at its back-off pace, so
+        its health reflects the fault even when the account is quiet.)
+        """
         if any(not b.done for b in self.backfills.values()):
-            return self.next_request_at
-        return max(self.next_request_at, self.next_poll_at)
+            return self.next_request_at  # backfill pages, with polls in between when they fall due
+        if self.failures or _faulty(account):
+            return max(self.next_request_at, self.next_poll_at)
+        if self.cursor < len(account.changes):
+            news = account.changes[self.cursor].time
+        elif account.next_change_at is not None:
+            news = account.next_change_at
+        else:
+            return None
+        poll = self.next_poll_at
+        if poll < news:
+            poll += -(-(news - poll) // frequency) * frequency  # the first regular poll at or after the news
+        return max(self.next_request_at, poll)
 
 
 # ------------------------------------------------------------------ lifecycle hooks (called by syncs)
@@ -104,16 +121,29 @@ def advance_clock(tenant: Tenant, to: int) -> None:
     tenant.notify()
 
 
+def _faulty(account: Account) -> bool:
+    settings = account.settings
+    return settings.outage or settings.revoked or settings.error_rate > 0
+
+
 def run_until(tenant: Tenant, until: int) -> None:
-    """Run every step due at or before `until`, earliest first (accounts before syncs at the same time)."""
+    """Run every step due at or before `until`, earliest first (accounts before syncs at the same time).
+
+    One call makes at most MAX_CHANGES_PER_RUN changes per account on its own; past that the account stays
+    quiet until `until` (so advancing a clock by a year does not generate millions of changes).
+    """
     step = _next_step(tenant, until)
     if step is None:
         return
+    made: dict[int, int] = {}
     with collector_paused():
         while step is not None:
             at, _, kind, target = step
             if kind == "account":
+                made[id(target)] = made.get(id(target), 0) + 1
                 _account_change(tenant, target, at)
+                if made[id(target)] >= MAX_CHANGES_PER_RUN:
+                    target.schedule_next_change(until)
             else:
                 _request(tenant, target, at)
             step = _next_step(tenant, until)
@@ -129,8 +159,8 @@ def _next_step(tenant: Tenant, until: int):
         sync = tenant.syncs.find(run.sync_id)
         if sync is None or sync.status != "active":
             continue
-        at = run.work_at()
-        if at <= until:
+        at = run.work_at(tenant.accounts[run.account_key], POLL_EVERY[sync.sync_frequency])
+        if at is not None and at <= until:
             candidate = (at, order, "sync", run)
             best = candidate if best is None or candidate[:2] < best[:2] else best
     return best

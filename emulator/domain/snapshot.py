@@ -151,7 +151,8 @@ def restore(tenants: Tenants, token: str, snapshot: dict) -> Tenant:
         tenant.ids.count, tenant.last_idx = snapshot["ids"]["count"], snapshot["last_idx"]
         tenant.account_defaults = AccountSettings(**snapshot["account_defaults"])
         for row in snapshot["streams"]:
-            tenant.streams.add(Stream(**row))
+            stream = tenant.streams.add(Stream(**row))
+            tenant.stream_slugs[stream.slug] = stream.id
         for row in snapshot["oauth_apps"]:
             tenant.oauth_apps.add(OAuthApp(**{**row, "health": Health(**row["health"])}))
         for row in snapshot["credentials"]:

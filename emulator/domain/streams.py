@@ -22,7 +22,8 @@ class Stream:
 
 
 def _ensure_unique_slug(tenant: Tenant, slug: str, current: Stream | None = None) -> None:
-    if any(s.slug == slug and s is not current for s in tenant.streams):
+    owner = tenant.stream_slugs.get(slug)
+    if owner is not None and (current is None or owner != current.id):
         raise Invalid.field("slug", f"is already used by another stream ({slug!r})")
 
 
@@ -30,6 +31,7 @@ def create(tenant: Tenant, body: dict) -> Stream:
     _ensure_unique_slug(tenant, body["slug"])
     now = tenant.now()
     stream = tenant.streams.add(Stream(id=tenant.ids.next(), slug=body["slug"], created_at=now, updated_at=now))
+    tenant.stream_slugs[stream.slug] = stream.id
     tenant.logs[stream.id] = StreamLog(stream.id)
     return stream
 
@@ -38,7 +40,9 @@ def update(tenant: Tenant, stream_id: str, body: dict) -> Stream:
     stream = tenant.streams.get(stream_id)
     if "slug" in body:
         _ensure_unique_slug(tenant, body["slug"], stream)
+        del tenant.stream_slugs[stream.slug]
         stream.slug = body["slug"]
+        tenant.stream_slugs[stream.slug] = stream.id
     stream.updated_at = tenant.now()
     return stream
 
@@ -47,7 +51,7 @@ def delete(tenant: Tenant, stream_id: str) -> Stream:
     users = [f"sync {s.id}" for s in tenant.syncs if s.stream_id == stream_id]
     users += [f"HTTP consumer {c.id}" for c in tenant.consumers if c.stream_id == stream_id]
     stream = tenant.streams.remove_unused(stream_id, users)
-    del tenant.logs[stream_id]
+    del tenant.logs[stream_id], tenant.stream_slugs[stream.slug]
     return stream
 
 

@@ -64,6 +64,7 @@ class Tenant:
     runs: dict[str, "SyncRun"] = field(default_factory=dict)  # sync id → the engine's state for it
     refreshes: dict[str, dict] = field(default_factory=dict)  # credential id → its collection refresh
     logs: dict[str, "StreamLog"] = field(default_factory=dict)  # stream id → its records
+    stream_slugs: dict[str, str] = field(default_factory=dict)  # slug → stream id (slugs are unique)
     cursors: dict[str, "ConsumerCursor"] = field(default_factory=dict)  # consumer id → its delivery state
     last_idx: int = 0  # the tenant's one `updated_idx` sequence
     faults: Faults = field(default_factory=Faults)

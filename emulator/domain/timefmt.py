@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 from emulator.domain.clock import MICROS
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+LATEST = 253_402_300_799_999_999  # 9999-12-31T23:59:59.999999Z, the last time a timestamp can show
 _DURATION_PART = re.compile(r"(\d+)(ms|s|m|h|d)")
 _UNIT_MICROS = {"ms": 1000, "s": MICROS, "m": 60 * MICROS, "h": 3600 * MICROS, "d": 86400 * MICROS}
 

@@ -7,10 +7,11 @@ identity); its settings (size, history span, change rate) and faults are set thr
 
 from __future__ import annotations
 
-import copy
 import random
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING
+
+import orjson
 
 from emulator.domain.clock import MICROS
 
@@ -68,6 +69,18 @@ class Account:
     def get(self, collection: str, object_id: str) -> UpstreamObject | None:
         return self.objects.get((collection, object_id))
 
+    def random_live(self, collection: str) -> UpstreamObject | None:
+        """A random object that still exists, without listing them all (accounts grow large)."""
+        ids = self.order.get(collection)
+        if not ids:
+            return None
+        for _ in range(8):
+            obj = self.objects[(collection, self.rng.choice(ids))]
+            if not obj.deleted:
+                return obj
+        live = self.live(collection)
+        return self.rng.choice(live) if live else None
+
     def live(self, collection: str) -> list[UpstreamObject]:
         return [o for o in (self.objects[(collection, i)] for i in self.order.get(collection, ())) if not o.deleted]
 
@@ -78,7 +91,9 @@ class Account:
             self.order.setdefault(obj.collection, []).append(obj.id)
         obj.updated = time
         self.objects[key] = obj
-        change = Change(time, obj.collection, obj.id, kind, copy.deepcopy(obj))
+        snapshot = UpstreamObject(obj.collection, obj.id, obj.created, obj.updated, orjson.loads(orjson.dumps(obj.data)),
+                                  obj.deleted)
+        change = Change(time, obj.collection, obj.id, kind, snapshot)
         self.changes.append(change)
         return change
 

@@ -104,11 +104,10 @@ class HubSpot(Provider):
     def random_change(self, account: Account, now: int) -> Change | None:
         rng = account.rng
         collection = rng.choice(self.collections)
-        live = account.live(collection)
+        target = account.random_live(collection)
         roll = rng.random()
-        if roll < 0.35 or not live:
+        if roll < 0.35 or target is None:
             return self._insert(account, collection, self._properties(account, collection), now)
-        target = rng.choice(live)
         if roll < 0.9:
             fresh = self._properties(account, collection)
             key = rng.choice(sorted(fresh))

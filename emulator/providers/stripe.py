@@ -92,8 +92,7 @@ class Stripe(Provider):
         """The object a new one refers to: the given one (while populating), else a random live one."""
         if refs and collection in refs:
             return refs[collection]
-        live = account.live(collection)
-        return account.rng.choice(live) if live else None
+        return account.random_live(collection)
 
     def _build(self, account: Account, collection: str, created: int, refs: dict | None = None) -> dict | None:
         rng = account.rng

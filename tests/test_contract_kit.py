@@ -1,0 +1,54 @@
+"""The contract kit checks itself: it passes on the true emulator and fails on every deliberately broken one."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from contract_tests.broken import VARIANTS
+from emulator.launcher import HOST, free_port, wait_healthy
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_kit_against(kind: str | None) -> subprocess.CompletedProcess:
+    port = free_port()
+    server_args = ["-m", "contract_tests.broken", kind] if kind else ["-m", "emulator", "serve"]
+    server = subprocess.Popen([sys.executable, *server_args, "--port", str(port)], cwd=ROOT,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_healthy(f"http://{HOST}:{port}", process=server)
+        return subprocess.run([sys.executable, "-m", "pytest", "contract_tests/test_contract.py", "-q", "-p",
+                               "no:cacheprovider", "--base-url", f"http://{HOST}:{port}", "--api-key", "kit"],
+                              cwd=ROOT, capture_output=True, text=True, timeout=300)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def results() -> dict:
+    kinds = [None, *sorted(VARIANTS)]
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        return dict(zip(kinds, pool.map(run_kit_against, kinds)))
+
+
+def test_there_are_at_least_twelve_kinds_of_breakage():
+    assert len(VARIANTS) >= 12
+
+
+def test_the_kit_passes_on_the_true_emulator(results):
+    outcome = results[None]
+    assert outcome.returncode == 0, outcome.stdout[-4000:]
+    assert "sequin contract summary" in outcome.stdout
+
+
+@pytest.mark.parametrize("kind", sorted(VARIANTS))
+def test_the_kit_catches(results, kind):
+    outcome = results[kind]
+    assert outcome.returncode == 1, f"the kit did not catch {kind}:\n{outcome.stdout[-3000:]}"
+    assert "failed" in outcome.stdout.splitlines()[-1]
