@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from emulator import __version__
 from emulator.domain.tenant import ClockSettings
@@ -42,7 +43,30 @@ def build_parser() -> argparse.ArgumentParser:
                        help="load the emulator's state from FILE at start (if it exists), save it there on shutdown")
     serve.add_argument("--validate-responses", action="store_true",
                        help="check every answer against the spec (slower; for debugging the emulator)")
+    contract = commands.add_parser("contract", help="run the contract-test kit against a deployment")
+    contract.add_argument("--base-url", help="the deployment to check (default: start an emulator)")
+    contract.add_argument("--api-key", help="its API key")
+    contract.add_argument("--live", action="store_true",
+                          help="a real deployment: pace requests, only read-only generated tests, own resources only")
+    contract.add_argument("--max-rps", type=float, help="request rate cap (default 5 with --live)")
+    contract.add_argument("--junit-xml", default="contract-report.xml", help="where to write the JUnit XML report")
+    contract.add_argument("pytest_args", nargs="*", help="more pytest arguments (after --)")
     return parser
+
+
+def run_contract(args: argparse.Namespace) -> int:
+    import contract_tests
+    import pytest
+
+    kit = str(Path(contract_tests.__file__).resolve().parent)
+    argv = [kit, "-p", "no:cacheprovider", "-q", f"--junitxml={args.junit_xml}",
+            "--rootdir", kit, *args.pytest_args]
+    for option in ("base_url", "api_key", "max_rps"):
+        if getattr(args, option) is not None:
+            argv.append(f"--{option.replace('_', '-')}={getattr(args, option)}")
+    if args.live:
+        argv.append("--live")
+    return int(pytest.main(argv))
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
@@ -57,6 +81,8 @@ def settings_from(args: argparse.Namespace) -> Settings:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "contract":
+        return run_contract(args)
     if args.command == "serve":
         import uvicorn
 
