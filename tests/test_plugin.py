@@ -48,3 +48,21 @@ def test_uses_the_given_url(sequin, sequin_emulator):
     with running_emulator() as url:
         result = pytester.runpytest_subprocess("-p", "no:cacheprovider", f"--sequin-url={url}")
     result.assert_outcomes(passed=1)
+
+
+def test_under_xdist_every_worker_has_its_own_emulator(pytester):
+    seen = pytester.path / "seen.txt"
+    pytester.makepyfile(test_workers=f"""
+import pytest
+
+@pytest.mark.parametrize("n", range(6))
+def test_worker(sequin, sequin_emulator, n, worker_id):
+    assert sequin.post("/v1/streams", json={{"slug": f"s{{n}}"}}).status_code == 200
+    with open({str(seen)!r}, "a") as out:
+        out.write(f"{{worker_id}} {{sequin_emulator}}\\n")
+""")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-n", "2")
+    result.assert_outcomes(passed=6)
+    pairs = {tuple(line.split()) for line in seen.read_text().splitlines()}
+    workers, urls = {w for w, _ in pairs}, {u for _, u in pairs}
+    assert workers == {"gw0", "gw1"} and len(urls) == 2  # one emulator per worker, each used by one worker
