@@ -59,7 +59,7 @@ def run_contract(args: argparse.Namespace) -> int:
     import pytest
 
     kit = str(Path(contract_tests.__file__).resolve().parent)
-    argv = [kit, "-p", "no:cacheprovider", "-q", f"--junitxml={args.junit_xml}",
+    argv = [kit, "-p", "no:cacheprovider", "-q", f"--junitxml={args.junit_xml}", "-W", "ignore::pytest.PytestAssertRewriteWarning",
             "--rootdir", kit, *args.pytest_args]
     for option in ("base_url", "api_key", "max_rps"):
         if getattr(args, option) is not None:

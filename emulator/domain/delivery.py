@@ -37,9 +37,19 @@ class Settings:
     max_ack_pending: int
     filters: dict
 
+    def __post_init__(self) -> None:
+        self._wanted = tuple(self.filters[k] for k in ("provider", "sync_id", "collection_id"))
+        self.everything = all(w == ANY for w in self._wanted)
+
     def matches(self, key: FilterKey) -> bool:
-        return all(want == ANY or want == got for want, got in zip(
-            (self.filters["provider"], self.filters["sync_id"], self.filters["collection_id"]), key))
+        provider, sync_id, collection_id = self._wanted
+        return ((provider == ANY or provider == key[0]) and (sync_id == ANY or sync_id == key[1])
+                and (collection_id == ANY or collection_id == key[2]))
+
+    @property
+    def matcher(self):
+        """`matches`, or None when the consumer takes everything (so counting can skip the filter)."""
+        return None if self.everything else self.matches
 
 
 @dataclass
@@ -119,10 +129,10 @@ class ConsumerCursor:
             count = self.again.pop(position, None)
             if count is not None and log.entries[position] is not None:
                 picked.append((position, count))
-        entries = log.entries
+        entries, matches = log.entries, settings.matcher
         while room > len(picked) and self.cursor < len(entries):
             version = entries[self.cursor]
-            if version is not None and settings.matches(version.filter_key):
+            if version is not None and (matches is None or matches(version.filter_key)):
                 picked.append((self.cursor, 0))
             self.cursor += 1
         messages = []
@@ -158,7 +168,7 @@ class ConsumerCursor:
     def info(self, log: StreamLog, now: int, settings: Settings) -> dict[str, int]:
         self.expire(log, now, settings)
         waiting = sum(1 for position in self.again if log.entries[position] is not None)
-        return {"num_pending": waiting + log.count_after(self.cursor, settings.matches), "num_ack_pending": len(self.out)}
+        return {"num_pending": waiting + log.count_after(self.cursor, settings.matcher), "num_ack_pending": len(self.out)}
 
     def available(self, log: StreamLog, now: int, settings: Settings) -> int:
         """How many messages `next` could hand out now."""

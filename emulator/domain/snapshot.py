@@ -98,6 +98,7 @@ def _restore_log(stream_id: str, saved: dict) -> StreamLog:
     for position, entry in enumerate(saved["entries"]):
         if position % BLOCK == 0:
             log._blocks.append(Counter())
+            log._block_live.append(0)
         if entry is None:
             log.entries.append(None)
             continue
@@ -106,6 +107,7 @@ def _restore_log(stream_id: str, saved: dict) -> StreamLog:
         log.entries.append(version)
         log.position[version.key] = position
         log._blocks[-1][version.filter_key] += 1
+        log._block_live[-1] += 1
     return log
 
 
