@@ -1,13 +1,15 @@
-"""What the emulator knows of each provider: credential kinds, upstream-account identity, default rate
-limits and the collections it can sync.
+"""What the emulator knows of each provider: credential kinds, upstream-account identity and default rate
+limits; the collections come from the provider plugins.
 
 Only Stripe and HubSpot are simulated; credentials and OAuth apps of the other providers are stored, but a
-sync needs a provider whose collections are known here.
+sync needs a provider with a plugin.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from emulator.providers import simulated
 
 SECRET_KEYS = frozenset({"secret", "secret_key", "access_token", "refresh_token", "password", "client_secret"})
 MASK = "***********"
@@ -39,10 +41,6 @@ DEFAULT_RATE_LIMITS: dict[str, dict[str, int]] = {
 }
 FALLBACK_RATE_LIMIT = {"allowed_requests": 100, "interval": 60, "max_concurrent_requests": 0}
 
-COLLECTIONS: dict[str, tuple[str, ...]] = {
-    "stripe": ("customer", "subscription", "invoice", "charge", "payment_intent", "product", "price"),
-    "hubspot": ("contact", "company", "deal"),
-}
 
 
 def provider_of_kind(kind: str) -> str:
@@ -59,7 +57,9 @@ def account_identity(properties: dict) -> tuple[str, str] | None:
 
 
 def collection_ids(provider: str) -> tuple[str, ...]:
-    return tuple(f"{provider}:{name}" for name in COLLECTIONS.get(provider, ()))
+    """The collection ids a sync of `provider` may select: those of its simulated provider plugin, if any."""
+    plugin = simulated(provider)
+    return tuple(f"{provider}:{name}" for name in plugin.collections) if plugin else ()
 
 
 def default_rate_limit(provider: str) -> dict[str, int]:
