@@ -39,7 +39,6 @@ DEFAULT_RATE_LIMITS: dict[str, dict[str, int]] = {
     "stripe": {"allowed_requests": 50, "interval": 1, "max_concurrent_requests": 0},
     "hubspot": {"allowed_requests": 100, "interval": 10, "max_concurrent_requests": 0},
 }
-FALLBACK_RATE_LIMIT = {"allowed_requests": 100, "interval": 60, "max_concurrent_requests": 0}
 
 
 
@@ -63,7 +62,7 @@ def collection_ids(provider: str) -> tuple[str, ...]:
 
 
 def default_rate_limit(provider: str) -> dict[str, int]:
-    return dict(DEFAULT_RATE_LIMITS.get(provider, FALLBACK_RATE_LIMIT))
+    return dict(DEFAULT_RATE_LIMITS[provider])  # syncs exist only for simulated providers
 
 
 def masked(value):

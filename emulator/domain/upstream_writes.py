@@ -7,9 +7,6 @@ from emulator.domain.errors import Invalid
 from emulator.domain.tenant import Tenant
 from emulator.domain.upstream import Account, Change
 
-KINDS = {"insert": "insert", "create": "insert", "update": "update", "delete": "delete"}
-
-
 def collection_of(account: Account, collection_id: str, path: str = "collection_id") -> str:
     """The provider's name of a collection id of this account (`stripe:customer` → `customer`), else 422."""
     provider, _, collection = collection_id.partition(":")
@@ -20,13 +17,13 @@ def collection_of(account: Account, collection_id: str, path: str = "collection_
 
 def apply(tenant: Tenant, account: Account, kind: str, collection: str, upstream_id: str | None, data: dict,
           path: str = "upstream_id") -> Change:
-    """One insert, update or delete, validated by the provider, at the tenant's current time."""
+    """One `insert`, `update` or `delete`, validated by the provider, at the tenant's current time."""
     provider, now = account.provider, tenant.now()
-    if KINDS[kind] == "insert":
+    if kind == "insert":
         return provider.insert(account, collection, data, now)
     if not upstream_id:
         raise Invalid.field(path, f"is required to {kind} a record")
-    if KINDS[kind] == "update":
+    if kind == "update":
         return provider.update(account, collection, upstream_id, data, now)
     return provider.delete(account, collection, upstream_id, now)
 
