@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from jsonschema import Draft202012Validator
 
+from emulator.domain.timefmt import parse_timestamp
 from emulator.domain.upstream import Account, AccountSettings
 from emulator.providers import PROVIDERS
 from emulator.providers.hubspot import PROPERTIES, modified_property
@@ -121,3 +122,13 @@ def test_generation_is_deterministic():
     one, two = account("stripe", 9, changes=50), account("stripe", 9, changes=50)
     assert [o.data for o in one.objects.values()] == [o.data for o in two.objects.values()]
     assert [o.data for o in account("stripe", 10, changes=50).objects.values()] != [o.data for o in one.objects.values()]
+
+
+def test_upstream_times_are_the_providers_own():
+    stripe, hubspot = account("stripe", 4, changes=0), account("hubspot", 4, changes=0)
+    for obj in stripe.objects.values():
+        created, updated = stripe.provider.upstream_times(obj)
+        assert created == obj.data["created"] * 1_000_000 and updated >= created
+    for obj in hubspot.objects.values():
+        created, updated = hubspot.provider.upstream_times(obj)
+        assert (created, updated) == (parse_timestamp(obj.data["createdAt"]), parse_timestamp(obj.data["updatedAt"]))

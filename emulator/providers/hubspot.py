@@ -55,7 +55,8 @@ class HubSpot(Provider):
                            for prop in PROPERTIES[collection]]
 
     def upstream_times(self, obj: UpstreamObject) -> tuple[int, int]:
-        return obj.created, obj.updated
+        """`createdAt` and `updatedAt`, to HubSpot's millisecond precision."""
+        return obj.created // 1000 * 1000, obj.updated // 1000 * 1000
 
     def _next_id(self, account: Account) -> str:
         count = sum(len(ids) for ids in account.order.values())

@@ -72,7 +72,8 @@ class Stripe(Provider):
         return [{**f, "primary_key": f["name"] == "id"} for f in collection_fields()[collection]]
 
     def upstream_times(self, obj: UpstreamObject) -> tuple[int, int]:
-        return obj.created, obj.updated
+        """`created` as Stripe shows it (whole seconds), and the time of the change (the event) behind this version."""
+        return obj.data["created"] * MICROS, obj.updated
 
     # ------------------------------------------------------------ building objects
 
