@@ -1,9 +1,9 @@
 """Stateful property test of consumer delivery against a model (the domain directly, on a manual clock).
 
 Random interleavings of writes (inserts, updates, deletes), `next` by several workers, `ack`, `nack` (with
-fresh and stale tokens) and clock advances must: never hand out a superseded or acked version, keep stream
-order within a batch, never exceed `max_ack_pending`, keep `info` exact, and in the end deliver every live
-version until it is acked (or dropped after `max_deliver`).
+fresh and stale tokens) and clock advances, with or without a collection filter, must: never hand out a
+superseded, acked or filtered-out version, keep stream order within a batch, never exceed `max_ack_pending`,
+keep `info` exact, and in the end deliver every live version until it is acked (or dropped after `max_deliver`).
 """
 
 from __future__ import annotations
@@ -12,24 +12,29 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from emulator.domain import consumers, streams, syncs
+from emulator.domain import consumers, records, streams, syncs
 from emulator.domain.tenant import ClockSettings, Tenants
 
+DEFAULT_BLOCK = records.BLOCK
 ACK_WAIT_MS = 1000
-KEYS = [f"cus_{i}" for i in range(6)]
+KEYS = [f"obj_{i}" for i in range(6)]
+COLLECTIONS = ["stripe:customer", "stripe:invoice"]
 
 
 class Delivery(RuleBasedStateMachine):
-    @initialize(max_ack_pending=st.integers(1, 6), max_deliver=st.sampled_from([-1, 1, 2, 3]))
-    def setup(self, max_ack_pending, max_deliver):
+    @initialize(max_ack_pending=st.integers(1, 6), max_deliver=st.sampled_from([-1, 1, 2, 3]), filtered=st.booleans())
+    def setup(self, max_ack_pending, max_deliver, filtered):
+        records.BLOCK = 4  # tiny blocks, so the per-block counts of num_pending are exercised too
         self.tenant = Tenants(seed=1, clock=ClockSettings(mode="manual", start=0)).get("prop")
         stream = streams.create(self.tenant, {"slug": "s"})
-        self.sync = syncs.create(self.tenant, {"stream_id": stream.id, "name": "s", "collection_ids": ["stripe:customer"],
+        self.sync = syncs.create(self.tenant, {"stream_id": stream.id, "name": "s", "collection_ids": COLLECTIONS,
                                                "credential": {"properties": {"kind": "stripe_key", "secret": "sk"}}})
-        self.consumer = consumers.create(self.tenant, {"stream_id": stream.id, "ack_wait_ms": ACK_WAIT_MS,
-                                                       "max_ack_pending": max_ack_pending, "max_deliver": max_deliver})
+        self.consumer = consumers.create(self.tenant, {
+            "stream_id": stream.id, "ack_wait_ms": ACK_WAIT_MS, "max_ack_pending": max_ack_pending,
+            "max_deliver": max_deliver, **({"filters": {"collection_id": COLLECTIONS[0]}} if filtered else {})})
+        self.wanted = {COLLECTIONS[0]} if filtered else set(COLLECTIONS)
         self.max_ack_pending, self.max_deliver = max_ack_pending, max_deliver
-        self.live: dict[str, int] = {}  # upstream id → idx of its latest version
+        self.live: dict[tuple[str, str], int] = {}  # (collection, upstream id) → idx of its latest version
         self.acked: set[int] = set()
         self.dropped: set[int] = set()
         self.deliveries: dict[int, int] = {}  # idx → times delivered
@@ -53,15 +58,16 @@ class Delivery(RuleBasedStateMachine):
 
     def _pending(self) -> set[int]:
         out = {idx for idx, _ in self.out.values()}
-        return {idx for idx in self.live.values() if idx not in self.acked | self.dropped | out}
+        return {idx for (collection, _), idx in self.live.items()
+                if collection in self.wanted and idx not in self.acked | self.dropped | out}
 
     # -------------------------------------------------------------- rules
 
-    @rule(key=st.sampled_from(KEYS), deleted=st.booleans())
-    def write(self, key, deleted):
-        version = streams.write_record(self.tenant, self.sync, "stripe:customer", key, {"id": key}, deleted=deleted)
+    @rule(collection=st.sampled_from(COLLECTIONS), key=st.sampled_from(KEYS), deleted=st.booleans())
+    def write(self, collection, key, deleted):
+        version = streams.write_record(self.tenant, self.sync, collection, key, {"id": key}, deleted=deleted)
         assert version.idx > max(self.live.values(), default=0)
-        self.live[key] = version.idx
+        self.live[(collection, key)] = version.idx
 
     @rule(batch=st.integers(1, 5), worker=st.integers(0, 3))
     def next(self, batch, worker):
@@ -73,7 +79,8 @@ class Delivery(RuleBasedStateMachine):
         positions = [self.tenant.logs[self.sync.stream_id].position[v.key] for _, v in messages]
         assert positions == sorted(positions), "stream order"
         for token, version in messages:
-            assert version.idx == self.live[version.key[2]], "a superseded version was delivered"
+            assert version.key[1] in self.wanted, "a filtered-out record was delivered"
+            assert version.idx == self.live[version.key[1:]], "a superseded version was delivered"
             assert version.idx not in self.acked, "an acked version was delivered again"
             assert version.idx not in {idx for idx, _ in self.out.values()}, "delivered while out"
             assert token not in self.tokens
@@ -112,6 +119,12 @@ class Delivery(RuleBasedStateMachine):
     def teardown(self):
         if not hasattr(self, "tenant"):
             return
+        try:
+            self._drain_and_check()
+        finally:
+            records.BLOCK = DEFAULT_BLOCK
+
+    def _drain_and_check(self):
         for _ in range(200):  # drain: every live version is delivered until acked, unless dropped
             self.tenant.clock.advance((ACK_WAIT_MS + 1) * 1000)
             self._expire()
@@ -123,8 +136,9 @@ class Delivery(RuleBasedStateMachine):
             consumers.ack(self.tenant, self.consumer.id, [token for token, _ in messages])
             if not messages and not self._pending():
                 break
-        for idx in self.live.values():
-            assert idx in self.acked or idx in self.dropped, f"version {idx} was lost"
+        for (collection, _), idx in self.live.items():
+            if collection in self.wanted:
+                assert idx in self.acked or idx in self.dropped, f"version {idx} was lost"
 
 
 TestDelivery = Delivery.TestCase

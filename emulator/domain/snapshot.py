@@ -23,7 +23,8 @@ from emulator.domain.errors import Invalid
 from emulator.domain.health import Health
 from emulator.domain.ids import IdFactory
 from emulator.domain.oauth_apps import OAuthApp
-from emulator.domain.records import BLOCK, RecordVersion, StreamLog, compact_json
+from emulator.domain import records
+from emulator.domain.records import RecordVersion, StreamLog, compact_json
 from emulator.domain.streams import Stream
 from emulator.domain.syncs import Sync
 from emulator.domain.tenant import Faults, Tenant, Tenants
@@ -96,7 +97,7 @@ def _restore_log(stream_id: str, saved: dict) -> StreamLog:
     log = StreamLog(stream_id)
     log.inserted_at.extend(saved["inserted_at"])
     for position, entry in enumerate(saved["entries"]):
-        if position % BLOCK == 0:
+        if position % records.BLOCK == 0:
             log._blocks.append(Counter())
             log._block_live.append(0)
         if entry is None:
