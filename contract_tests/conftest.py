@@ -14,6 +14,7 @@ from contract_tests.client import Client
 
 LIVE_MAX_RPS = 5.0
 RUN = uuid.uuid4().hex[:8]
+SCHEMATHESIS_REPORTS: list[str] = []  # JUnit files of this session's Schemathesis runs, for the summary
 
 
 @dataclass(frozen=True)
@@ -142,8 +143,29 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
                 if outcome == "skipped" and isinstance(report.longrepr, tuple):
                     reason = report.longrepr[2]
                 rows.append((report.nodeid.split("::")[-1], outcome.upper(), reason))
+    _schemathesis_summary(terminalreporter)
     if rows:
         terminalreporter.section("sequin contract summary")
         width = max(len(r[0]) for r in rows)
         for name, outcome, reason in sorted(rows):
             terminalreporter.write_line(f"{name.ljust(width)}  {outcome:7}  {reason}")
+
+
+def _schemathesis_summary(terminalreporter) -> None:
+    """Operation × result from Schemathesis' JUnit report; a failure shows its checks and how to reproduce it."""
+    import xml.etree.ElementTree as ElementTree
+
+    for path in SCHEMATHESIS_REPORTS:
+        try:
+            cases = ElementTree.parse(path).getroot().iter("testcase")
+        except (OSError, ElementTree.ParseError):
+            continue
+        terminalreporter.section("schemathesis: operation × checks")
+        for case in sorted(cases, key=lambda c: c.get("name", "")):
+            problems = [p for p in case if p.tag in ("failure", "error")]
+            verdict = "FAILED" if problems else ("SKIPPED" if case.find("skipped") is not None else "passed")
+            terminalreporter.write_line(f"{case.get('name', '?'):48}  {verdict}")
+            for problem in problems:
+                detail = f"{problem.get('message') or ''}\n{problem.text or ''}".strip()
+                for line in [line for line in detail.splitlines() if line.strip()][:14]:
+                    terminalreporter.write_line(f"    {line}")

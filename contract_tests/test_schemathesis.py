@@ -21,13 +21,14 @@ SPEC = HERE.parent / "openapi" / "sequin.yaml" if (HERE.parent / "openapi").exis
 
 
 def test_schemathesis(target, request, tmp_path):
+    from contract_tests.conftest import SCHEMATHESIS_REPORTS
+
     max_examples = os.environ.get("SEQUIN_KIT_MAX_EXAMPLES", "10")
+    report = Path(request.config.getoption("--junitxml") or tmp_path / "kit.xml").with_suffix(".schemathesis.xml")
     command = [shutil.which("schemathesis", path=str(Path(sys.executable).parent)) or "schemathesis",
                "--config-file", str(HERE / "schemathesis.toml"), "run", str(SPEC), "--url", target.base_url,
                "-H", f"Authorization: Bearer {target.api_key}", "--checks", "all", "--workers", "1",
-               "--max-examples", max_examples, "--seed", "1", "--report", "junit",
-               "--report-junit-path", str(Path(request.config.getoption("--junitxml") or tmp_path / "x.xml").with_suffix(
-                   ".schemathesis.xml"))]
+               "--max-examples", max_examples, "--seed", "1", "--report", "junit", "--report-junit-path", str(report)]
     if not target.emulator:
         command += ["--exclude-tag", "Emulator"]
     if target.live:
@@ -38,5 +39,6 @@ def test_schemathesis(target, request, tmp_path):
     if permissive:  # every token is its own tenant here, so an unknown token is rightly accepted
         command += ["--exclude-checks", "ignored_auth"]
     result = subprocess.run(command, capture_output=True, text=True, timeout=1800)
+    SCHEMATHESIS_REPORTS.append(str(report))
     print(result.stdout[-20000:])
     assert result.returncode == 0, result.stdout[-8000:] + result.stderr[-2000:]
