@@ -34,14 +34,20 @@ def _fast(pointer: str) -> jsonschema_rs.Validator:
 
 
 @functools.cache
-def validator(pointer: str) -> "Draft202012Validator":
-    """A validator for the schema at `pointer` (`#/components/...`), resolving refs inside the spec."""
-    from jsonschema import Draft202012Validator
+def _registry():
+    """The spec as one resource, so `$ref`s inside it resolve (built once, on the first invalid input)."""
     from referencing import Registry, Resource
     from referencing.jsonschema import DRAFT202012
 
-    registry = Registry().with_resource(SPEC_URI, Resource.from_contents(load_spec(), default_specification=DRAFT202012))
-    return Draft202012Validator({"$ref": SPEC_URI + pointer}, registry=registry,
+    return Registry().with_resource(SPEC_URI, Resource.from_contents(load_spec(), default_specification=DRAFT202012))
+
+
+@functools.cache
+def validator(pointer: str) -> "Draft202012Validator":
+    """A validator for the schema at `pointer` (`#/components/...`), resolving refs inside the spec."""
+    from jsonschema import Draft202012Validator
+
+    return Draft202012Validator({"$ref": SPEC_URI + pointer}, registry=_registry(),
                                 format_checker=Draft202012Validator.FORMAT_CHECKER)
 
 

@@ -10,7 +10,6 @@ import time
 from typing import Callable
 
 MICROS = 1_000_000
-MODES = ("real", "scaled", "manual")
 
 
 def wall_micros() -> int:
