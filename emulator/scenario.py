@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 import yaml
 
-from emulator.api.validation import schema_errors
+from emulator.api.validation import validated
 from emulator.domain import accounts, consumers, credentials, engine, oauth_apps, streams, syncs, upstream_writes
 from emulator.domain.clock import Clock
 from emulator.domain.errors import DomainError, Invalid
@@ -68,10 +68,11 @@ def _set_clock(tenant: Tenant, clock: dict) -> None:
 
 def apply(tenant: Tenant, data: Any) -> dict[str, dict[str, str]]:
     """Load a scenario into `tenant`; returns the created ids by name. Raises Invalid with dotted paths."""
-    errors = schema_errors(SCHEMA, data)
+    data, errors = validated(SCHEMA, data)
     if errors:
         raise Invalid(errors, summary="The scenario does not match the Scenario schema.")
     _unique(data)
+    existing = {s.id for s in tenant.streams}
     ids: dict[str, dict[str, str]] = {"oauth_apps": {}, "credentials": {}, "streams": {s.slug: s.id for s in tenant.streams},
                                       "syncs": {}, "consumers": {}}
 
@@ -112,7 +113,8 @@ def apply(tenant: Tenant, data: Any) -> dict[str, dict[str, str]]:
 
     def sync(path: str, item: dict) -> tuple[str, str]:
         body = {k: v for k, v in item.items() if k not in ("stream", "credential")}
-        body["stream_id"] = _lookup(ids["streams"], item["stream"], "stream", "stream")
+        if "stream" in item:
+            body["stream_id"] = _lookup(ids["streams"], item["stream"], "stream", "stream")
         body["credential_id"] = _lookup(ids["credentials"], item["credential"], "credential", "credential")
         return item["name"], syncs.create(tenant, body).id
 
@@ -120,13 +122,14 @@ def apply(tenant: Tenant, data: Any) -> dict[str, dict[str, str]]:
 
     def consumer(path: str, item: dict) -> tuple[str, str]:
         body = {k: v for k, v in item.items() if k != "stream"}
-        body["stream_id"] = _lookup(ids["streams"], item["stream"], "stream", "stream")
+        if "stream" in item:
+            body["stream_id"] = _lookup(ids["streams"], item["stream"], "stream", "stream")
         return item["name"], consumers.create(tenant, body).id
 
     each("consumers", consumer)
     if "advance" in data:
         engine.advance_clock(tenant, tenant.now() + parse_duration(data["advance"]))
-    ids["streams"] = {slug: sid for slug, sid in ids["streams"].items() if slug in {s["slug"] for s in data.get("streams", [])}}
+    ids["streams"] = {s.slug: s.id for s in tenant.streams if s.id not in existing}  # this scenario's, by slug
     return ids
 
 

@@ -1,4 +1,9 @@
-"""`--state FILE`: the whole emulator's state (every tenant's snapshot), loaded at start, saved at shutdown."""
+"""`--state FILE`: the whole emulator's state (every tenant's snapshot), loaded at start, saved at shutdown and,
+with `--state-interval`, every so often while running.
+
+The file holds every tenant's secrets (credential keys, OAuth client secrets), so it is written readable and
+writable by its owner only (mode 0600).
+"""
 
 from __future__ import annotations
 
@@ -7,30 +12,42 @@ from pathlib import Path
 
 import orjson
 
+from emulator.api.validation import validated
 from emulator.domain import snapshot
+from emulator.domain.errors import Invalid
 from emulator.domain.tenant import Tenants
+
+SCHEMA = "#/components/schemas/StateFile"
+MAX_DEPTH = 66  # a snapshot's 64 levels, inside {"tenants": {token: ...}}
 
 
 def save(tenants: Tenants, path: str) -> None:
-    """Write atomically: a crash while saving leaves the previous file whole."""
+    """Write atomically (a crash while saving leaves the previous file whole), owner-only."""
     data = {"version": snapshot.VERSION, "tenants": {t.token: snapshot.export(t) for t in tenants}}
     temporary = Path(f"{path}.tmp")
-    temporary.write_bytes(orjson.dumps(data))
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "wb") as file:
+        os.fchmod(file.fileno(), 0o600)  # the file may have existed with wider rights
+        file.write(orjson.dumps(data))
     os.replace(temporary, path)
 
 
 def load(tenants: Tenants, path: str) -> None:
-    """Load every tenant of a state file; a missing file is an empty start."""
+    """Load every tenant of a state file; a missing file is an empty start. A file that is not a whole, valid
+    state file stops the start with a message naming what is wrong, before any tenant is touched."""
     file = Path(path)
     if not file.exists():
         return
     try:
         data = orjson.loads(file.read_bytes())
-        saved = data["tenants"]
-    except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
+    except (OSError, orjson.JSONDecodeError) as exc:
         raise SystemExit(f"{path}: not an emulator state file ({exc})") from None
-    for token, state in saved.items():
+    data, errors = validated(SCHEMA, data, max_depth=MAX_DEPTH)
+    if errors:
+        where, reasons = next(iter(errors.items()))
+        raise SystemExit(f"{path}: not a valid emulator state file: {where}: {reasons[0]}")
+    for token, state in data["tenants"].items():
         try:
             snapshot.restore(tenants, token, state)
-        except Exception as exc:  # noqa: BLE001 - report any bad tenant with its file and token
-            raise SystemExit(f"{path}: tenant {token!r} could not be restored: {getattr(exc, 'summary', exc)}") from None
+        except Invalid as exc:
+            raise SystemExit(f"{path}: tenant {token!r} could not be restored: {exc.summary}") from None

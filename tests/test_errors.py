@@ -75,7 +75,7 @@ def test_schema_violations_are_422_with_dotted_paths(api):
     }
     assert response.json()["summary"]
     missing = api.post("/v1/syncs", {})
-    assert set(missing.json()["validation_errors"]) == {"stream_id", "name", "collection_ids"}
+    assert set(missing.json()["validation_errors"]) == {"name", "collection_ids"}  # stream_id: the default stream
 
 
 def test_unknown_routes_are_404_and_unknown_methods_405(api):

@@ -58,20 +58,24 @@ def test_every_create_links_to_its_get_update_and_delete():
         assert {f"get{resource}", f"update{resource}", f"delete{resource}"} <= targets
 
 
+def _media_examples(media: dict) -> dict:
+    """A media type's `example` and its named `examples`, resolved."""
+    found = {"": media["example"]} if "example" in media else {}
+    found.update({f"-{name}": resolve(SPEC, example, "")[0]["value"] for name, example in media.get("examples", {}).items()})
+    return {name: resolve(SPEC, value, "")[0] for name, value in found.items()}
+
+
 def _examples():
     for op in OPS:
         item = SPEC["paths"][op.path][op.method.lower()]
         if "requestBody" in item:
             body, _ = resolve(SPEC, item["requestBody"], "")
-            media = body["content"]["application/json"]
-            if "example" in media:
-                yield pytest.param(op.body_pointer, media["example"], id=f"{op.operation_id}-request")
+            for name, example in _media_examples(body["content"]["application/json"]).items():
+                yield pytest.param(op.body_pointer, example, id=f"{op.operation_id}-request{name}")
         for code, response in op.responses.items():
             node, _ = resolve(SPEC, response, "")
-            media = node.get("content", {}).get("application/json", {})
-            if "example" in media:
-                example, _ = resolve(SPEC, media["example"], "")
-                yield pytest.param(op.response_schema_pointer(int(code)), example, id=f"{op.operation_id}-{code}")
+            for name, example in _media_examples(node.get("content", {}).get("application/json", {})).items():
+                yield pytest.param(op.response_schema_pointer(int(code)), example, id=f"{op.operation_id}-{code}{name}")
 
 
 @pytest.mark.parametrize("pointer,example", list(_examples()))

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, AsyncContextManager, Callable
 
 import orjson
 from starlette.requests import Request
@@ -30,6 +30,24 @@ class Call:
     params: dict[str, Any]
     body: Any
     request: Request
+    exclusive: Callable[[str], AsyncContextManager[None]]  # hold the tenant's other requests back (see Turns)
+
+
+ADVANCE_SLICE = 500  # engine steps between two chances for other clients to be answered
+
+
+async def _advance(call: Call, to: int) -> None:
+    """Move the tenant's clock to `to` in slices, answering other clients in between; the tenant's own other
+    requests wait until it is done."""
+    tenant = call.tenant
+    async with call.exclusive(tenant.token):
+        steps = engine.Steps()
+        try:
+            while not engine.run_until(tenant, to, steps, limit=ADVANCE_SLICE):
+                await asyncio.sleep(0)
+        except Exception as exc:  # noqa: BLE001 - an engine bug stops the tenant's engine, as in catch_up
+            engine.stopped_by_bug(tenant, exc)
+        engine.set_clock(tenant, to)
 
 
 Reply = tuple[int, Any]
@@ -79,7 +97,7 @@ RESOURCES = (
              views.credential, create_verb="import"),
     Resource("OAuthApp", "oauth_apps", oauth_apps.create, oauth_apps.update, oauth_apps.delete, views.oauth_app,
              plain_list=False),
-    Resource("Sync", "syncs", syncs.create, syncs.update, syncs.delete, views.sync),
+    Resource("Sync", "syncs", syncs.create, syncs.update, syncs.delete, views.sync, plain_list=False),
     Resource("HttpConsumer", "consumers", consumers.create, consumers.update, consumers.delete, views.http_consumer),
 )
 
@@ -106,6 +124,15 @@ def list_oauth_apps(call: Call) -> Reply:
     reveal = call.params.get("truncate_secrets") is False
     items = [views.oauth_app(call.tenant, a, reveal_secret=reveal) for a in call.tenant.oauth_apps.newest_first()]
     return 200, filtered(items, call.params, ignore=("truncate_secrets",))
+
+
+@operation("listSyncs")
+def list_syncs(call: Call) -> Reply:
+    """Like the other lists; `health.status=ok` (the getting-started page's word) means `healthy`."""
+    params = dict(call.params)
+    if params.get("health.status") == "ok":
+        params["health.status"] = "healthy"
+    return 200, filtered([views.sync(call.tenant, s) for s in call.tenant.syncs.newest_first()], params)
 
 
 @operation("startAuth")
@@ -172,6 +199,8 @@ async def _until(tenant: Tenant, done: Callable[[], bool], timeout_ms: int,
     tenant.listeners.add(woken.set)
     try:
         while not done():
+            if tenant.replaced:  # reset or imported meanwhile: the caller answers from the new state
+                return False
             timeout = give_up - loop.time()
             if timeout <= 0:
                 return False
@@ -182,7 +211,7 @@ async def _until(tenant: Tenant, done: Callable[[], bool], timeout_ms: int,
             try:
                 await asyncio.wait_for(woken.wait(), timeout)
             except TimeoutError:
-                engine.run_until(tenant, tenant.now())
+                engine.catch_up(tenant)
         return True
     finally:
         tenant.listeners.discard(woken.set)
@@ -255,7 +284,7 @@ def get_clock(call: Call) -> Reply:
 
 
 @operation("setClock")
-def set_clock(call: Call) -> Reply:
+async def set_clock(call: Call) -> Reply:
     body = call.body
     try:
         now = parse_timestamp(body["now"]) if "now" in body else None
@@ -264,18 +293,18 @@ def set_clock(call: Call) -> Reply:
     if now is not None and now < call.tenant.clock.now():
         raise Invalid.field("now", "is before the clock's current time; the clock never goes backwards")
     if now is not None:
-        engine.advance_clock(call.tenant, now)
+        await _advance(call, now)
     call.tenant.clock.set(mode=body.get("mode"), scale=body.get("scale"))
     call.tenant.notify()
     return 200, _clock(call.tenant)
 
 
 @operation("advanceClock")
-def advance_clock(call: Call) -> Reply:
+async def advance_clock(call: Call) -> Reply:
     to = call.tenant.now() + parse_duration(call.body["by"])
     if to > LATEST:
         raise Invalid.field("by", "would take the clock past the year 9999")
-    engine.advance_clock(call.tenant, to)
+    await _advance(call, to)
     return 200, _clock(call.tenant)
 
 

@@ -65,6 +65,7 @@ class Operation:
     responses: dict = field(hash=False, compare=False)
     response_pointer: str = ""
     body_limit: int | None = None  # `x-body-limit`: this operation's own request body limit
+    max_depth: int = 32  # `x-max-depth`: how deep its body may nest
 
     def response_schema_pointer(self, status: int) -> str | None:
         response = self.responses.get(str(status))
@@ -111,5 +112,6 @@ def operations() -> tuple[Operation, ...]:
                 secured=bool(op.get("security", spec.get("security"))) if "security" in op else default_secured,
                 parameters=tuple(_parameter(spec, p, ptr) for p, ptr in shared + own),
                 body_pointer=body_pointer, body_required=body_required, responses=op["responses"],
-                response_pointer=f"{op_pointer}/responses", body_limit=op.get("x-body-limit")))
+                response_pointer=f"{op_pointer}/responses", body_limit=op.get("x-body-limit"),
+                max_depth=op.get("x-max-depth", spec["info"]["x-max-depth"])))
     return tuple(found)

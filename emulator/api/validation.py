@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 import jsonschema_rs
 import orjson
 
-from emulator.api.spec import Parameter, load_spec
+from emulator.api.spec import Parameter, load_spec, resolve
 
 if TYPE_CHECKING:
     from jsonschema import Draft202012Validator
@@ -109,9 +109,37 @@ def _discriminated(error: "ValidationError") -> "list[ValidationError] | None":
     return [e for e in error.context if e.relative_schema_path and e.relative_schema_path[0] in branches]
 
 
+def _required(branch: dict) -> list[str]:
+    node, _ = resolve(load_spec(), branch, "")
+    return node.get("required", [])
+
+
+def _chosen_form(error: "ValidationError") -> "list[ValidationError] | str | None":
+    """For a failed `oneOf` of object forms told apart by their required fields (a credential's nested and
+    flat forms), the errors of the one form the body chose; a reason when it chose several or none."""
+    if not isinstance(error.instance, dict) or not isinstance(error.validator_value, list):
+        return None
+    required = [_required(branch) for branch in error.validator_value]
+    if not all(required):
+        return None
+    chosen = [i for i, fields in enumerate(required) if all(f in error.instance for f in fields)]
+    if not chosen:
+        return "needs one of: " + ", ".join(dict.fromkeys(f for fields in required for f in fields))
+    if len(chosen) > 1:
+        names = " and ".join(", ".join(required[i]) for i in chosen)
+        return f"mixes two forms ({names}); use one of them"
+    return [e for e in error.context if e.relative_schema_path and e.relative_schema_path[0] == chosen[0]]
+
+
 def _flatten(errors: "Iterable[ValidationError]") -> Iterable[tuple[list, str]]:
     for error in errors:
-        if error.validator == "oneOf" and (picked := _discriminated(error)) is not None:
+        picked = None
+        if error.validator == "oneOf":
+            picked = _discriminated(error)
+            picked = _chosen_form(error) if picked is None else picked
+        if isinstance(picked, str):
+            yield list(error.absolute_path), picked
+        elif picked is not None:
             yield from _flatten(picked)
         elif error.validator == "required":
             missing = error.message.split("'")[1] if "'" in error.message else str(error.validator_value)
@@ -123,6 +151,88 @@ def _flatten(errors: "Iterable[ValidationError]") -> Iterable[tuple[list, str]]:
                     yield [*error.absolute_path, key], "is not a known field"
         else:
             yield list(error.absolute_path), _reason(error)
+
+
+MAX_DEPTH = 32  # levels of nesting a request value may have: far below what every serializer handles (orjson: 254)
+
+
+def _shape(value: Any) -> tuple[int, bool]:
+    """How deep `value` nests (a scalar is 0, `{}` is 1), and whether it holds a float with an integral value.
+    Iterative, so no nesting can exhaust the stack."""
+    deepest, integral = 0, False
+    stack = [(value, 1)] if isinstance(value, (dict, list)) else []
+    if type(value) is float and value.is_integer():
+        integral = True
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        for child in node.values() if isinstance(node, dict) else node:
+            if isinstance(child, (dict, list)):
+                stack.append((child, depth + 1))
+            elif type(child) is float and child.is_integer():
+                integral = True
+    return deepest, integral
+
+
+def _deep_path(value: Any, limit: int) -> list:
+    """The path to a container nested deeper than `limit` (recursion bounded by `limit`)."""
+    children = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, child in children:
+        if isinstance(child, (dict, list)):
+            if limit <= 1:
+                return [key]
+            found = _deep_path(child, limit - 1)
+            if found:
+                return [key, *found]
+    return []
+
+
+@functools.cache
+def _whole_numbers_only(pointer: str) -> "Draft202012Validator":
+    """A validator for `pointer` in which `integer` means a JSON integer only, not `2.0`: its type errors find
+    the integral floats standing where the spec says integer."""
+    from jsonschema import Draft202012Validator, validators
+
+    checker = Draft202012Validator.TYPE_CHECKER.redefine(
+        "integer", lambda _, value: isinstance(value, int) and not isinstance(value, bool))
+    strict = validators.extend(Draft202012Validator, type_checker=checker)
+    return strict({"$ref": SPEC_URI + pointer}, registry=_registry())
+
+
+def _integral_float_paths(errors: "Iterable[ValidationError]") -> Iterable[list]:
+    for error in errors:
+        if error.validator == "type" and type(error.instance) is float and error.instance.is_integer():
+            yield list(error.absolute_path)
+        yield from _integral_float_paths(error.context or ())
+
+
+def _as_ints(pointer: str, instance: Any) -> Any:
+    """`instance` with every integral float that stands where the schema says integer made an int (JSON Schema
+    counts `2.0` as an integer; the domain gets the integer). Free-form values (`metadata`, `data`) keep theirs."""
+    for path in _integral_float_paths(_whole_numbers_only(pointer).iter_errors(instance)):
+        if not path:
+            return int(instance)
+        parent = instance
+        for key in path[:-1]:
+            parent = parent[key]
+        parent[path[-1]] = int(parent[path[-1]])
+    return instance
+
+
+def validated(pointer: str, instance: Any, prefix: str = "", max_depth: int = MAX_DEPTH
+              ) -> tuple[Any, dict[str, list[str]]]:
+    """(the value the domain should get, every way `instance` breaks the schema at `pointer`).
+
+    On top of the schema: values nest at most `max_depth` levels, so whatever is accepted can be stored,
+    exported and served again; integral floats at integer places become ints."""
+    depth, integral = _shape(instance)
+    if depth > max_depth:
+        where = _join(prefix, _deep_path(instance, max_depth)) or prefix or "body"
+        return instance, {where: [f"nests deeper than {max_depth} levels"]}
+    errors = schema_errors(pointer, instance, prefix)
+    if errors or not integral:
+        return instance, errors
+    return _as_ints(pointer, instance), {}
 
 
 def schema_errors(pointer: str, instance: Any, prefix: str = "") -> dict[str, list[str]]:
@@ -166,4 +276,4 @@ def parameter_errors(param: Parameter, raw: str) -> tuple[Any, dict[str, list[st
     value = coerce(param, raw)
     if value is _UNPARSED:
         return None, {param.name: ["must be URL-encoded JSON"]}
-    return value, schema_errors(param.pointer, value, prefix=param.name)
+    return validated(param.pointer, value, prefix=param.name)

@@ -32,7 +32,7 @@ def account_for(tenant: Tenant, credential: Credential, settings: dict | None = 
     seed = f"{tenant.seed}:{key}"
     base = dataclasses.replace(tenant.account_defaults, **(settings or {}))
     account = tenant.accounts[key] = Account(provider, seed, base, rng=random.Random(seed))
-    with collector_paused():
+    with collector_paused(freeze=True):
         provider.populate(account, tenant.now())
     account.schedule_next_change(tenant.now())
     return account

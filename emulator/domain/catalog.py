@@ -21,9 +21,14 @@ class CredentialKind:
     identity: tuple[str, ...]  # properties naming the upstream account, most specific first
 
 
+# Stripe's key may stand in any of these fields (the docs used all three): the same key is the same account.
+STRIPE_KEY_FIELDS = ("secret", "secret_key", "access_token")
+# Fields that name the same thing as another: the identity is spelt with the first name.
+SYNONYMS = {field: STRIPE_KEY_FIELDS[0] for field in STRIPE_KEY_FIELDS}
+
 CREDENTIAL_KINDS: dict[str, CredentialKind] = {
-    "stripe_key": CredentialKind("stripe", ("secret", "secret_key")),
-    "stripe_oauth2": CredentialKind("stripe", ("stripe_user_id", "secret", "secret_key", "access_token")),
+    "stripe_key": CredentialKind("stripe", STRIPE_KEY_FIELDS),
+    "stripe_oauth2": CredentialKind("stripe", ("stripe_user_id", *STRIPE_KEY_FIELDS)),
     "hubspot": CredentialKind("hubspot", ("hub_id",)),
     "hubspot_oauth2": CredentialKind("hubspot", ("hub_id",)),
     "salesforce": CredentialKind("salesforce", ("instance_url",)),
@@ -51,7 +56,7 @@ def account_identity(properties: dict) -> tuple[str, str] | None:
     kind = CREDENTIAL_KINDS[properties["kind"]]
     for field in kind.identity:
         if properties.get(field) is not None:
-            return kind.provider, f"{field}={properties[field]}"
+            return kind.provider, f"{SYNONYMS.get(field, field)}={properties[field]}"
     return None
 
 

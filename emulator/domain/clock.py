@@ -29,6 +29,7 @@ class Clock:
         self.scale = float(scale)
         self._wall_base = wall()
         self._base = self._wall_base if now is None else now
+        self.moved = False  # set or advanced by hand since it was built
 
     @property
     def rate(self) -> float:
@@ -45,7 +46,7 @@ class Clock:
         if now is not None:
             if now < current:
                 raise ValueError("the clock cannot go backwards")
-            current = now
+            current, self.moved = now, True
         if mode is not None:
             self.mode = mode
         if scale is not None:
@@ -54,4 +55,5 @@ class Clock:
 
     def advance(self, micros: int) -> int:
         self._base += micros
+        self.moved = True
         return self.now()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from emulator.domain import streams
 from emulator.domain.delivery import ANY, ConsumerCursor, Settings
 from emulator.domain.errors import Invalid
 from emulator.domain.records import RecordVersion
@@ -45,11 +46,12 @@ def _settings(body: dict) -> dict:
 
 
 def create(tenant: Tenant, body: dict) -> HttpConsumer:
-    if tenant.streams.find(body["stream_id"]) is None:
+    if "stream_id" in body and tenant.streams.find(body["stream_id"]) is None:
         raise Invalid.field("stream_id", "is not a stream of this organization")
     settings = {**DEFAULTS, "name": None, "metadata": {}, "filters": dict.fromkeys(FILTER_KEYS, ANY), **_settings(body)}
+    stream_id = streams.stream_id_or_default(tenant, body)
     now = tenant.now()
-    consumer = tenant.consumers.add(HttpConsumer(id=tenant.ids.next(), stream_id=body["stream_id"],
+    consumer = tenant.consumers.add(HttpConsumer(id=tenant.ids.next(), stream_id=stream_id,
                                                  created_at=now, updated_at=now, **settings))
     cursor = tenant.cursors[consumer.id] = ConsumerCursor(consumer.id)
     cursor.start(tenant.logs[consumer.stream_id], consumer.deliver_policy, now, delivery_settings(consumer))

@@ -30,6 +30,18 @@ def account_key(credential: Credential) -> str:
     return "|".join(credential.identity) if credential.identity else credential.id
 
 
+ENVELOPE = ("oauth_app_id", "metadata")  # the flat form's fields that are not the kind's own
+
+
+def nested(body: dict) -> dict:
+    """An import body in the `properties` form: the flat form (`kind` and its fields at the top level, as the
+    getting-started page wrote it) is folded into `properties`; the schema already refused a mix of both."""
+    if "kind" not in body:
+        return body
+    return {"properties": {k: v for k, v in body.items() if k not in ENVELOPE},
+            **{k: body[k] for k in ENVELOPE if k in body}}
+
+
 def check_import(tenant: Tenant, body: dict, prefix: str = "") -> None:
     """Referential checks of an import body; `prefix` locates it inside a larger body (a sync's `credential`)."""
     app_id = body.get("oauth_app_id")
@@ -44,6 +56,7 @@ def check_import(tenant: Tenant, body: dict, prefix: str = "") -> None:
 
 
 def import_(tenant: Tenant, body: dict, prefix: str = "") -> Credential:
+    body = nested(body)
     check_import(tenant, body, prefix)
     properties = body["properties"]
     identity = account_identity(properties)

@@ -11,6 +11,7 @@ or slow down; the sync retries with back-off and its health says why.
 
 from __future__ import annotations
 
+import logging
 import random
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -26,6 +27,7 @@ from emulator.domain.upstream import Account
 if TYPE_CHECKING:
     from emulator.domain.syncs import Sync
 
+LOG = logging.getLogger("sequin_emulator")
 PAGE_SIZE = 100
 REQUEST_LATENCY = 100_000  # µs a simulated upstream request takes
 POLL_EVERY = {"continuous": 2 * MICROS, "4h": 4 * 3600 * MICROS}
@@ -34,6 +36,7 @@ THROTTLE_SLOWDOWN = 4  # with 429s, each request costs this many request slots
 ERROR_AFTER = 3  # consecutive failures before a sync's health is error rather than warn
 PROVIDER_NAMES = {"stripe": "Stripe", "hubspot": "HubSpot"}
 MAX_CHANGES_PER_RUN = 10_000
+MAX_REQUESTS_PER_RUN = 10_000  # per sync: a failing sync retries every minute, 525,600 times a simulated year
 
 
 @dataclass
@@ -56,6 +59,7 @@ class SyncRun:
     cursor: int  # how much of the account's change log this sync has read
     backfills: dict[str, Backfill] = field(default_factory=dict)  # collection id → progress
     failures: int = 0  # consecutive failed requests
+    polled_last: bool = False  # the last request was a poll (during a backfill, pages and due polls alternate)
     last_error: str | None = None
     rng: random.Random = field(default_factory=random.Random)
 
@@ -117,6 +121,11 @@ def stop(tenant: Tenant, sync_id: str) -> None:
 def advance_clock(tenant: Tenant, to: int) -> None:
     """Move the tenant's clock to `to`, running every step that falls due on the way, each at its own time."""
     run_until(tenant, to)
+    set_clock(tenant, to)
+
+
+def set_clock(tenant: Tenant, to: int) -> None:
+    """Move the clock to `to` once everything due before it has run."""
     tenant.clock.set(now=to)
     tenant.notify()
 
@@ -126,27 +135,65 @@ def _faulty(account: Account) -> bool:
     return settings.outage or settings.revoked or settings.error_rate > 0
 
 
-def run_until(tenant: Tenant, until: int) -> None:
+class Steps:
+    """The steps each account and sync took in one advance (which may run in slices), for the caps."""
+
+    def __init__(self) -> None:
+        self.done: dict[int, int] = {}  # by id() of the account or sync run
+
+    def count(self, target: object) -> int:
+        self.done[id(target)] = self.done.get(id(target), 0) + 1
+        return self.done[id(target)]
+
+
+def run_until(tenant: Tenant, until: int, steps: Steps | None = None, limit: int | None = None) -> bool:
     """Run every step due at or before `until`, earliest first (accounts before syncs at the same time).
 
-    One call makes at most MAX_CHANGES_PER_RUN changes per account on its own; past that the account stays
-    quiet until `until` (so advancing a clock by a year does not generate millions of changes).
+    One advance makes at most MAX_CHANGES_PER_RUN changes per account on its own, and MAX_REQUESTS_PER_RUN
+    requests per sync; past that the account stays quiet, and the sync idle, until `until` (so advancing a
+    clock by a year neither generates millions of changes nor retries a failing sync half a million times).
+    With `limit`, stops after that many steps and returns False if more are due: call again with the same
+    `steps` to go on (the API layer does, yielding to other clients in between).
     """
+    if tenant.engine_fault is not None:
+        return True  # stopped by a bug (see catch_up); the organization's API still answers
     step = _next_step(tenant, until)
     if step is None:
-        return
-    made: dict[int, int] = {}
+        return True
+    steps = steps or Steps()
+    taken = 0
     with collector_paused():
         while step is not None:
+            if limit is not None and taken >= limit:
+                return False
             at, _, kind, target = step
+            taken += 1
             if kind == "account":
-                made[id(target)] = made.get(id(target), 0) + 1
                 _account_change(tenant, target, at)
-                if made[id(target)] >= MAX_CHANGES_PER_RUN:
+                if steps.count(target) >= MAX_CHANGES_PER_RUN:
                     target.schedule_next_change(until)
             else:
                 _request(tenant, target, at)
+                if steps.count(target) >= MAX_REQUESTS_PER_RUN:
+                    target.next_request_at = max(target.next_request_at, until + 1)
             step = _next_step(tenant, until)
+    return True
+
+
+def catch_up(tenant: Tenant) -> None:
+    """Run what fell due on the tenant's clock. A failure inside the engine is a bug of the emulator: it is
+    logged with its traceback, the tenant's engine stops (its syncs' health says why) and everything else of
+    the tenant, and of every other tenant, goes on answering. A reset or a state import starts it again."""
+    try:
+        run_until(tenant, tenant.now())
+    except Exception as exc:  # noqa: BLE001 - contain any bug to the tenant it happened in
+        stopped_by_bug(tenant, exc)
+
+
+def stopped_by_bug(tenant: Tenant, exc: Exception) -> None:
+    LOG.error("the sync engine failed for organization %s; its syncs stop until a reset", tenant.org_id,
+              exc_info=exc)
+    tenant.engine_fault = f"{type(exc).__name__}: {exc}"
 
 
 def _next_step(tenant: Tenant, until: int):
@@ -191,9 +238,14 @@ def _request(tenant: Tenant, run: SyncRun, at: int) -> None:
     run.failures, run.last_error = 0, None
     slots = THROTTLE_SLOWDOWN if account.settings.throttle else 1
     run.next_request_at = at + _spacing(sync) * slots
-    if at >= run.next_poll_at or all(b.done for b in run.backfills.values()):
+    backfilling = any(not b.done for b in run.backfills.values())
+    # during a backfill a due poll takes its turn between pages, never two turns in a row: with requests
+    # spaced 2 s or more apart a poll is always due, and the backfill would never get a page
+    if not backfilling or (at >= run.next_poll_at and not run.polled_last):
+        run.polled_last = True
         _poll(tenant, sync, run, account, at)
     else:
+        run.polled_last = False
         _backfill_page(tenant, sync, run, account, at)
 
 
@@ -267,6 +319,10 @@ def sync_health(tenant: Tenant, sync: "Sync") -> dict:
     notes, provider_notes = [], []
     name = PROVIDER_NAMES.get(sync.provider, sync.provider)
     status = "healthy"
+    if tenant.engine_fault is not None:
+        status = "error"
+        notes.append("The emulator's sync engine stopped for this organization because of a bug in the emulator "
+                     f"({tenant.engine_fault}); POST /_emulator/reset or import a state to start it again.")
     if run.failures:
         status = "error" if run.failures >= ERROR_AFTER or account.settings.revoked else "warn"
         notes.append(f"The last {run.failures} request(s) to {name} failed: {run.last_error}")

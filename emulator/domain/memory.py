@@ -14,11 +14,20 @@ from typing import Iterator
 
 
 @contextlib.contextmanager
-def collector_paused() -> Iterator[None]:
+def collector_paused(freeze: bool = False) -> Iterator[None]:
+    """Pause the cycle collector; with `freeze`, move everything alive afterwards out of its reach for good.
+
+    Freezing is for bulk builds (a simulated account, an imported state): a full collection would otherwise
+    walk every object of every account, a pause of 0.5 s per 70,000 Stripe objects that hits a random request.
+    Frozen objects are still freed by reference counting when they die; only cycles among them would stay,
+    and these trees have none.
+    """
     enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
+        if freeze:
+            gc.freeze()
         if enabled:
             gc.enable()

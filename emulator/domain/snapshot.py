@@ -14,6 +14,7 @@ from collections import Counter
 
 import orjson
 
+from emulator.domain.catalog import account_identity, collection_ids, provider_of_kind
 from emulator.domain.clock import Clock
 from emulator.domain.consumers import HttpConsumer
 from emulator.domain.credentials import Credential
@@ -22,6 +23,7 @@ from emulator.domain.engine import Backfill, SyncRun
 from emulator.domain.errors import Invalid
 from emulator.domain.health import Health
 from emulator.domain.ids import IdFactory
+from emulator.domain.memory import collector_paused
 from emulator.domain.oauth_apps import OAuthApp
 from emulator.domain import records
 from emulator.domain.records import RecordVersion, StreamLog, compact_json
@@ -142,12 +144,157 @@ def _restore_run(saved: dict) -> SyncRun:
                       "rng": _restore_rng(saved["rng"])})
 
 
+class _Problems:
+    """The reference errors found in a snapshot, by dotted path."""
+
+    def __init__(self) -> None:
+        self.found: dict[str, list[str]] = {}
+
+    def add(self, path: str, reason: str) -> None:
+        self.found.setdefault(path, []).append(reason)
+
+    def unique(self, rows: list[dict], key: str, section: str) -> dict:
+        """Rows by `key`, noting repeats."""
+        seen: dict = {}
+        for i, row in enumerate(rows):
+            if row[key] in seen:
+                self.add(f"{section}.{i}.{key}", f"repeats {section}.{seen[row[key]][0]}.{key}")
+            seen.setdefault(row[key], (i, row))
+        return {value: row for value, (_, row) in seen.items()}
+
+    def same_keys(self, table: dict, wanted: set, path: str, what: str) -> None:
+        for key in table.keys() - wanted:
+            self.add(f"{path}.{key}", f"is not the id of one of the snapshot's {what}")
+        for key in sorted(wanted - table.keys()):
+            self.add(path, f"has nothing for {key}")
+
+
+def _reference_errors(s: dict) -> dict[str, list[str]]:
+    """Every place where a snapshot (already valid against the spec's `Snapshot` schema) does not fit together:
+    the checks the engine, the stream store and the consumers rely on."""
+    p = _Problems()
+    streams = p.unique(s["streams"], "id", "streams")
+    p.unique(s["streams"], "slug", "streams")
+    apps = p.unique(s["oauth_apps"], "id", "oauth_apps")
+    credentials = p.unique(s["credentials"], "id", "credentials")
+    syncs = p.unique(s["syncs"], "id", "syncs")
+    consumers = p.unique(s["consumers"], "id", "consumers")
+    for i, row in enumerate(s["credentials"]):
+        kind = row["properties"]["kind"]
+        if row["kind"] != kind or row["provider"] != provider_of_kind(kind):
+            p.add(f"credentials.{i}.kind", f"does not match properties.kind ({kind}) and its provider")
+        elif list(account_identity(row["properties"]) or []) != list(row["identity"] or []):
+            p.add(f"credentials.{i}.identity", "does not match the account its properties name")
+        if row["oauth_app_id"] is not None and row["oauth_app_id"] not in apps:
+            p.add(f"credentials.{i}.oauth_app_id", "is not an OAuth app of the snapshot")
+    for i, row in enumerate(s["syncs"]):
+        credential = credentials.get(row["credential_id"])
+        if row["stream_id"] not in streams:
+            p.add(f"syncs.{i}.stream_id", "is not a stream of the snapshot")
+        if credential is None:
+            p.add(f"syncs.{i}.credential_id", "is not a credential of the snapshot")
+        elif credential["provider"] != row["provider"]:
+            p.add(f"syncs.{i}.provider", f"is not the credential's provider ({credential['provider']})")
+        for j, cid in enumerate(row["collection_ids"]):
+            if cid not in collection_ids(row["provider"]):
+                p.add(f"syncs.{i}.collection_ids.{j}", f"is not a collection of {row['provider']}")
+    for i, row in enumerate(s["consumers"]):
+        if row["stream_id"] not in streams:
+            p.add(f"consumers.{i}.stream_id", "is not a stream of the snapshot")
+    p.same_keys(s["logs"], set(streams), "logs", "streams")
+    last_idx = s["last_idx"]
+    for stream_id, log in s["logs"].items():
+        path = f"logs.{stream_id}"
+        if len(log["inserted_at"]) != len(log["entries"]):
+            p.add(f"{path}.inserted_at", "must have one time per entry")
+        live: set = set()
+        for i, entry in enumerate(log["entries"]):
+            if entry is None:
+                continue
+            record = entry["record"]
+            key = [record["sync_id"], record["collection_id"], record["upstream_id"]]
+            if entry["key"] != key or entry["filter_key"] != [record["provider"], *key[:2]]:
+                p.add(f"{path}.entries.{i}.key", "does not match the record's sync, collection and upstream id")
+            if record["stream_id"] != stream_id:
+                p.add(f"{path}.entries.{i}.record.stream_id", "is not the stream of this log")
+            if record["updated_idx"] > last_idx:
+                p.add(f"{path}.entries.{i}.record.updated_idx", "is past the snapshot's last_idx")
+            if tuple(key) in live:
+                p.add(f"{path}.entries.{i}.key", "is live at an earlier position too")
+            live.add(tuple(key))
+    p.same_keys(s["cursors"], set(consumers), "cursors", "consumers")
+    for consumer_id, cursor in s["cursors"].items():
+        consumer = consumers.get(consumer_id)
+        log = s["logs"].get(consumer["stream_id"]) if consumer else None
+        if log is None:
+            continue
+        size, path = len(log["entries"]), f"cursors.{consumer_id}"
+        if cursor["cursor"] > size:
+            p.add(f"{path}.cursor", f"is past the end of its stream's log ({size})")
+        if cursor["last_received"] is not None and cursor["last_received"] >= size:
+            p.add(f"{path}.last_received", f"is past the end of its stream's log ({size})")
+        numbers = [number for number, *_ in cursor["out"]]
+        for i, (number, position, _, _) in enumerate(cursor["out"]):
+            if position >= size or not 0 < number <= cursor["issued"] or numbers.count(number) > 1:
+                p.add(f"{path}.out.{i}", "names a position past the log, or a delivery number not issued once")
+        for i, (position, _) in enumerate(cursor["again"]):
+            if position >= size:
+                p.add(f"{path}.again.{i}", f"is past the end of its stream's log ({size})")
+    for key, account in s["accounts"].items():
+        provider, path = PROVIDERS[account["provider"]], f"accounts.{key}"
+        objects = {(o["collection"], o["id"]) for o in account["objects"]}
+        for i, obj in enumerate(account["objects"]):
+            reason = provider.stored_object_problem(obj["collection"], obj["id"], obj["data"])
+            if reason:
+                p.add(f"{path}.objects.{i}", reason)
+        for collection, ids in account["order"].items():
+            missing = [object_id for object_id in ids if (collection, object_id) not in objects]
+            if missing:
+                p.add(f"{path}.order.{collection}", f"names objects the account does not have ({missing[0]})")
+        for i, change in enumerate(account["changes"]):
+            snap = change["snapshot"]
+            reason = provider.stored_object_problem(snap["collection"], snap["id"], snap["data"])
+            if (snap["collection"], snap["id"]) != (change["collection"], change["id"]):
+                reason = "its snapshot is of another object"
+            if reason:
+                p.add(f"{path}.changes.{i}", reason)
+    for sync_id, run in s["runs"].items():
+        sync, account, path = syncs.get(sync_id), s["accounts"].get(run["account_key"]), f"runs.{sync_id}"
+        if sync is None or run["sync_id"] != sync_id:
+            p.add(path, "is not the run of a sync of the snapshot")
+            continue
+        if account is None or account["provider"] != sync["provider"]:
+            p.add(f"{path}.account_key", "is not an account of the snapshot of the sync's provider")
+            continue
+        if run["cursor"] > len(account["changes"]):
+            p.add(f"{path}.cursor", f"is past the end of its account's change log ({len(account['changes'])})")
+        objects = {(o["collection"], o["id"]) for o in account["objects"]}
+        for cid, backfill in run["backfills"].items():
+            where = f"{path}.backfills.{cid}"
+            if cid not in sync["collection_ids"] or backfill["collection"] != cid.partition(":")[2]:
+                p.add(where, "is not a collection of the sync")
+            pending = backfill["pending"] or []
+            if backfill["offset"] > len(pending):
+                p.add(f"{where}.offset", f"is past the end of pending ({len(pending)})")
+            if any((backfill["collection"], object_id) not in objects for object_id in pending):
+                p.add(f"{where}.pending", "names objects the account does not have")
+    for credential_id in s["refreshes"]:
+        if credential_id not in credentials:
+            p.add(f"refreshes.{credential_id}", "is not a credential of the snapshot")
+    return p.found
+
+
 def restore(tenants: Tenants, token: str, snapshot: dict) -> Tenant:
-    """Replace the tenant of `token` with the snapshot's state (422 when the snapshot does not fit)."""
-    if not isinstance(snapshot, dict) or snapshot.get("version") != VERSION:
-        raise Invalid.field("version", f"must be {VERSION}: this is not an emulator snapshot of this version")
-    try:
-        tenant = tenants.reset(token)
+    """Replace the tenant of `token` with the snapshot's state. The snapshot is valid against the spec's
+    `Snapshot` schema (the API and the state-file loader check that); here its references are checked, and
+    the new tenant is built aside: a snapshot that does not fit is a 422, and the tenant stays as it was."""
+    problems = _reference_errors(snapshot)
+    if problems:
+        path, reasons = next(iter(problems.items()))
+        raise Invalid(problems, summary=f"The snapshot does not fit together ({path} {reasons[0]}); "
+                                        "the tenant was left as it was.")
+    tenant = tenants.build(token)
+    with collector_paused(freeze=True):
         clock = snapshot["clock"]
         tenant.clock = Clock(mode=clock["mode"], now=clock["now"], scale=clock["scale"])
         tenant.ids = IdFactory(snapshot["ids"]["seed"], snapshot["ids"]["namespace"])  # ids go on as they were
@@ -171,8 +318,4 @@ def restore(tenants: Tenants, token: str, snapshot: dict) -> Tenant:
         tenant.runs = {sid: _restore_run(saved) for sid, saved in snapshot["runs"].items()}
         tenant.refreshes = snapshot["refreshes"]
         tenant.faults = Faults(**snapshot["faults"])
-    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
-        tenants.reset(token)
-        raise Invalid({"snapshot": [f"does not fit: {type(exc).__name__}: {exc}"]},
-                      summary="The snapshot could not be imported; the tenant was left empty.") from None
-    return tenant
+    return tenants.replace(token, tenant)

@@ -36,6 +36,18 @@ def create(tenant: Tenant, body: dict) -> Stream:
     return stream
 
 
+DEFAULT_SLUG = "default"
+
+
+def stream_id_or_default(tenant: Tenant, body: dict) -> str:
+    """`body["stream_id"]`, else the organization's default stream, created on first use: syncs and consumers
+    had no stream before streams existed, and the getting-started page still creates them without one."""
+    if "stream_id" in body:
+        return body["stream_id"]
+    existing = tenant.stream_slugs.get(DEFAULT_SLUG)
+    return existing if existing is not None else create(tenant, {"slug": DEFAULT_SLUG}).id
+
+
 def update(tenant: Tenant, stream_id: str, body: dict) -> Stream:
     stream = tenant.streams.get(stream_id)
     if "slug" in body:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from emulator.domain import credentials, engine
+from emulator.domain import credentials, engine, streams
 from emulator.domain.catalog import collection_ids, default_rate_limit, provider_of_kind
 from emulator.domain.errors import Invalid
 from emulator.domain.tenant import Tenant
@@ -45,9 +45,10 @@ def _check_collections(provider: str, wanted: list[str]) -> dict[str, list[str]]
 
 def create(tenant: Tenant, body: dict) -> Sync:
     errors: dict[str, list[str]] = {}
-    if tenant.streams.find(body["stream_id"]) is None:
+    if "stream_id" in body and tenant.streams.find(body["stream_id"]) is None:
         errors["stream_id"] = ["is not a stream of this organization"]
     inline, credential_id = body.get("credential"), body.get("credential_id")
+    inline = credentials.nested(inline) if inline is not None else None
     provider = body.get("provider")
     if (inline is None) == (credential_id is None):
         errors["credential_id"] = ["exactly one of credential and credential_id is required"]
@@ -68,9 +69,10 @@ def create(tenant: Tenant, body: dict) -> Sync:
         raise Invalid(errors)
     if inline is not None:
         credential_id = credentials.import_(tenant, inline, prefix="credential.").id
+    stream_id = streams.stream_id_or_default(tenant, body)
     now = tenant.now()
     sync = tenant.syncs.add(Sync(
-        id=tenant.ids.next(), provider=provider, stream_id=body["stream_id"], name=body["name"],
+        id=tenant.ids.next(), provider=provider, stream_id=stream_id, name=body["name"],
         status=body.get("status", "active"), collection_ids=list(body["collection_ids"]),
         rate_limit=_rate_limit(body["rate_limit"]) if "rate_limit" in body else default_rate_limit(provider),
         credential_id=credential_id, max_age_days=_int_or_none(body.get("max_age_days")),

@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 from collections import deque
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterator
 
 from emulator.domain.clock import Clock
 from emulator.domain.ids import IdFactory, derived_uuid
@@ -70,6 +70,8 @@ class Tenant:
     faults: Faults = field(default_factory=Faults)
     journal: deque = field(default_factory=lambda: deque(maxlen=JOURNAL_SIZE))
     listeners: set = field(default_factory=set)  # callables told when records may have become available
+    engine_fault: str | None = None  # why the sync engine stopped for this tenant (a bug), if it did
+    replaced: bool = False  # a reset or an import put a new tenant in its place: waiters stop waiting
 
     def now(self) -> int:
         return self.clock.now()
@@ -82,13 +84,28 @@ class Tenant:
         for listener in list(self.listeners):
             listener()
 
+    def pristine(self, clock: "ClockSettings") -> bool:
+        """Nothing to lose: no resources, no accounts, no faults, the clock as every new tenant's. Only
+        its journal would go if it were forgotten and built again on its next request."""
+        return not (len(self.streams) or len(self.oauth_apps) or len(self.credentials) or len(self.syncs)
+                    or len(self.consumers) or self.accounts or self.listeners or self.last_idx) \
+            and self.faults == Faults() and not self.clock.moved and self.clock.mode == clock.mode \
+            and self.clock.scale == clock.scale and self.engine_fault is None
+
 
 def org_id_of(token: str) -> str:
     return derived_uuid("org", token)
 
 
 class Tenants:
-    """Token → tenant. With `api_keys`, only those tokens are tenants (strict mode)."""
+    """Token → tenant. With `api_keys`, only those tokens are tenants (strict mode).
+
+    Without `api_keys` any token is a tenant, so a client minting tokens could grow the table without end:
+    past `PRISTINE_LIMIT` tenants, pristine ones (nothing but a journal: see `Tenant.pristine`) are forgotten,
+    oldest first; their token gets an identical new tenant on its next request.
+    """
+
+    PRISTINE_LIMIT = 10_000
 
     def __init__(self, seed: int = 0, clock: ClockSettings = ClockSettings(),
                  api_keys: frozenset[str] | None = None, accounts: AccountSettings | None = None) -> None:
@@ -97,6 +114,8 @@ class Tenants:
         self.api_keys = api_keys
         self.account_defaults = accounts or AccountSettings()
         self._tenants: dict[str, Tenant] = {}
+        self._engines: dict[str, None] = {}  # tokens of tenants with simulated accounts (an ordered set)
+        self._evicted_at = 0  # the table's size at the last eviction sweep
         self.grants: dict = {}  # OAuth start links and codes → their Grant (emulator.domain.oauth_flow)
 
     def accepts(self, token: str) -> bool:
@@ -105,14 +124,48 @@ class Tenants:
     def get(self, token: str) -> Tenant:
         tenant = self._tenants.get(token)
         if tenant is None:
-            tenant = self._tenants[token] = self._build(token)
+            tenant = self._tenants[token] = self.build(token)
+            if len(self._tenants) > self.PRISTINE_LIMIT + self._evicted_at // 10:
+                self._forget_pristine(keep=token)
         return tenant
+
+    def _forget_pristine(self, keep: str) -> None:
+        for token, tenant in list(self._tenants.items()):
+            if len(self._tenants) <= self.PRISTINE_LIMIT:
+                break
+            if token != keep and tenant.pristine(self.clock_settings):
+                del self._tenants[token]
+        self._evicted_at = len(self._tenants)  # all left have state: sweep again only after more growth
 
     def reset(self, token: str) -> Tenant:
-        tenant = self._tenants[token] = self._build(token)
+        return self.replace(token, self.build(token))
+
+    def replace(self, token: str, tenant: Tenant) -> Tenant:
+        """Put `tenant` in the place of `token`'s; whoever waits on the old one is woken to look again."""
+        old = self._tenants.get(token)
+        self._tenants[token] = tenant
+        if old is not None:
+            old.replaced = True
+            old.notify()
+        self.note(tenant)
         return tenant
 
-    def _build(self, token: str) -> Tenant:
+    def note(self, tenant: Tenant) -> None:
+        """Keep track of the tenants whose sync engine has something to run (after each request and load)."""
+        if tenant.accounts:
+            self._engines[tenant.token] = None
+
+    def with_moving_engines(self) -> Iterator[Tenant]:
+        """Tenants with simulated accounts whose clock moves by itself: the only ones the ticker must visit."""
+        for token in list(self._engines):
+            tenant = self._tenants.get(token)
+            if tenant is None or not tenant.accounts:
+                del self._engines[token]
+            elif tenant.clock.rate > 0:
+                yield tenant
+
+    def build(self, token: str) -> Tenant:
+        """A new tenant for `token`, not yet in place (see `replace`)."""
         org_id = org_id_of(token)
         return Tenant(token=token, org_id=org_id, ids=IdFactory(self.seed, org_id), clock=self.clock_settings.build(),
                       seed=self.seed, account_defaults=dataclasses.replace(self.account_defaults))

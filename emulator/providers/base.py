@@ -118,6 +118,15 @@ class Provider(ABC):
     def upstream_times(self, obj: UpstreamObject) -> tuple[int, int]:
         """(upstream_created_at, upstream_updated_at) of an object's current version, in µs."""
 
+    def stored_object_problem(self, collection: str, object_id: str, data: dict) -> str | None:
+        """Why an object read back from a snapshot could not be one of this provider's, if it could not: the
+        fields the simulation relies on. (What it does with them is checked when it writes.)"""
+        if collection not in self.collections:
+            return f"is of no collection of {self.name} ({collection})"
+        if data.get("id") != object_id:
+            return "its data.id is not its id"
+        return None
+
     # shared helpers
 
     def existing(self, account: Account, collection: str, object_id: str) -> UpstreamObject:

@@ -54,6 +54,12 @@ class HubSpot(Provider):
         return envelope + [{"name": prop, "accessor": f"properties.{prop}", "type": "text"}
                            for prop in PROPERTIES[collection]]
 
+    def stored_object_problem(self, collection: str, object_id: str, data: dict) -> str | None:
+        problem = super().stored_object_problem(collection, object_id, data)
+        if problem is None and not isinstance(data.get("properties"), dict):
+            return "its data has no `properties` object"
+        return problem
+
     def upstream_times(self, obj: UpstreamObject) -> tuple[int, int]:
         """`createdAt` and `updatedAt`, to HubSpot's millisecond precision."""
         return obj.created // 1000 * 1000, obj.updated // 1000 * 1000

@@ -71,6 +71,12 @@ class Stripe(Provider):
     def fields(self, collection: str) -> list[dict]:
         return [{**f, "primary_key": f["name"] == "id"} for f in collection_fields()[collection]]
 
+    def stored_object_problem(self, collection: str, object_id: str, data: dict) -> str | None:
+        problem = super().stored_object_problem(collection, object_id, data)
+        if problem is None and (type(data.get("created")) is not int or data.get("object") != collection):
+            return f"its data is not a Stripe {collection} (`object` and `created` in seconds)"
+        return problem
+
     def upstream_times(self, obj: UpstreamObject) -> tuple[int, int]:
         """`created` as Stripe shows it (whole seconds), and the time of the change (the event) behind this version."""
         return obj.data["created"] * MICROS, obj.updated

@@ -1,0 +1,247 @@
+"""What an adversarial client sends must never produce a 500, hang the server, or lose data.
+
+One test per finding of the robustness review, through the public interface (HTTP, scenario and state files).
+"""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from tests.conftest import Api
+
+HUB = {"kind": "hubspot", "hub_id": 77, "refresh_token": "rt"}
+
+
+def _raw(api: Api, method: str, path: str, body: bytes):
+    return api.request(method, path, content=body, headers={"Content-Type": "application/json"})
+
+
+def _nested(levels: int, leaf=None, key: str | None = "a"):
+    value = leaf if leaf is not None else {}
+    for _ in range(levels - 1):
+        value = {key: value} if key is not None else [value]
+    return value
+
+
+# ------------------------------------------------------------------ integral floats are integers
+
+def test_integral_floats_reach_the_domain_as_ints(api):
+    stream = api.stream()
+    consumer = api.ok("POST", "/v1/http-consumers", {"stream_id": stream["id"], "ack_wait_ms": 2000.0,
+                                                     "max_deliver": -1.0, "metadata": {"kept": 2.0}})
+    assert consumer["ack_wait_ms"] == 2000 and consumer["max_deliver"] == -1
+    assert b'"kept":2.0' in api.get(f"/v1/http-consumers/{consumer['id']}").content  # free-form values as sent
+    assert b'"ack_wait_ms":2000,' in api.get(f"/v1/http-consumers/{consumer['id']}").content
+
+
+def test_an_integral_float_hub_id_is_the_same_portal(api):
+    one = api.ok("POST", "/v1/credentials", {"properties": HUB})
+    two = api.ok("POST", "/v1/credentials", {"properties": {**HUB, "hub_id": 77.0}})
+    assert one["id"] == two["id"] and len(api.ok("GET", "/v1/credentials")["data"]) == 1
+
+
+def test_integral_float_account_settings_keep_the_engine_running(api):
+    credential = api.ok("POST", "/v1/credentials", {"properties": HUB})
+    settings = api.ok("PUT", f"/_emulator/upstream/{credential['id']}/settings",
+                      {"history_days": 2.0, "records_per_collection": 5.0, "changes_per_hour": 60.0})
+    assert settings["history_days"] == 2 and settings["records_per_collection"] == 5
+    sync = api.sync(api.stream()["id"], credential=None, credential_id=credential["id"],
+                    collection_ids=["hubspot:contact"])
+    api.ok("POST", "/_emulator/clock/advance", {"by": "2h"})
+    assert api.ok("GET", f"/v1/syncs/{sync['id']}")["initial_backfill_completed_at"] is not None
+    assert len(api.ok("GET", f"/_emulator/upstream/{credential['id']}/records?collection_id=hubspot:contact")["data"]) >= 5
+
+
+def test_integral_floats_in_a_scenario(api):
+    ids = api.ok("POST", "/_emulator/scenario", {
+        "account_defaults": {"history_days": 3.0, "records_per_collection": 2.0},
+        "credentials": [{"name": "hub", "properties": HUB}],
+        "syncs": [{"name": "s", "credential": "hub", "collection_ids": ["hubspot:company"]}],
+        "advance": "1m"})
+    records = api.ok("GET", f"/_emulator/upstream/{ids['credentials']['hub']}/records?collection_id=hubspot:company")
+    assert len(records["data"]) == 2
+
+
+# ------------------------------------------------------------------ nesting depth
+
+@pytest.mark.parametrize("levels", [33, 250, 1000])
+def test_deep_metadata_is_refused_before_it_is_stored(api, levels):
+    stream = api.stream()
+    response = _raw(api, "POST", "/v1/http-consumers",
+                    orjson.dumps({"stream_id": stream["id"], "metadata": _nested(levels)}) if levels < 250 else
+                    b'{"stream_id": "%s", "metadata": ' % stream["id"].encode() + b'{"a":' * levels + b"1" + b"}" * levels + b"}")
+    assert response.status_code == 422, response.text
+    [(path, reasons)] = response.json()["validation_errors"].items()
+    assert path.startswith("metadata.a.a") and reasons == ["nests deeper than 32 levels"]
+    assert api.ok("GET", "/v1/http-consumers")["data"] == []
+    assert api.get("/_emulator/state").status_code == 200
+
+
+def test_deep_arrays_are_a_422_not_a_recursion_error(api):
+    response = _raw(api, "POST", "/v1/streams", b'{"slug": ' + b"[" * 1000 + b"]" * 1000 + b"}")
+    assert response.status_code == 422 and "nests deeper" in response.text
+
+
+def test_deep_record_data_is_refused_everywhere_records_are_written(api):
+    stream = api.stream()
+    sync = api.sync(stream["id"])
+    deep = _nested(40)
+    appended = api.post(f"/_emulator/streams/{stream['id']}/records",
+                        {"sync_id": sync["id"], "records": [{"collection_id": "stripe:customer", "upstream_id": "c",
+                                                             "data": deep}]})
+    injected = api.post(f"/_emulator/upstream/{sync['credential_id']}/changes",
+                        {"kind": "insert", "collection_id": "stripe:customer", "data": {"metadata": deep}})
+    mutated = api.post("/v1/mutations/run", {"kind": "create", "sync_id": sync["id"], "collection_id": "stripe:customer",
+                                             "records": [{"data": {"name": "ok"}}, {"data": {"metadata": deep}}]})
+    assert [r.status_code for r in (appended, injected, mutated)] == [422, 422, 422]
+    assert api.ok("GET", f"/_emulator/upstream/{sync['credential_id']}/records?collection_id=stripe:customer")["data"] == []
+    consumer = api.consumer(stream["id"])
+    assert api.next(consumer)["data"] == []
+
+
+def test_a_deep_metadata_filter_is_a_422(api):
+    response = api.get("/v1/syncs", params={"metadata": '{"a":' * 300 + "1" + "}" * 300})
+    assert response.status_code == 422
+
+
+def test_values_at_the_depth_limit_survive_export_import_and_a_second_export(api):
+    stream = api.stream()
+    sync = api.sync(stream["id"], metadata=_nested(31))
+    api.post(f"/_emulator/streams/{stream['id']}/records",
+             {"sync_id": sync["id"], "records": [{"collection_id": "stripe:customer", "upstream_id": "c",
+                                                  "data": _nested(30)}]})
+    exported = api.ok("GET", "/_emulator/state")
+    assert api.ok("PUT", "/_emulator/state", exported)["imported"] is True
+    assert api.ok("GET", "/_emulator/state") == exported
+
+
+# ------------------------------------------------------------------ accounts too large to honour
+
+def test_account_sizes_have_a_bound_the_server_can_honour(api):
+    credential = api.ok("POST", "/v1/credentials", {"properties": HUB})
+    response = api.put(f"/_emulator/upstream/{credential['id']}/settings", {"records_per_collection": 1_000_000})
+    assert response.status_code == 422
+    assert "records_per_collection" in response.json()["validation_errors"]
+
+
+
+# ------------------------------------------------------------------ mutations are all or nothing
+
+def test_a_delete_naming_an_object_twice_is_refused_whole(api):
+    sync = api.sync(api.stream()["id"])
+    customer = api.ok("POST", f"/_emulator/upstream/{sync['credential_id']}/changes",
+                      {"kind": "insert", "collection_id": "stripe:customer", "data": {"name": "Ann"}})["upstream_id"]
+    response = api.post("/v1/mutations/run", {"kind": "delete", "sync_id": sync["id"], "collection_id": "stripe:customer",
+                                              "upstream_ids": [customer, customer]})
+    assert response.status_code == 422 and "upstream_ids" in response.json()["validation_errors"]
+    live = api.ok("GET", f"/_emulator/upstream/{sync['credential_id']}/records?collection_id=stripe:customer")["data"]
+    assert [c["id"] for c in live] == [customer]
+
+
+# ------------------------------------------------------------------ stalls
+
+def test_a_year_of_a_failing_sync_advances_quickly_and_stays_failing(api):
+    sync = api.sync(api.stream()["id"])
+    api.ok("PUT", f"/_emulator/upstream/{sync['credential_id']}/settings", {"outage": True})
+    for by in ("365d", "999999d"):
+        assert api.post("/_emulator/clock/advance", {"by": by}).status_code == 200
+    health = api.ok("GET", f"/v1/syncs/{sync['id']}")["health"]
+    assert health["status"] == "error" and "unavailable" in health["notes"][0]
+    api.ok("PUT", f"/_emulator/upstream/{sync['credential_id']}/settings", {"outage": False})
+    api.ok("POST", "/_emulator/clock/advance", {"by": "2m"})
+    assert api.ok("GET", f"/v1/syncs/{sync['id']}")["health"]["status"] == "healthy"
+
+
+def test_a_backfill_completes_when_requests_are_far_apart(api):
+    credential = api.ok("POST", "/v1/credentials", {"properties": HUB})
+    api.ok("PUT", f"/_emulator/upstream/{credential['id']}/settings", {"records_per_collection": 250})
+    sync = api.sync(api.stream()["id"], credential=None, credential_id=credential["id"],
+                    collection_ids=["hubspot:contact", "hubspot:deal"], rate_limit={"allowed_requests": 1, "interval": 5})
+    api.ok("POST", "/_emulator/clock/advance", {"by": "1m"})
+    done = api.ok("GET", f"/v1/syncs/{sync['id']}")["initial_backfill_completed_at"]
+    # 6 pages (3 per collection), with a due poll between each two: the last page is the 11th request, at 50 s
+    assert done == "2024-01-01T00:00:50.000000Z"
+
+
+# ------------------------------------------------------------------ state import trusts nothing
+
+def _tenant_with_everything(api: Api) -> dict:
+    """A tenant with a stream, a sync mid-backfill, a consumer with a delivery out; returns its snapshot."""
+    stream = api.stream()
+    credential = api.ok("POST", "/v1/credentials", {"properties": HUB})
+    api.ok("PUT", f"/_emulator/upstream/{credential['id']}/settings", {"records_per_collection": 150})
+    sync = api.sync(stream["id"], credential=None, credential_id=credential["id"], collection_ids=["hubspot:contact"],
+                    rate_limit={"allowed_requests": 1, "interval": 60})
+    consumer = api.consumer(stream["id"])
+    api.next(consumer)
+    return api.ok("GET", "/_emulator/state") | {"_ids": {"sync": sync["id"], "consumer": consumer["id"],
+                                                       "stream": stream["id"], "credential": credential["id"]}}
+
+
+def _corruptions(snapshot: dict) -> list[tuple[str, dict, str]]:
+    """(what, corrupted copy, the path the 422 must name) for each way the review broke an import."""
+    ids = snapshot.pop("_ids")
+    found = []
+
+    def corrupt(what: str, path: str, change) -> None:
+        copy = orjson.loads(orjson.dumps(snapshot))
+        change(copy)
+        found.append((what, copy, path))
+
+    corrupt("a bogus clock mode", "clock.mode", lambda s: s["clock"].update(mode="bogus"))
+    corrupt("a huge clock", "clock.now", lambda s: s["clock"].update(now=10**20))
+    corrupt("a run naming a missing account", f"runs.{ids['sync']}.account_key",
+            lambda s: s["runs"][ids["sync"]].update(account_key="nope"))
+    corrupt("a bad sync frequency", "syncs.0.sync_frequency", lambda s: s["syncs"][0].update(sync_frequency="hourly"))
+    corrupt("an unknown credential", "syncs.0.credential_id",
+            lambda s: s["syncs"][0].update(credential_id="00000000-0000-4000-8000-000000000000"))
+    corrupt("an unknown stream", "consumers.0.stream_id",
+            lambda s: s["consumers"][0].update(stream_id="00000000-0000-4000-8000-000000000000"))
+    corrupt("a cursor past the log", f"cursors.{ids['consumer']}.cursor",
+            lambda s: s["cursors"][ids["consumer"]].update(cursor=10**6))
+    corrupt("a delivery past the log", f"cursors.{ids['consumer']}.out.0",
+            lambda s: s["cursors"][ids["consumer"]]["out"][0].__setitem__(1, 10**6))
+    corrupt("a huge inserted_at", f"logs.{ids['stream']}.inserted_at.0",
+            lambda s: s["logs"][ids["stream"]]["inserted_at"].__setitem__(0, 10**20))
+    corrupt("non-numeric faults", "faults.latency_ms", lambda s: s["faults"].update(latency_ms="slow"))
+    corrupt("a non-numeric error rate", f"accounts.{next(iter(snapshot['accounts']))}.settings.error_rate",
+            lambda s: next(iter(s["accounts"].values()))["settings"].update(error_rate="often"))
+    corrupt("a backfill of objects that do not exist", f"runs.{ids['sync']}.backfills.hubspot:contact.pending",
+            lambda s: s["runs"][ids["sync"]]["backfills"]["hubspot:contact"].update(pending=["404"]))
+    corrupt("a broken random state", f"runs.{ids['sync']}.rng.1",
+            lambda s: s["runs"][ids["sync"]]["rng"].__setitem__(1, [1, 2, 3]))
+    corrupt("a missing log", "logs", lambda s: s["logs"].clear())
+    return found
+
+
+def test_every_corrupt_snapshot_is_a_422_naming_the_path_and_the_tenant_stays(api):
+    corruptions = _corruptions(_tenant_with_everything(api))
+    before = api.ok("GET", "/_emulator/state")
+    for what, corrupted, path in corruptions:
+        response = api.put("/_emulator/state", corrupted)
+        assert response.status_code == 422, (what, response.text)
+        errors = response.json()["validation_errors"]
+        assert any(key.startswith(path) for key in errors), (what, errors)
+        assert api.ok("GET", "/_emulator/state") == before, what
+    for call in [("GET", "/v1/syncs"), ("POST", "/_emulator/clock/advance"), ("PUT", "/_emulator/state"),
+                 ("POST", "/_emulator/reset")]:
+        body = {"by": "1h"} if call[1].endswith("advance") else before if call[0] == "PUT" else None
+        assert api.request(*call, json=body).status_code == 200, call
+
+
+def test_a_corrupt_state_file_stops_the_start_with_a_message(tmp_path, api):
+    from emulator.launcher import free_port
+    import subprocess
+    import sys
+
+    snapshot = _tenant_with_everything(api)
+    snapshot.pop("_ids")
+    for content in [b"\xff\xfe not json", b"[]", b'{"version": 1, "tenants": []}',
+                    orjson.dumps({"version": 1, "tenants": {"t": {**snapshot, "clock": {"mode": "bogus"}}}})]:
+        state = tmp_path / "state.json"
+        state.write_bytes(content)
+        result = subprocess.run([sys.executable, "-m", "emulator", "serve", "--port", str(free_port()),
+                                 "--state", str(state)], capture_output=True, text=True, timeout=60)
+        assert result.returncode != 0 and "Traceback" not in result.stderr, result.stderr
+        assert str(state) in result.stderr
