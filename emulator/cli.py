@@ -5,14 +5,49 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any, Callable
 
 from emulator import __version__
+from emulator.api.spec import load_spec
 from emulator.domain.tenant import ClockSettings
-from emulator.domain.timefmt import parse_timestamp
+from emulator.domain.timefmt import parse_clock_time
 from emulator.domain.upstream import AccountSettings
 from emulator.settings import DEFAULT_BODY_LIMIT, Settings
 
 DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 7376
+
+
+def _schema(name: str, field: str) -> dict:
+    return load_spec()["components"]["schemas"][name]["properties"][field]
+
+
+def _bounded(kind: type, schema: dict | None = None, minimum: float | None = None,
+             maximum: float | None = None) -> Callable[[str], Any]:
+    """An argparse type: `kind` within the bounds the spec gives the same setting (or the ones given)."""
+    schema = schema or {}
+    low = schema.get("minimum", minimum)
+    above = schema.get("exclusiveMinimum")
+    high = schema.get("maximum", maximum)
+
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {'a whole number' if kind is int else 'a number'}") \
+                from None
+        if (low is not None and value < low) or (above is not None and value <= above) or \
+                (high is not None and value > high):
+            lowest = f"more than {above}" if above is not None else f"at least {low}"
+            raise argparse.ArgumentTypeError(f"{text} must be {lowest}" + (f" and at most {high}" if high else ""))
+        return value
+    return parse
+
+
+def _clock_time(text: str) -> int:
+    try:
+        return parse_clock_time(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} {exc} (RFC 3339, e.g. 2024-01-01T00:00:00Z)") from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -21,26 +56,37 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run the emulator's HTTP server")
     serve.add_argument("--host", default=DEFAULT_HOST)
-    serve.add_argument("--port", type=int, default=DEFAULT_PORT)
-    serve.add_argument("--seed", type=int, default=0, help="seed for ids and generated data (default 0)")
+    serve.add_argument("--port", type=_bounded(int, minimum=0, maximum=65535), default=DEFAULT_PORT)
+    serve.add_argument("--seed", type=_bounded(int, minimum=0, maximum=2**53 - 1), default=0,
+                       help="seed for ids and generated data (default 0)")
     serve.add_argument("--api-key", action="append", dest="api_keys", metavar="KEY",
                        help="accept only this token (repeatable); by default every token is its own tenant")
     serve.add_argument("--clock", choices=["real", "scaled", "manual"], default="real",
                        help="how new tenants' clocks run (default real)")
-    serve.add_argument("--clock-scale", type=float, default=1.0, help="speed-up of the scaled clock")
-    serve.add_argument("--start-time", help="initial emulator time, RFC 3339 (default: now)")
-    serve.add_argument("--body-limit", type=int, default=DEFAULT_BODY_LIMIT, help="request body limit in bytes")
+    serve.add_argument("--clock-scale", type=_bounded(float, _schema("ClockSetting", "scale")), default=1.0,
+                       help="speed-up of the scaled clock")
+    serve.add_argument("--start-time", type=_clock_time, help="initial emulator time, RFC 3339 (default: now)")
+    serve.add_argument("--body-limit", type=_bounded(int, minimum=1, maximum=2**31), default=DEFAULT_BODY_LIMIT,
+                       help="request body limit in bytes")
     serve.add_argument("--demo", action="store_true", help="preload demo data for the token `demo`")
-    serve.add_argument("--records-per-collection", type=int, default=AccountSettings.records_per_collection,
+    serve.add_argument("--records-per-collection", default=AccountSettings.records_per_collection,
+                       type=_bounded(int, _schema("UpstreamSettings", "records_per_collection")),
                        help="objects per collection in a new simulated account (default %(default)s)")
-    serve.add_argument("--history-days", type=int, default=AccountSettings.history_days,
+    serve.add_argument("--history-days", default=AccountSettings.history_days,
+                       type=_bounded(int, _schema("UpstreamSettings", "history_days")),
                        help="how far back a new simulated account's objects were created (default %(default)s)")
-    serve.add_argument("--changes-per-hour", type=float, default=AccountSettings.changes_per_hour,
+    serve.add_argument("--changes-per-hour", default=AccountSettings.changes_per_hour,
+                       type=_bounded(float, _schema("UpstreamSettings", "changes_per_hour")),
                        help="upstream changes per hour of emulator time, per account (default %(default)s)")
     serve.add_argument("--scenario", action="append", default=[], metavar="FILE",
                        help="load a scenario file at start (repeatable); see fixtures/")
     serve.add_argument("--state", metavar="FILE",
-                       help="load the emulator's state from FILE at start (if it exists), save it there on shutdown")
+                       help="load the emulator's state from FILE at start (if it exists), save it there on shutdown; "
+                            "the file holds every tenant's secrets and is written with mode 0600")
+    serve.add_argument("--state-interval", metavar="SECONDS", type=_bounded(float, {"exclusiveMinimum": 0}),
+                       help="with --state, also save every SECONDS while running (a SIGKILL then loses at most that)")
+    serve.add_argument("--shutdown-timeout", metavar="SECONDS", type=_bounded(float, minimum=0, maximum=600),
+                       default=5.0, help="how long a stop waits for requests in flight (default %(default)s)")
     serve.add_argument("--validate-responses", action="store_true",
                        help="check every answer against the spec (slower; for debugging the emulator)")
     contract = commands.add_parser("contract", help="run the contract-test kit against a deployment")
@@ -70,11 +116,11 @@ def run_contract(args: argparse.Namespace) -> int:
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
-    start = parse_timestamp(args.start_time) if args.start_time else None
     return Settings(seed=args.seed, api_keys=frozenset(args.api_keys) if args.api_keys else None,
-                    clock=ClockSettings(mode=args.clock, start=start, scale=args.clock_scale),
+                    clock=ClockSettings(mode=args.clock, start=args.start_time, scale=args.clock_scale),
                     body_limit=args.body_limit, validate_responses=args.validate_responses, demo=args.demo,
-                    scenarios=tuple(args.scenario), state_file=args.state,
+                    scenarios=tuple(args.scenario), state_file=args.state, state_interval=args.state_interval,
+                    shutdown_timeout=args.shutdown_timeout,
                     accounts=AccountSettings(records_per_collection=args.records_per_collection,
                                              history_days=args.history_days, changes_per_hour=args.changes_per_hour))
 
@@ -84,17 +130,35 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "contract":
         return run_contract(args)
     if args.command == "serve":
-        import uvicorn
+        return serve(settings_from(args), args.host, args.port)
+    return 0
 
-        from emulator.api.app import create_app
 
-        from emulator.scenario import ScenarioError
+def serve(settings: Settings, host: str, port: int) -> int:
+    import uvicorn
 
-        try:
-            app = create_app(settings_from(args))
-        except ScenarioError as exc:
-            print(f"sequin-emulator: {exc}", file=sys.stderr)
-            return 2
-        print(f"sequin-emulator {__version__} on http://{args.host}:{args.port} (seed {args.seed})", file=sys.stderr)
-        uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    from emulator.api.app import create_app, stopping
+    from emulator.scenario import ScenarioError
+
+    try:
+        app = create_app(settings)
+    except ScenarioError as exc:
+        print(f"sequin-emulator: {exc}", file=sys.stderr)
+        return 2
+
+    class Server(uvicorn.Server):
+        """Uvicorn, whose stop first wakes every long poll and awaited mutation: they answer with what there
+        is, so a SIGTERM stops the server (and saves the state) within moments, not after their timeouts."""
+
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            stopping(app)
+            super().handle_exit(sig, frame)
+
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning",
+                            timeout_graceful_shutdown=settings.shutdown_timeout)
+    print(f"sequin-emulator {__version__} on http://{host}:{port} (seed {settings.seed})", file=sys.stderr)
+    try:
+        Server(config).run()  # after a clean stop uvicorn raises the signal again, as the default handler would
+    except KeyboardInterrupt:
+        pass
     return 0

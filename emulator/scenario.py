@@ -17,7 +17,7 @@ from emulator.domain import accounts, consumers, credentials, engine, oauth_apps
 from emulator.domain.clock import Clock
 from emulator.domain.errors import DomainError, Invalid
 from emulator.domain.tenant import Tenant, Tenants
-from emulator.domain.timefmt import parse_duration, parse_timestamp
+from emulator.domain.timefmt import advanced, parse_clock_time
 
 SCHEMA = "#/components/schemas/Scenario"
 DEFAULT_TOKEN = "demo"
@@ -54,9 +54,9 @@ def _set_clock(tenant: Tenant, clock: dict) -> None:
     """A new, empty tenant may start at any time; one with state only moves forward."""
     if "now" in clock:
         try:
-            now = parse_timestamp(clock["now"])
-        except ValueError:
-            raise Invalid.field("clock.now", "is not a real date and time") from None
+            now = parse_clock_time(clock["now"])
+        except ValueError as exc:
+            raise Invalid.field("clock.now", str(exc)) from None
         if not (len(tenant.streams) or len(tenant.credentials) or len(tenant.oauth_apps)):
             tenant.clock = Clock(mode=tenant.clock.mode, now=now, scale=tenant.clock.scale)
         elif now < tenant.now():
@@ -128,7 +128,11 @@ def apply(tenant: Tenant, data: Any) -> dict[str, dict[str, str]]:
 
     each("consumers", consumer)
     if "advance" in data:
-        engine.advance_clock(tenant, tenant.now() + parse_duration(data["advance"]))
+        try:
+            to = advanced(tenant.now(), data["advance"])
+        except ValueError as exc:
+            raise Invalid.field("advance", str(exc)) from None
+        engine.advance_clock(tenant, to)
     ids["streams"] = {s.slug: s.id for s in tenant.streams if s.id not in existing}  # this scenario's, by slug
     return ids
 
@@ -151,17 +155,59 @@ def _line(root: yaml.Node | None, path: str) -> int | None:
     return node.start_mark.line + 1 if node is not None else line
 
 
+MAX_VALUES = 100_000  # values a scenario may expand to, aliases counted each time they are used
+
+
+def _expanded_size(root: yaml.Node) -> int | None:
+    """How many values the document holds once its aliases are expanded (capped just past MAX_VALUES), or
+    None if an alias refers to a node that contains it. Iterative, memoized on nodes: an alias bomb of a
+    kilobyte (each level repeating the one before ten times) is measured without being expanded."""
+    sizes: dict[int, int] = {}
+    on_path: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        children = [part for pair in node.value for part in pair] if isinstance(node, yaml.MappingNode) else \
+            node.value if isinstance(node, yaml.SequenceNode) else []
+        if children_done:
+            on_path.discard(id(node))
+            sizes[id(node)] = min(MAX_VALUES + 1, 1 + sum(sizes[id(child)] for child in children))
+            continue
+        if id(node) in sizes:
+            continue
+        on_path.add(id(node))
+        stack.append((node, True))
+        for child in children:
+            if id(child) in on_path:
+                return None
+            if id(child) not in sizes:
+                stack.append((child, False))
+    return sizes[id(root)]
+
+
 def read(path: str | Path) -> tuple[Any, yaml.Node | None]:
+    """A scenario file's content and its YAML node tree (for line numbers), or a ScenarioError saying why not."""
     try:
-        text = Path(path).read_text()
+        text = Path(path).read_bytes().decode("utf-8")
     except OSError as exc:
         raise ScenarioError(f"{path}: cannot be read: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(f"{path}: is not UTF-8 text (byte {exc.start} is {exc.object[exc.start]:#04x})") from None
     try:
-        return yaml.safe_load(text), yaml.compose(text, Loader=yaml.SafeLoader)
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        size = _expanded_size(root) if root is not None else 0
+        if size is None:
+            raise ScenarioError(f"{path}: an alias refers to a value that contains it")
+        if size > MAX_VALUES:
+            raise ScenarioError(f"{path}: expands to more than {MAX_VALUES:,} values (YAML aliases repeat what "
+                                "they name); write the items out")
+        return yaml.safe_load(text), root
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else str(path)
         raise ScenarioError(f"{where}: not valid YAML or JSON: {getattr(exc, 'problem', exc)}") from None
+    except RecursionError:
+        raise ScenarioError(f"{path}: nests too deeply (a scenario nests at most 32 levels)") from None
 
 
 def load_file(tenants: Tenants, path: str | Path, token: str | None = None) -> dict[str, dict[str, str]]:

@@ -20,5 +20,7 @@ class Settings:
     validate_responses: bool = False  # check every answer against the spec (tests turn this on)
     demo: bool = False  # preload the `demo` token's tenant
     state_file: str | None = None  # loaded at start, saved on clean shutdown
+    state_interval: float | None = None  # and saved this often (seconds) while running
+    shutdown_timeout: float = 5.0  # seconds a stop waits for requests in flight before cutting them off
     scenarios: tuple[str, ...] = ()  # scenario files loaded at start
     tick_seconds: float = 0.05  # how often real and scaled clocks run the sync engine in the background

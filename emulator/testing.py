@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import yaml
+
+from emulator.scenario import read as read_scenario
 
 
 class Tenant:
@@ -48,7 +49,7 @@ class Tenant:
     # helpers
     def load(self, scenario: str | Path | dict) -> dict[str, dict[str, str]]:
         """Load a scenario (a file path, or the parsed mapping); returns ids by name."""
-        data = scenario if isinstance(scenario, dict) else yaml.safe_load(Path(scenario).read_text())
+        data = scenario if isinstance(scenario, dict) else read_scenario(scenario)[0]
         return self._ok("POST", "/_emulator/scenario", data)
 
     def advance(self, by: str) -> dict:

@@ -245,3 +245,244 @@ def test_a_corrupt_state_file_stops_the_start_with_a_message(tmp_path, api):
                                  "--state", str(state)], capture_output=True, text=True, timeout=60)
         assert result.returncode != 0 and "Traceback" not in result.stderr, result.stderr
         assert str(state) in result.stderr
+
+
+# ------------------------------------------------------------------ the clock stays printable
+
+def test_the_clock_stays_between_1970_and_9999(api):
+    for body, field in [({"now": "9999-06-01T00:00:00Z"}, "now"), ({"now": "1969-12-31T23:59:59Z"}, "now"),
+                        ({"now": "0001-01-01T00:00:00+05:00"}, "now"), ({"now": "9999-12-31T23:59:59-05:00"}, "now")]:
+        response = api.put("/_emulator/clock", body)
+        assert response.status_code == 422 and field in response.json()["validation_errors"], response.text
+    assert api.post("/_emulator/clock/advance", {"by": "999999d999999d999999d"}).status_code == 422
+    scenario = api.post("/_emulator/scenario", {"advance": "999999d999999d999999d999999d"})
+    assert scenario.status_code == 422 and "advance" in scenario.json()["validation_errors"]
+    assert api.ok("PUT", "/_emulator/clock", {"now": "9998-12-31T00:00:00Z"})["now"] == "9998-12-31T00:00:00.000000Z"
+    assert api.ok("GET", "/v1/streams") == {"data": []} and api.ok("GET", "/_emulator/state")["version"] == 1
+
+
+# ------------------------------------------------------------------ GETs with effects refuse HEAD
+
+def test_head_on_next_delivers_nothing(api):
+    stream = api.stream()
+    sync = api.sync(stream["id"])
+    consumer = api.consumer(stream["id"])
+    api.inject(sync, "cus_1")
+    head = api.request("HEAD", f"/v1/http-consumers/{consumer['id']}/next")
+    assert head.status_code == 405 and "GET" in head.headers["allow"]
+    assert [m["record"]["upstream_id"] for m in api.next(consumer)["data"]] == ["cus_1"]
+
+
+def test_head_on_an_oauth_link_leaves_it_usable(api):
+    app = api.ok("POST", "/v1/oauth-apps", {"provider": "stripe", "client_id": "c", "client_secret": "s", "name": "a"})
+    start = api.ok("POST", "/v1/credentials/start-auth", {"oauth_app_id": app["id"], "credential_kind": "stripe_oauth2",
+                                                          "redirect_url": "https://acme.test/done"})["start_url"]
+    assert api.client.head(start).status_code == 405
+    assert api.client.get(start).status_code == 302
+
+
+# ------------------------------------------------------------------ OAuth links
+
+def test_oauth_links_of_tenants_sharing_a_snapshot_stay_apart(api, other):
+    api.ok("POST", "/v1/oauth-apps", {"provider": "stripe", "client_id": "c", "client_secret": "s", "name": "a"})
+    other.ok("PUT", "/_emulator/state", api.ok("GET", "/_emulator/state"))
+    app_id = api.ok("GET", "/v1/oauth-apps")["data"][0]["id"]
+    assert other.ok("GET", "/v1/oauth-apps")["data"][0]["id"] == app_id  # the same ids, on both sides
+    body = {"oauth_app_id": app_id, "credential_kind": "stripe_oauth2"}
+    mine = api.ok("POST", "/v1/credentials/start-auth", {**body, "redirect_url": "https://mine.test/"})["start_url"]
+    theirs = other.ok("POST", "/v1/credentials/start-auth", {**body, "redirect_url": "https://theirs.test/"})["start_url"]
+    assert mine != theirs
+    assert api.client.get(mine).headers["location"].startswith("https://mine.test/")
+    assert api.client.get(theirs).headers["location"].startswith("https://theirs.test/")
+
+
+def test_the_start_url_ignores_a_forged_host_header(api):
+    app = api.ok("POST", "/v1/oauth-apps", {"provider": "stripe", "client_id": "c", "client_secret": "s", "name": "a"})
+    response = api.post("/v1/credentials/start-auth", {"oauth_app_id": app["id"], "credential_kind": "stripe_oauth2",
+                                                       "redirect_url": "https://acme.test/"},
+                        headers={"Host": "evil.example"})
+    assert "evil.example" not in response.json()["start_url"]
+
+
+# ------------------------------------------------------------------ scenario and command-line input
+
+ALIAS_BOMB = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 10)}]\n" for i in range(6))
+
+
+@pytest.mark.parametrize("content,message", [
+    (ALIAS_BOMB.encode(), "expands to more than 100,000 values"),
+    (b"streams:\n  - slug: caf\xe9\n", "is not UTF-8 text"),
+    (b"a: &a [*a]\n", "refers to a value that contains it"),
+    (b"[" * 2000 + b"]" * 2000, "nests too deeply"),
+])
+def test_bad_scenario_files_are_refused_with_a_message(tmp_path, content, message):
+    import subprocess
+    import sys
+
+    from emulator.launcher import free_port
+
+    path = tmp_path / "bad.yaml"
+    path.write_bytes(content)
+    result = subprocess.run([sys.executable, "-m", "emulator", "serve", "--port", str(free_port()), "--scenario",
+                             str(path)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr, result.stderr
+
+
+def test_the_test_client_reads_scenario_files_with_the_same_checks(tmp_path):
+    from emulator.scenario import ScenarioError
+    from emulator.testing import Tenant
+
+    path = tmp_path / "bomb.yaml"
+    path.write_text(ALIAS_BOMB)
+    with pytest.raises(ScenarioError, match="expands to more than"):
+        Tenant("http://127.0.0.1:9").load(path)
+
+
+@pytest.mark.parametrize("arguments", [["--start-time", "bogus"], ["--start-time", "10000-01-01T00:00:00Z"],
+                                       ["--records-per-collection", "2.5"], ["--clock-scale", "0"],
+                                       ["--history-days", "99999"]])
+def test_bad_command_line_values_are_usage_errors(arguments):
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "emulator", "serve", *arguments], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 2 and arguments[0] in result.stderr and "Traceback" not in result.stderr
+
+
+# ------------------------------------------------------------------ a bug in the engine stays in its tenant
+
+def test_an_engine_failure_is_logged_and_contained_to_its_tenant(api, other, monkeypatch, caplog):
+    from emulator.providers.stripe import Stripe
+
+    broken_sync = api.sync(api.stream()["id"])
+    healthy_sync = other.sync(other.stream()["id"])
+    api.ok("PUT", f"/_emulator/upstream/{broken_sync['credential_id']}/settings", {"changes_per_hour": 3600})
+    other.ok("PUT", f"/_emulator/upstream/{healthy_sync['credential_id']}/settings", {"changes_per_hour": 3600})
+
+    def explode(self, account, now):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(Stripe, "random_change", explode)
+    assert api.post("/_emulator/clock/advance", {"by": "1h"}).status_code == 200
+    assert "the sync engine failed" in caplog.text and "RuntimeError: boom" in caplog.text
+    health = api.ok("GET", f"/v1/syncs/{broken_sync['id']}")["health"]
+    assert health["status"] == "error" and "bug in the emulator" in health["notes"][0]
+    assert api.get("/v1/streams").status_code == 200  # the tenant still answers
+    monkeypatch.undo()
+    assert other.post("/_emulator/clock/advance", {"by": "1h"}).status_code == 200  # others go on
+    assert other.ok("GET", f"/v1/syncs/{healthy_sync['id']}")["health"]["status"] == "healthy"
+    api.ok("POST", "/_emulator/reset")
+    assert api.ok("GET", "/v1/syncs") == {"data": []}
+
+
+# ------------------------------------------------------------------ tenants: bounded, and only busy ones ticked
+
+def test_pristine_tenants_are_forgotten_past_the_limit_and_tenants_with_state_kept():
+    from emulator.domain import streams
+    from emulator.domain.tenant import Tenants
+
+    tenants = Tenants()
+    tenants.PRISTINE_LIMIT = 5
+    streams.create(tenants.get("keeper"), {"slug": "mine"})
+    for n in range(50):
+        tenants.get(f"curious-{n}")
+    kept = {t.token for t in tenants}
+    assert "keeper" in kept and len(kept) <= 10
+    assert [s.slug for s in tenants.get("keeper").streams] == ["mine"]
+
+
+def test_the_ticker_visits_only_tenants_whose_engine_has_work(api):
+    tenants = api.client.app.state.tenants
+    api.sync(api.stream()["id"])
+    for n in range(20):
+        tenants.get(f"idle-{n}")
+    tenant = tenants.get(api.headers["Authorization"].split()[1])
+    tenant.clock.set(mode="real")
+    assert [t.token for t in tenants.with_moving_engines()] == [tenant.token]
+
+
+# ------------------------------------------------------------------ stopping
+
+def _serve(*arguments: str):
+    import subprocess
+    import sys
+
+    import httpx
+
+    from emulator.launcher import free_port, wait_healthy
+
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "emulator", "serve", "--port", str(port),
+                                "--records-per-collection", "0", *arguments], stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    wait_healthy(url, process=process)
+    return process, httpx.Client(base_url=url, headers={"Authorization": "Bearer t"}, timeout=30)
+
+
+def test_sigterm_answers_waiting_requests_at_once_and_saves_the_state(tmp_path):
+    import signal
+    import threading
+    import time
+
+    state = tmp_path / "state.json"
+    process, http = _serve("--state", str(state))
+    try:
+        stream = http.post("/v1/streams", json={"slug": "s"}).json()
+        consumer = http.post("/v1/http-consumers", json={"stream_id": stream["id"]}).json()
+        sync = http.post("/v1/syncs", json={"stream_id": stream["id"], "name": "s", "collection_ids": ["stripe:customer"],
+                                            "credential": {"properties": {"kind": "stripe_key", "secret": "sk"}}}).json()
+        answers: dict[str, int] = {}
+
+        def long_poll():
+            answers["next"] = http.post(f"/v1/http-consumers/{consumer['id']}/next",
+                                        json={"batch_size": 10, "wait_for": 59000}).status_code
+
+        def awaited_mutation():
+            answers["mutation"] = http.post("/v1/mutations/run", json={
+                "kind": "create", "sync_id": sync["id"], "collection_id": "stripe:customer",
+                "records": [{"data": {"name": "Ann"}}], "await_consumer_ids": [consumer["id"]],
+                "await_consumers_timeout": 600000}).status_code
+
+        threads = [threading.Thread(target=long_poll), threading.Thread(target=awaited_mutation)]
+        for thread in threads:
+            thread.start()
+        time.sleep(0.5)
+        asked = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+        took = time.monotonic() - asked
+        for thread in threads:
+            thread.join(timeout=10)
+    finally:
+        process.kill()
+        process.wait()
+        process.stderr.close()
+    assert took < 5, took
+    assert answers == {"next": 200, "mutation": 504}
+    assert state.exists() and state.stat().st_mode & 0o777 == 0o600
+    assert stream["id"] in state.read_text()
+
+
+def test_state_interval_saves_while_running_so_a_kill_loses_little(tmp_path):
+    import time
+
+    state = tmp_path / "state.json"
+    process, http = _serve("--state", str(state), "--state-interval", "0.2")
+    try:
+        stream = http.post("/v1/streams", json={"slug": "kept"}).json()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not (state.exists() and stream["id"] in state.read_text()):
+            time.sleep(0.05)
+    finally:
+        process.kill()  # SIGKILL: no shutdown save
+        process.wait()
+        process.stderr.close()
+    process, http = _serve("--state", str(state))
+    try:
+        assert [s["slug"] for s in http.get("/v1/streams").json()["data"]] == ["kept"]
+    finally:
+        process.terminate()
+        process.wait()
+        process.stderr.close()

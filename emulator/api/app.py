@@ -91,6 +91,9 @@ class Pipeline:
         async def serve(request: Request) -> Response:
             op = by_method.get(request.method) or by_method["GET"]  # HEAD is GET without a body
             tenant: Tenant | None = None
+            if request.method == "HEAD" and not op.head_allowed:
+                return error(405, f"HEAD is not allowed on {request.url.path}: its GET has effects.",
+                             {"Allow": ", ".join(by_method)})
             try:
                 tenant = self._authenticate(op, request)
                 if tenant is not None:
@@ -259,6 +262,24 @@ async def _tick(tenants: Tenants, turns: Turns, every: float) -> None:
             engine.LOG.exception("the background ticker failed a round; it goes on")
 
 
+async def _save_every(tenants: Tenants, path: str, seconds: float) -> None:
+    """`--state-interval`: save the state file this often, so a SIGKILL loses at most that much."""
+    while True:
+        await asyncio.sleep(seconds)
+        try:
+            state_file.save(tenants, path)
+        except OSError:
+            engine.LOG.exception("could not save the state file %s; trying again in %s s", path, seconds)
+
+
+def stopping(app: Starlette) -> None:
+    """Called as a stop is asked for (a signal, from any thread): long polls and awaited mutations answer with
+    what there is at once, instead of holding the stop back until they time out."""
+    loop = getattr(app.state, "loop", None)
+    if loop is not None:
+        loop.call_soon_threadsafe(app.state.tenants.stop)
+
+
 def create_app(settings: Settings = Settings(), tenants: Tenants | None = None) -> Starlette:
     tenants = tenants or Tenants(seed=settings.seed, clock=settings.clock, api_keys=settings.api_keys,
                                  accounts=settings.accounts)
@@ -276,11 +297,15 @@ def create_app(settings: Settings = Settings(), tenants: Tenants | None = None) 
                         methods=["GET"]))
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
-        ticker = asyncio.create_task(_tick(tenants, pipeline.turns, settings.tick_seconds))
+        app.state.loop = asyncio.get_running_loop()  # for stopping() from a signal handler
+        tasks = [asyncio.create_task(_tick(tenants, pipeline.turns, settings.tick_seconds))]
+        if settings.state_file and settings.state_interval:
+            tasks.append(asyncio.create_task(_save_every(tenants, settings.state_file, settings.state_interval)))
         try:
             yield
         finally:
-            ticker.cancel()
+            for task in tasks:
+                task.cancel()
             if settings.state_file:
                 state_file.save(tenants, settings.state_file)
 
@@ -296,4 +321,6 @@ def create_app(settings: Settings = Settings(), tenants: Tenants | None = None) 
         load_demo(tenants)
     for path in settings.scenarios:
         scenario.load_file(tenants, path)
+    for tenant in tenants:
+        tenants.note(tenant)
     return app

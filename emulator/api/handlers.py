@@ -20,7 +20,7 @@ from emulator.domain import (accounts, collections, consumers, credentials, engi
 from emulator.domain.errors import Invalid
 from emulator.domain.store import metadata_matches
 from emulator.domain.tenant import Tenant, Tenants
-from emulator.domain.timefmt import LATEST, format_micros, parse_duration, parse_timestamp
+from emulator.domain.timefmt import advanced, format_micros, parse_clock_time
 
 
 @dataclass
@@ -138,7 +138,15 @@ def list_syncs(call: Call) -> Reply:
 @operation("startAuth")
 def start_auth(call: Call) -> Reply:
     token = oauth_flow.start(call.tenants, call.tenant, call.body)
-    return 200, {"start_url": str(call.request.url_for("openAuthLink", token=token))}
+    return 200, {"start_url": _own_url(call.request, call.request.app.url_path_for("openAuthLink", token=token))}
+
+
+def _own_url(request: Request, path: str) -> str:
+    """An absolute URL on this server, built from the address the request arrived at, never from its `Host`
+    header: a client chooses that, and could make the link point anywhere."""
+    host, port = request.scope.get("server") or ("127.0.0.1", 7376)
+    host = f"[{host}]" if ":" in host else host
+    return f"{request.url.scheme}://{host}:{port}{path}"
 
 
 @operation("openAuthLink")
@@ -199,7 +207,7 @@ async def _until(tenant: Tenant, done: Callable[[], bool], timeout_ms: int,
     tenant.listeners.add(woken.set)
     try:
         while not done():
-            if tenant.replaced:  # reset or imported meanwhile: the caller answers from the new state
+            if tenant.stop_waiting:  # reset or imported meanwhile, or the server is stopping: answer now
                 return False
             timeout = give_up - loop.time()
             if timeout <= 0:
@@ -222,6 +230,7 @@ async def _receive(call: Call, options: dict) -> Response:
     if options.get("wait_for", 0) > 0:
         await _until(tenant, lambda: consumers.available(tenant, consumer_id) >= batch_size, options["wait_for"],
                      lambda: consumers.next_deadline(tenant, consumer_id))
+        tenant = call.tenants.get(tenant.token)  # a reset or an import meanwhile: answer from the new state
     return _messages_json(*consumers.receive(tenant, consumer_id, batch_size))
 
 
@@ -253,10 +262,10 @@ def nack_messages(call: Call) -> Reply:
 async def run_mutation(call: Call) -> Reply:
     versions = mutations.run(call.tenant, call.body)
     awaited = call.body.get("await_consumer_ids", [])
-    if awaited and not await _until(call.tenant, lambda: mutations.awaited(call.tenant, awaited, versions),
-                                    call.body.get("await_consumers_timeout", 30000)):
-        return 504, {"summary": f"The mutation was written, but not every awaited consumer acked its records within "
-                                f"{call.body.get('await_consumers_timeout', 30000)} ms."}
+    timeout = call.body.get("await_consumers_timeout", 30000)
+    if awaited and not await _until(call.tenant, lambda: mutations.awaited(call.tenant, awaited, versions), timeout):
+        why = "the emulator is stopping" if call.tenants.stopping else f"within {timeout} ms"
+        return 504, {"summary": f"The mutation was written, but not every awaited consumer acked its records ({why})."}
     return 200, {"records": [version.record for version in versions]}
 
 
@@ -287,9 +296,9 @@ def get_clock(call: Call) -> Reply:
 async def set_clock(call: Call) -> Reply:
     body = call.body
     try:
-        now = parse_timestamp(body["now"]) if "now" in body else None
-    except ValueError:
-        raise Invalid.field("now", "is not a real date and time") from None
+        now = parse_clock_time(body["now"]) if "now" in body else None
+    except ValueError as exc:
+        raise Invalid.field("now", str(exc)) from None
     if now is not None and now < call.tenant.clock.now():
         raise Invalid.field("now", "is before the clock's current time; the clock never goes backwards")
     if now is not None:
@@ -301,9 +310,10 @@ async def set_clock(call: Call) -> Reply:
 
 @operation("advanceClock")
 async def advance_clock(call: Call) -> Reply:
-    to = call.tenant.now() + parse_duration(call.body["by"])
-    if to > LATEST:
-        raise Invalid.field("by", "would take the clock past the year 9999")
+    try:
+        to = advanced(call.tenant.now(), call.body["by"])
+    except ValueError as exc:
+        raise Invalid.field("by", str(exc)) from None
     await _advance(call, to)
     return 200, _clock(call.tenant)
 

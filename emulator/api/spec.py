@@ -66,6 +66,7 @@ class Operation:
     response_pointer: str = ""
     body_limit: int | None = None  # `x-body-limit`: this operation's own request body limit
     max_depth: int = 32  # `x-max-depth`: how deep its body may nest
+    head_allowed: bool = True  # False (`x-no-head`) for a GET with effects: HEAD would have them unseen
 
     def response_schema_pointer(self, status: int) -> str | None:
         response = self.responses.get(str(status))
@@ -113,5 +114,5 @@ def operations() -> tuple[Operation, ...]:
                 parameters=tuple(_parameter(spec, p, ptr) for p, ptr in shared + own),
                 body_pointer=body_pointer, body_required=body_required, responses=op["responses"],
                 response_pointer=f"{op_pointer}/responses", body_limit=op.get("x-body-limit"),
-                max_depth=op.get("x-max-depth", spec["info"]["x-max-depth"])))
+                max_depth=op.get("x-max-depth", spec["info"]["x-max-depth"]), head_allowed=not op.get("x-no-head")))
     return tuple(found)

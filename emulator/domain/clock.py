@@ -10,6 +10,8 @@ import time
 from typing import Callable
 
 MICROS = 1_000_000
+EARLIEST = 0  # 1970-01-01T00:00:00Z: the emulator's clock never shows an earlier time
+LATEST = 253_370_764_800_000_000  # 9999-01-01T00:00:00Z: nor a later one (a year's history stays printable)
 
 
 def wall_micros() -> int:
@@ -38,7 +40,7 @@ class Clock:
     def now(self) -> int:
         if self.mode == "manual":
             return self._base
-        return self._base + int((self._wall() - self._wall_base) * self.rate)
+        return min(LATEST, self._base + int((self._wall() - self._wall_base) * self.rate))
 
     def set(self, mode: str | None = None, scale: float | None = None, now: int | None = None) -> None:
         """Change mode and/or scale, and optionally move to `now` (which must not be in the past)."""

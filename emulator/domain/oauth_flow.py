@@ -15,6 +15,7 @@ import orjson
 from emulator.domain.catalog import CREDENTIAL_KINDS
 from emulator.domain.clock import MICROS
 from emulator.domain.errors import Invalid, NotFound, Unauthorized
+from emulator.domain.ids import derived_uuid
 from emulator.domain.tenant import Tenant, Tenants
 
 LIFETIME = 5 * 60 * MICROS
@@ -49,9 +50,15 @@ def start(tenants: Tenants, tenant: Tenant, body: dict) -> str:
     state = body.get("state")
     if len(orjson.dumps(state)) > MAX_STATE_BYTES:
         raise Invalid.field("state", f"must be at most {MAX_STATE_BYTES} bytes as JSON")
-    token = tenant.ids.next().replace("-", "")
+    token = _unguessable(tenant)
     tenants.grants[token] = Grant(tenant.token, app.id, kind, body["redirect_url"], state, tenant.now() + LIFETIME)
     return token
+
+
+def _unguessable(tenant: Tenant) -> str:
+    """A link token or code: deterministic, and unique across tenants, whose links and codes share one table
+    (two tenants that imported the same snapshot hand out the same ids, but never the same org_id)."""
+    return derived_uuid("oauth-grant", tenant.org_id, tenant.ids.next()).replace("-", "")
 
 
 def _take(tenants: Tenants, key: str, what: str) -> tuple[Tenant, Grant]:
@@ -65,7 +72,7 @@ def _take(tenants: Tenants, key: str, what: str) -> tuple[Tenant, Grant]:
 def consent(tenants: Tenants, link_token: str) -> str:
     """Open a start link: the user consents, and the redirect URL (with code and state) comes back."""
     tenant, grant = _take(tenants, link_token, "link")
-    code = tenant.ids.next().replace("-", "")
+    code = _unguessable(tenant)
     grant.properties = _issued_properties(grant.credential_kind, code)
     grant.expires_at = tenant.now() + LIFETIME
     tenants.grants[code] = grant

@@ -71,7 +71,7 @@ class Tenant:
     journal: deque = field(default_factory=lambda: deque(maxlen=JOURNAL_SIZE))
     listeners: set = field(default_factory=set)  # callables told when records may have become available
     engine_fault: str | None = None  # why the sync engine stopped for this tenant (a bug), if it did
-    replaced: bool = False  # a reset or an import put a new tenant in its place: waiters stop waiting
+    stop_waiting: bool = False  # replaced by a reset or an import, or the server is stopping: waiters answer now
 
     def now(self) -> int:
         return self.clock.now()
@@ -117,6 +117,7 @@ class Tenants:
         self._engines: dict[str, None] = {}  # tokens of tenants with simulated accounts (an ordered set)
         self._evicted_at = 0  # the table's size at the last eviction sweep
         self.grants: dict = {}  # OAuth start links and codes → their Grant (emulator.domain.oauth_flow)
+        self.stopping = False
 
     def accepts(self, token: str) -> bool:
         return self.api_keys is None or token in self.api_keys
@@ -145,10 +146,17 @@ class Tenants:
         old = self._tenants.get(token)
         self._tenants[token] = tenant
         if old is not None:
-            old.replaced = True
+            old.stop_waiting = True
             old.notify()
         self.note(tenant)
         return tenant
+
+    def stop(self) -> None:
+        """The server is stopping: every long poll and awaited mutation answers with what there is, now."""
+        self.stopping = True
+        for tenant in self._tenants.values():
+            tenant.stop_waiting = True
+            tenant.notify()
 
     def note(self, tenant: Tenant) -> None:
         """Keep track of the tenants whose sync engine has something to run (after each request and load)."""
@@ -168,7 +176,8 @@ class Tenants:
         """A new tenant for `token`, not yet in place (see `replace`)."""
         org_id = org_id_of(token)
         return Tenant(token=token, org_id=org_id, ids=IdFactory(self.seed, org_id), clock=self.clock_settings.build(),
-                      seed=self.seed, account_defaults=dataclasses.replace(self.account_defaults))
+                      seed=self.seed, account_defaults=dataclasses.replace(self.account_defaults),
+                      stop_waiting=self.stopping)
 
     def __iter__(self):
         return iter(list(self._tenants.values()))

@@ -6,10 +6,9 @@ import functools
 import re
 from datetime import datetime, timezone
 
-from emulator.domain.clock import MICROS
+from emulator.domain.clock import EARLIEST, LATEST, MICROS
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-LATEST = 253_402_300_799_999_999  # 9999-12-31T23:59:59.999999Z, the last time a timestamp can show
 _DURATION_PART = re.compile(r"(\d+)(ms|s|m|h|d)")
 _UNIT_MICROS = {"ms": 1000, "s": MICROS, "m": 60 * MICROS, "h": 3600 * MICROS, "d": 86400 * MICROS}
 
@@ -31,10 +30,32 @@ def parse_timestamp(text: str) -> int:
     value = datetime.fromisoformat(text.replace(" ", "T", 1).replace("Z", "+00:00"))
     if value.tzinfo is None:
         value = value.replace(tzinfo=timezone.utc)
-    delta = value - _EPOCH
+    try:
+        delta = value - _EPOCH
+    except OverflowError:  # an offset that takes year 1 or 9999 out of range
+        raise ValueError("is out of range") from None
     return (delta.days * 86400 + delta.seconds) * MICROS + delta.microseconds
+
+
+def parse_clock_time(text: str) -> int:
+    """A time the emulator's clock may be set to (EARLIEST to LATEST), else ValueError saying why."""
+    try:
+        micros = parse_timestamp(text)
+    except ValueError:
+        raise ValueError("is not a real date and time") from None
+    if not EARLIEST <= micros <= LATEST:
+        raise ValueError("must be between 1970-01-01T00:00:00Z and 9999-01-01T00:00:00Z")
+    return micros
 
 
 def parse_duration(text: str) -> int:
     """`4h`, `1h30m`, `250ms` ... to microseconds."""
     return sum(int(n) * _UNIT_MICROS[unit] for n, unit in _DURATION_PART.findall(text))
+
+
+def advanced(now: int, by: str) -> int:
+    """`now` moved on by the duration `by`; ValueError when that passes the clock's LATEST."""
+    to = now + parse_duration(by)
+    if to > LATEST:
+        raise ValueError("would take the clock past the start of the year 9999")
+    return to
