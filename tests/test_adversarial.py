@@ -486,3 +486,24 @@ def test_state_interval_saves_while_running_so_a_kill_loses_little(tmp_path):
         process.terminate()
         process.wait()
         process.stderr.close()
+
+
+# ------------------------------------------------------------------ memory follows live data, not history
+
+def test_history_every_reader_has_passed_is_forgotten(api):
+    stream = api.stream()
+    sync = api.sync(stream["id"], collection_ids=[f"stripe:{c}" for c in ("customer", "product", "price", "invoice",
+                                                                         "subscription", "charge", "payment_intent")])
+    consumer = api.consumer(stream["id"])
+    api.ok("PUT", f"/_emulator/upstream/{sync['credential_id']}/settings", {"changes_per_hour": 6000})
+    api.ok("POST", "/_emulator/clock/advance", {"by": "1h"})  # ~6,000 changes
+    state = api.ok("GET", "/_emulator/state")
+    [account] = state["accounts"].values()
+    assert account["changes_base"] > 5_000 and len(account["changes"]) < 1000  # read by the one sync: dropped
+    log = state["logs"][stream["id"]]
+    live = sum(entry is not None for entry in log["entries"])
+    assert state["last_idx"] > len(log["entries"])  # fewer slots than writes: superseded ones were compacted
+    assert len(log["entries"]) <= max(1024, live) + live + 1
+    delivered = api.next(consumer, batch_size=1000)
+    assert len(delivered["data"]) == 1000 and delivered["info"]["num_pending"] == live - 1000
+    assert api.ok("PUT", "/_emulator/state", state)["imported"] and api.ok("GET", "/_emulator/state") == state

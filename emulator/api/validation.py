@@ -187,29 +187,44 @@ def _deep_path(value: Any, limit: int) -> list:
     return []
 
 
-@functools.cache
-def _whole_numbers_only(pointer: str) -> "Draft202012Validator":
-    """A validator for `pointer` in which `integer` means a JSON integer only, not `2.0`: its type errors find
-    the integral floats standing where the spec says integer."""
-    from jsonschema import Draft202012Validator, validators
+def _integral_floats(value: Any) -> Iterable[list]:
+    """The paths of the integral floats in `value` (iterative)."""
+    stack: list[tuple[Any, list]] = [(value, [])]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, (dict, list)):
+            stack.extend((child, [*path, key]) for key, child in (node.items() if isinstance(node, dict)
+                                                                     else enumerate(node)))
+        elif type(node) is float and node.is_integer():
+            yield path
 
-    checker = Draft202012Validator.TYPE_CHECKER.redefine(
-        "integer", lambda _, value: isinstance(value, int) and not isinstance(value, bool))
-    strict = validators.extend(Draft202012Validator, type_checker=checker)
-    return strict({"$ref": SPEC_URI + pointer}, registry=_registry())
 
-
-def _integral_float_paths(errors: "Iterable[ValidationError]") -> Iterable[list]:
-    for error in errors:
-        if error.validator == "type" and type(error.instance) is float and error.instance.is_integer():
-            yield list(error.absolute_path)
-        yield from _integral_float_paths(error.context or ())
+def _says_integer(schema: dict, path: list) -> bool:
+    """Does any schema that applies at `path` under `schema` (following refs, properties, items and
+    combinators) declare type integer?"""
+    node, _ = resolve(load_spec(), schema, "")
+    if any(_says_integer(branch, path) for key in ("allOf", "anyOf", "oneOf") for branch in node.get(key, ())):
+        return True
+    if not path:
+        types = node.get("type", [])
+        return "integer" in (types if isinstance(types, list) else [types])
+    head, rest = path[0], path[1:]
+    if isinstance(head, str):
+        child = node.get("properties", {}).get(head, node.get("additionalProperties"))
+    else:
+        prefix = node.get("prefixItems", [])
+        child = prefix[head] if head < len(prefix) else node.get("items")
+    return isinstance(child, dict) and _says_integer(child, rest)
 
 
 def _as_ints(pointer: str, instance: Any) -> Any:
     """`instance` with every integral float that stands where the schema says integer made an int (JSON Schema
-    counts `2.0` as an integer; the domain gets the integer). Free-form values (`metadata`, `data`) keep theirs."""
-    for path in _integral_float_paths(_whole_numbers_only(pointer).iter_errors(instance)):
+    counts `2.0` as an integer; the domain gets the integer). Free-form values (`metadata`, `data`) and number
+    fields keep theirs."""
+    schema = {"$ref": pointer}
+    for path in list(_integral_floats(instance)):
+        if not _says_integer(schema, path):
+            continue
         if not path:
             return int(instance)
         parent = instance

@@ -14,10 +14,11 @@ import heapq
 from dataclasses import dataclass, field
 
 from emulator.domain.errors import Invalid
-from emulator.domain.records import FilterKey, RecordVersion, StreamLog
+from emulator.domain.records import FilterKey, Moves, RecordVersion, StreamLog
 
 ANY = "*"
 HOUR = 3600 * 1_000_000
+SUPERSEDED = -1  # the position of a delivery whose version was superseded, and its slot compacted away
 
 
 @dataclass
@@ -111,8 +112,24 @@ class ConsumerCursor:
         if self.out_by_position.get(delivery.position) is delivery:
             del self.out_by_position[delivery.position]
 
+    def remap(self, moves: Moves) -> None:
+        """Follow a compaction of the log: every position moves to its new place. A delivery of a version
+        superseded since stays ackable (never redelivered); redeliveries of superseded versions are dropped."""
+        self.cursor = moves.new(self.cursor)
+        if self.last_received is not None:
+            self.last_received = moves.new(self.last_received)
+        self.out_by_position.clear()
+        for delivery in self.out.values():
+            if delivery.position != SUPERSEDED and moves.live(delivery.position):
+                delivery.position = moves.new(delivery.position)
+                self.out_by_position[delivery.position] = delivery
+            else:
+                delivery.position = SUPERSEDED
+        self.again = {moves.new(position): count for position, count in self.again.items() if moves.live(position)}
+        self.again_heap = sorted(self.again)
+
     def _requeue(self, log: StreamLog, delivery: Delivery, settings: Settings) -> None:
-        if log.entries[delivery.position] is None:
+        if delivery.position == SUPERSEDED or log.entries[delivery.position] is None:
             return  # superseded: the new version is delivered in its own place
         if settings.max_deliver != -1 and delivery.count >= settings.max_deliver:
             return  # dropped for this consumer

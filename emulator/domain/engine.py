@@ -177,7 +177,16 @@ def run_until(tenant: Tenant, until: int, steps: Steps | None = None, limit: int
                 if steps.count(target) >= MAX_REQUESTS_PER_RUN:
                     target.next_request_at = max(target.next_request_at, until + 1)
             step = _next_step(tenant, until)
+        _forget_read_changes(tenant)
     return True
+
+
+def _forget_read_changes(tenant: Tenant) -> None:
+    """Drop the changes every sync of an account has read: nothing reads them again (a new sync starts at the
+    end of the log, and backfills from the objects' current state)."""
+    for key, account in tenant.accounts.items():
+        readers = [run.cursor for run in tenant.runs.values() if run.account_key == key]
+        account.changes.forget_before(min(readers, default=len(account.changes)))
 
 
 def catch_up(tenant: Tenant) -> None:

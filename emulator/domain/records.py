@@ -19,7 +19,6 @@ import orjson
 from emulator.domain.ids import derived_uuid
 from emulator.domain.timefmt import format_micros
 
-BLOCK = 1024
 
 RecordKey = tuple[str, str, str]  # (sync_id, collection_id, upstream_id)
 FilterKey = tuple[str, str, str]  # (provider, sync_id, collection_id)
@@ -47,16 +46,49 @@ class RecordVersion:
 
 
 class StreamLog:
-    def __init__(self, stream_id: str) -> None:
+    block = 1024  # positions per block of live counts
+    compact_after = 1024  # superseded slots kept at least before a compaction (then: once they outnumber live)
+
+    def __init__(self, stream_id: str, entries: list[RecordVersion | None] | None = None,
+                 inserted_at: list[int] | None = None) -> None:
         self.stream_id = stream_id
-        self.entries: list[RecordVersion | None] = []
-        self.inserted_at = array("q")  # per position, for the `1h` deliver policy
+        self.entries: list[RecordVersion | None] = entries or []
+        self.inserted_at = array("q", inserted_at or ())  # per position, for the `1h` deliver policy
+        self._index()
+
+    def _index(self) -> None:
+        """Build the lookups from `entries`: live positions, and live counts per block of positions."""
         self.position: dict[RecordKey, int] = {}  # live position of every record
         self._blocks: list[Counter] = []  # live versions per FilterKey, per block of positions
         self._block_live: list[int] = []  # live versions per block of positions
+        for start in range(0, len(self.entries), self.block):
+            block = [v for v in self.entries[start:start + self.block] if v is not None]
+            self._blocks.append(Counter(v.filter_key for v in block))
+            self._block_live.append(len(block))
+        for position, version in enumerate(self.entries):
+            if version is not None:
+                self.position[version.key] = position
 
     def __len__(self) -> int:
         return len(self.position)
+
+    @property
+    def superseded(self) -> int:
+        """Slots emptied by newer versions."""
+        return len(self.entries) - len(self.position)
+
+    def wants_compaction(self) -> bool:
+        return self.superseded > max(self.compact_after, len(self.position))
+
+    def compact(self) -> list[int]:
+        """Drop the emptied slots (a record updated forever would otherwise grow the log forever). Returns the
+        old positions of the entries kept, in order: the entry now at `i` was at `kept[i]` (see `Moves`)."""
+        kept = [position for position, version in enumerate(self.entries) if version is not None]
+        self.entries = [self.entries[position] for position in kept]
+        self.inserted_at = array("q", (self.inserted_at[position] for position in kept))
+        self._index()
+        return kept
+
 
     def write(self, *, idx: int, now: int, sync: dict, provider: str, collection_id: str, upstream_id: str,
               data: dict, deleted: bool, upstream_created_at: int | None, upstream_updated_at: int | None) -> RecordVersion:
@@ -65,11 +97,12 @@ class StreamLog:
         old_position = self.position.get(key)
         if old_position is not None:
             old = self.entries[old_position]
+            assert old is not None
             if upstream_created_at is None:
                 upstream_created_at = old.upstream_created_at
             self.entries[old_position] = None
-            self._blocks[old_position // BLOCK][old.filter_key] -= 1
-            self._block_live[old_position // BLOCK] -= 1
+            self._blocks[old_position // self.block][old.filter_key] -= 1
+            self._block_live[old_position // self.block] -= 1
         record = {
             "id": derived_uuid("record", self.stream_id, *key), "stream_id": self.stream_id, "sync_id": sync["id"],
             "sync": sync, "provider": provider, "collection_id": collection_id, "upstream_id": upstream_id,
@@ -80,7 +113,7 @@ class StreamLog:
         version = RecordVersion(idx, key, (provider, sync["id"], collection_id), upstream_created_at,
                                 compact_json(record))
         position = len(self.entries)
-        if position % BLOCK == 0:
+        if position % self.block == 0:
             self._blocks.append(Counter())
             self._block_live.append(0)
         self.entries.append(version)
@@ -96,12 +129,12 @@ class StreamLog:
 
     def count_after(self, start: int, matches: Callable[[FilterKey], bool] | None) -> int:
         """Live versions at positions >= `start` whose filter key `matches` (None: every version)."""
-        end_of_block = min(len(self.entries), (start // BLOCK + 1) * BLOCK)
+        end_of_block = min(len(self.entries), (start // self.block + 1) * self.block)
         if matches is None:  # the common, unfiltered consumer: C-speed counting only
             partial = self.entries[start:end_of_block]
-            return len(partial) - partial.count(None) + sum(self._block_live[start // BLOCK + 1:])
+            return len(partial) - partial.count(None) + sum(self._block_live[start // self.block + 1:])
         count = sum(1 for v in self.entries[start:end_of_block] if v is not None and matches(v.filter_key))
-        for block in self._blocks[start // BLOCK + 1:]:
+        for block in self._blocks[start // self.block + 1:]:
             count += sum(n for fk, n in block.items() if n and matches(fk))
         return count
 
@@ -114,3 +147,20 @@ class StreamLog:
             if version is not None and matches(version.filter_key):
                 return position
         return None
+
+
+class Moves:
+    """Where positions went in a compaction, for whoever holds positions (consumer cursors)."""
+
+    def __init__(self, kept: list[int]) -> None:
+        self.kept = kept
+
+    def new(self, old: int) -> int:
+        """The new place of a live entry; for any other position, the place of the first live entry after it
+        (what a cursor, the first position not yet handed out, needs)."""
+        return bisect_left(self.kept, old)
+
+    def live(self, old: int) -> bool:
+        """Was the entry at `old` kept (it was live, not superseded)?"""
+        place = bisect_left(self.kept, old)
+        return place < len(self.kept) and self.kept[place] == old

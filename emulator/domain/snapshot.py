@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import heapq
 import random
-from collections import Counter
 
 import orjson
 
@@ -18,19 +17,18 @@ from emulator.domain.catalog import account_identity, collection_ids, provider_o
 from emulator.domain.clock import Clock
 from emulator.domain.consumers import HttpConsumer
 from emulator.domain.credentials import Credential
-from emulator.domain.delivery import ConsumerCursor, Delivery
+from emulator.domain.delivery import SUPERSEDED, ConsumerCursor, Delivery
 from emulator.domain.engine import Backfill, SyncRun
 from emulator.domain.errors import Invalid
 from emulator.domain.health import Health
 from emulator.domain.ids import IdFactory
 from emulator.domain.memory import collector_paused
 from emulator.domain.oauth_apps import OAuthApp
-from emulator.domain import records
 from emulator.domain.records import RecordVersion, StreamLog, compact_json
 from emulator.domain.streams import Stream
 from emulator.domain.syncs import Sync
 from emulator.domain.tenant import Faults, Tenant, Tenants
-from emulator.domain.upstream import Account, AccountSettings, Change, UpstreamObject
+from emulator.domain.upstream import Account, AccountSettings, Change, ChangeLog, UpstreamObject
 from emulator.providers import PROVIDERS
 
 VERSION = 1
@@ -65,7 +63,8 @@ def _cursor(cursor: ConsumerCursor) -> dict:
 def _account(account: Account) -> dict:
     return {"provider": account.provider.name, "seed": account.seed, "settings": account.settings.as_dict(),
             "objects": [dataclasses.asdict(o) for o in account.objects.values()],
-            "order": account.order, "changes": [dataclasses.asdict(c) for c in account.changes],
+            "order": account.order, "changes_base": account.changes.base,
+            "changes": [dataclasses.asdict(c) for c in account.changes.kept],
             "next_change_at": account.next_change_at, "rng": _rng(account.rng)}
 
 
@@ -96,22 +95,11 @@ def export(tenant: Tenant) -> dict:
 # ------------------------------------------------------------------ restore
 
 def _restore_log(stream_id: str, saved: dict) -> StreamLog:
-    log = StreamLog(stream_id)
-    log.inserted_at.extend(saved["inserted_at"])
-    for position, entry in enumerate(saved["entries"]):
-        if position % records.BLOCK == 0:
-            log._blocks.append(Counter())
-            log._block_live.append(0)
-        if entry is None:
-            log.entries.append(None)
-            continue
-        version = RecordVersion(entry["record"]["updated_idx"], tuple(entry["key"]), tuple(entry["filter_key"]),
-                                entry["upstream_created_at"], compact_json(entry["record"]))
-        log.entries.append(version)
-        log.position[version.key] = position
-        log._blocks[-1][version.filter_key] += 1
-        log._block_live[-1] += 1
-    return log
+    entries = [None if entry is None else
+               RecordVersion(entry["record"]["updated_idx"], tuple(entry["key"]), tuple(entry["filter_key"]),
+                             entry["upstream_created_at"], compact_json(entry["record"]))
+               for entry in saved["entries"]]
+    return StreamLog(stream_id, entries, saved["inserted_at"])
 
 
 def _restore_cursor(consumer_id: str, saved: dict) -> ConsumerCursor:
@@ -119,7 +107,9 @@ def _restore_cursor(consumer_id: str, saved: dict) -> ConsumerCursor:
                             last_received=saved["last_received"])
     for fields in saved["out"]:
         delivery = Delivery(*fields)
-        cursor.out[delivery.number] = cursor.out_by_position[delivery.position] = delivery
+        cursor.out[delivery.number] = delivery
+        if delivery.position != SUPERSEDED:
+            cursor.out_by_position[delivery.position] = delivery
         heapq.heappush(cursor.deadlines, (delivery.deadline, delivery.number))
     for position, count in saved["again"]:
         cursor.again[position] = count
@@ -135,7 +125,8 @@ def _restore_account(saved: dict) -> Account:
     account = Account(PROVIDERS[saved["provider"]], saved["seed"], AccountSettings(**saved["settings"]),
                       order=saved["order"], next_change_at=saved["next_change_at"], rng=_restore_rng(saved["rng"]))
     account.objects = {(o["collection"], o["id"]): _object(o) for o in saved["objects"]}
-    account.changes = [Change(**{**c, "snapshot": _object(c["snapshot"])}) for c in saved["changes"]]
+    account.changes = ChangeLog([Change(**{**c, "snapshot": _object(c["snapshot"])}) for c in saved["changes"]],
+                                base=saved["changes_base"])
     return account
 
 
@@ -266,8 +257,8 @@ def _reference_errors(s: dict) -> dict[str, list[str]]:
         if account is None or account["provider"] != sync["provider"]:
             p.add(f"{path}.account_key", "is not an account of the snapshot of the sync's provider")
             continue
-        if run["cursor"] > len(account["changes"]):
-            p.add(f"{path}.cursor", f"is past the end of its account's change log ({len(account['changes'])})")
+        if not account["changes_base"] <= run["cursor"] <= account["changes_base"] + len(account["changes"]):
+            p.add(f"{path}.cursor", "is outside its account's change log")
         objects = {(o["collection"], o["id"]) for o in account["objects"]}
         for cid, backfill in run["backfills"].items():
             where = f"{path}.backfills.{cid}"

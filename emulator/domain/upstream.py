@@ -55,6 +55,32 @@ class Change:
     written_by: str | None = None  # a sync that already wrote this change (a mutation), so it skips it
 
 
+class ChangeLog:
+    """An account's changes, oldest first, at absolute positions that never move: syncs read it with a cursor.
+    What every reader has read is dropped (`forget_before`), so a long-running account does not grow without
+    end; `base` is how many were dropped."""
+
+    def __init__(self, changes: list[Change] | None = None, base: int = 0) -> None:
+        self.kept: list[Change] = changes or []
+        self.base = base
+
+    def __len__(self) -> int:
+        return self.base + len(self.kept)
+
+    def __getitem__(self, position: int) -> Change:
+        if position < self.base:
+            raise IndexError(f"change {position} was read by every sync and forgotten")
+        return self.kept[position - self.base]
+
+    def append(self, change: Change) -> None:
+        self.kept.append(change)
+
+    def forget_before(self, position: int) -> None:
+        if position > self.base:
+            del self.kept[:position - self.base]
+            self.base = position
+
+
 @dataclass
 class Account:
     provider: "Provider"
@@ -62,7 +88,7 @@ class Account:
     settings: AccountSettings
     objects: dict[tuple[str, str], UpstreamObject] = field(default_factory=dict)
     order: dict[str, list[str]] = field(default_factory=dict)  # collection → ids, in creation order
-    changes: list[Change] = field(default_factory=list)
+    changes: ChangeLog = field(default_factory=ChangeLog)
     next_change_at: int | None = None
     rng: random.Random = field(default_factory=random.Random)
 
