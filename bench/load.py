@@ -25,6 +25,12 @@ async def read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
 
 async def hammer(port: int, make_request, connections: int, seconds: float) -> tuple[float, float]:
     """Requests/s and p99 latency (ms) of `connections` keep-alive clients sending `make_request(i)` for `seconds`."""
+    rate, latencies = await timed(port, make_request, connections, seconds)
+    return rate, latencies[int(len(latencies) * 0.99) - 1] * 1000
+
+
+async def timed(port: int, make_request, connections: int, seconds: float) -> tuple[float, list[float]]:
+    """Requests/s, and every request's latency in seconds (sorted), of `connections` keep-alive clients."""
     latencies: list[float] = []
     stop = time.perf_counter() + seconds
 
@@ -45,4 +51,4 @@ async def hammer(port: int, make_request, connections: int, seconds: float) -> t
     await asyncio.gather(*(client(n) for n in range(connections)))
     elapsed = time.perf_counter() - began
     latencies.sort()
-    return len(latencies) / elapsed, latencies[int(len(latencies) * 0.99) - 1] * 1000
+    return len(latencies) / elapsed, latencies

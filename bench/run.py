@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+import robustness  # noqa: E402
 from load import hammer, read_response, request_bytes  # noqa: E402
 
 from emulator.launcher import free_port, wait_healthy  # noqa: E402
@@ -343,6 +344,10 @@ def main() -> None:
     memory(20_000 if q else 1_000_000)
     propagation(20 if q else 200)
     isolation(200 if q else 5000)
+    robustness.pauses(emulator, row, 2.0 if q else 10.0)
+    robustness.long_advance(emulator, row, 20 if q else 200)
+    robustness.growth(emulator, row, 8.0 if q else 60.0)
+    robustness.wrk(emulator, bare, row, 1.0 if q else 5.0)
     if not args.no_prism:
         prism(1.0 if q else 5.0)
     widths = [max(len(r[i]) for r in ROWS + [("figure", "target", "measured", "baseline", "ratio")]) for i in range(5)]

@@ -97,11 +97,7 @@ class Pipeline:
             try:
                 tenant = self._authenticate(op, request)
                 if tenant is not None:
-                    await self.turns.wait(tenant.token)
-                    tenant = self.tenants.get(tenant.token)  # a reset or an import meanwhile replaced it
-                    if request.scope["path"].startswith("/v1/"):
-                        self._throttle(tenant)
-                    engine.catch_up(tenant)  # what fell due since the last call happens first
+                    tenant = await self._admit(tenant, request)
                 response = await self._run(op, request, tenant)
             except ApiError as exc:
                 response = error(exc.status, exc.summary, exc.headers)
@@ -133,6 +129,17 @@ class Pipeline:
         if not self.tenants.accepts(token):
             raise ApiError(401, "This API key is not accepted by the emulator.")
         return self.tenants.get(token)
+
+    async def _admit(self, tenant: Tenant, request: Request) -> Tenant:
+        """The tenant's turn (after any clock advance of its own), its API rate limit, then a catch-up: what
+        fell due on its clock since the last call happens first. Returns the tenant as it is now (a reset or
+        an import meanwhile replaced it)."""
+        await self.turns.wait(tenant.token)
+        tenant = self.tenants.get(tenant.token)
+        if request.scope["path"].startswith("/v1/"):
+            self._throttle(tenant)
+        engine.catch_up(tenant)
+        return tenant
 
     def _throttle(self, tenant: Tenant) -> None:
         limit = tenant.faults.api_rate_limit

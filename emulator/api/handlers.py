@@ -33,7 +33,7 @@ class Call:
     exclusive: Callable[[str], AsyncContextManager[None]]  # hold the tenant's other requests back (see Turns)
 
 
-ADVANCE_SLICE = 500  # engine steps between two chances for other clients to be answered
+ADVANCE_SLICE = 100  # engine steps (~20 ms) between two chances for other clients to be answered
 
 
 async def _advance(call: Call, to: int) -> None:

@@ -43,12 +43,11 @@ class Clock:
         return min(LATEST, self._base + int((self._wall() - self._wall_base) * self.rate))
 
     def set(self, mode: str | None = None, scale: float | None = None, now: int | None = None) -> None:
-        """Change mode and/or scale, and optionally move to `now` (which must not be in the past)."""
+        """Change mode and/or scale, and optionally move forward to `now`. The clock never goes backwards: a
+        clock that moves by itself and has passed `now` meanwhile stays where it is."""
         current = self.now()
         if now is not None:
-            if now < current:
-                raise ValueError("the clock cannot go backwards")
-            current, self.moved = now, True
+            current, self.moved = max(now, current), True
         if mode is not None:
             self.mode = mode
         if scale is not None:

@@ -125,7 +125,8 @@ def advance_clock(tenant: Tenant, to: int) -> None:
 
 
 def set_clock(tenant: Tenant, to: int) -> None:
-    """Move the clock to `to` once everything due before it has run."""
+    """Move the clock to `to` once everything due before it has run (a clock that moves by itself may have
+    passed `to` meanwhile: it stays where it is)."""
     tenant.clock.set(now=to)
     tenant.notify()
 

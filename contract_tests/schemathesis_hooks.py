@@ -1,0 +1,24 @@
+"""Schemathesis hooks of the contract kit (loaded through SCHEMATHESIS_HOOKS by every run the kit makes).
+
+A long poll waits up to a minute by design; generated calls keep `wait_for` short so a run checks the consume
+operations without spending minutes asleep. The scenario tests cover long polls themselves.
+"""
+
+from __future__ import annotations
+
+import schemathesis
+
+MAX_GENERATED_WAIT_MS = 50
+
+
+@schemathesis.hook
+def map_body(ctx, body):  # noqa: ANN001, ANN201 - Schemathesis' hook signature
+    wait = body.get("wait_for") if isinstance(body, dict) else None
+    if isinstance(wait, (int, float)) and not isinstance(wait, bool) and wait > MAX_GENERATED_WAIT_MS:
+        body["wait_for"] = MAX_GENERATED_WAIT_MS
+    return body
+
+
+@schemathesis.hook
+def map_query(ctx, query):  # noqa: ANN001, ANN201
+    return map_body(ctx, query)
