@@ -391,6 +391,10 @@ def test_pristine_tenants_are_forgotten_past_the_limit_and_tenants_with_state_ke
     kept = {t.token for t in tenants}
     assert "keeper" in kept and len(kept) <= 10
     assert [s.slug for s in tenants.get("keeper").streams] == ["mine"]
+    for n in range(40):  # tenants that all have state are never dropped, and no sweep runs per new tenant
+        streams.create(tenants.get(f"busy-{n}"), {"slug": "s"})
+    assert {f"busy-{n}" for n in range(40)} <= {t.token for t in tenants}
+    assert tenants._evicted_at >= 40
 
 
 def test_the_ticker_visits_only_tenants_whose_engine_has_work(api):
@@ -507,3 +511,37 @@ def test_history_every_reader_has_passed_is_forgotten(api):
     delivered = api.next(consumer, batch_size=1000)
     assert len(delivered["data"]) == 1000 and delivered["info"]["num_pending"] == live - 1000
     assert api.ok("PUT", "/_emulator/state", state)["imported"] and api.ok("GET", "/_emulator/state") == state
+
+
+def test_a_reset_or_an_import_wakes_a_waiting_long_poll():
+    import threading
+    import time
+
+    process, http = _serve()
+    try:
+        for replace in ("reset", "import"):
+            stream = http.post("/v1/streams", json={"slug": f"s-{replace}"}).json()
+            consumer = http.post("/v1/http-consumers", json={"stream_id": stream["id"]}).json()
+            saved = http.get("/_emulator/state").json() if replace == "import" else None
+            answer: dict = {}
+
+            def long_poll():
+                started = time.monotonic()
+                answer["status"] = http.post(f"/v1/http-consumers/{consumer['id']}/next",
+                                             json={"wait_for": 30000}).status_code
+                answer["took"] = time.monotonic() - started
+
+            thread = threading.Thread(target=long_poll)
+            thread.start()
+            time.sleep(0.3)
+            if replace == "reset":
+                assert http.post("/_emulator/reset").status_code == 200
+            else:
+                assert http.put("/_emulator/state", json=saved).status_code == 200
+            thread.join(timeout=20)
+            # after a reset the consumer is gone (404); after the import it is back, with nothing to hand out
+            assert answer["status"] == (404 if replace == "reset" else 200) and answer["took"] < 5, answer
+    finally:
+        process.terminate()
+        process.wait()
+        process.stderr.close()

@@ -126,7 +126,8 @@ class Tenants:
         tenant = self._tenants.get(token)
         if tenant is None:
             tenant = self._tenants[token] = self.build(token)
-            if len(self._tenants) > self.PRISTINE_LIMIT + self._evicted_at // 10:
+            floor = max(self.PRISTINE_LIMIT, self._evicted_at)
+            if len(self._tenants) > floor + floor // 10:  # a sweep per 10% of growth: amortized O(1)
                 self._forget_pristine(keep=token)
         return tenant
 
