@@ -25,7 +25,6 @@ import threading
 import time
 
 import httpx
-
 from load import request_bytes, timed
 
 STRIPE = {"kind": "stripe_key", "secret": "sk_bench"}
@@ -119,8 +118,14 @@ def growth(emulator, row, seconds: float) -> None:
     rss_after, live_after = _rss(server.process.pid), live_bytes()
     hours = (_parse(http.get("/_emulator/clock").json()["now"]) - _parse(clock)) / 3600
     server.stop()
-    row(f"growth: resident memory per simulated hour, x3600 clock, drained ({hours:.0f} h)",
-        "≤ 8× the live data (objects + served JSON)", (rss_after - rss) / hours / 1e6, "MB/h", (live_after - live) / hours / 1e6, "lower")
+    row(
+        f"growth: resident memory per simulated hour, x3600 clock, drained ({hours:.0f} h)",
+        "≤ 8× the live data (objects + served JSON)",
+        (rss_after - rss) / hours / 1e6,
+        "MB/h",
+        (live_after - live) / hours / 1e6,
+        "lower",
+    )
 
 
 def _parse(stamp: str) -> float:

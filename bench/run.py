@@ -247,7 +247,7 @@ def propagation(samples: int) -> None:
     for i in range(samples):
         got: dict = {}
 
-        def wait() -> None:
+        def wait(got: dict = got) -> None:
             answer = waiter.post(f"/v1/http-consumers/{consumer['id']}/next", json={"wait_for": 10000}).json()
             got["at"] = time.perf_counter()
             waiter.post(f"/v1/http-consumers/{consumer['id']}/ack", json={"ack_tokens": [answer["data"][0]["ack_token"]]})
@@ -353,7 +353,7 @@ def main() -> None:
     widths = [max(len(r[i]) for r in ROWS + [("figure", "target", "measured", "baseline", "ratio")]) for i in range(5)]
     print()
     for r in [("figure", "target", "measured", "baseline", "ratio")] + ROWS:
-        print(" | ".join(cell.ljust(width) for cell, width in zip(r, widths)))
+        print(" | ".join(cell.ljust(width) for cell, width in zip(r, widths, strict=True)))
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ kind and expects it to fail, and against the true emulator and expects it to pas
 from __future__ import annotations
 
 import argparse
-from typing import Callable
+from collections.abc import Callable
 
 import orjson
 
@@ -23,7 +23,8 @@ class Exchange:
 
     def __init__(self, method: str, path: str, headers: list, body: bytes) -> None:
         self.method, self.path, self.headers, self.body = method, path, headers, body
-        self.status, self.response_headers, self.response = 200, [], b""
+        self.status, self.response = 200, b""
+        self.response_headers: list = []
         self.forward = True  # False: answer without asking the emulator
 
     def json(self):
@@ -155,15 +156,15 @@ VARIANTS: dict[str, tuple[Callable | None, Callable | None]] = {
 }
 
 
-def broken_app(kind: str, settings: Settings = Settings()):
-    inner = create_app(settings)
+def broken_app(kind: str, settings: Settings | None = None):
+    inner = create_app(settings or Settings())
     before, after = VARIANTS[kind]
     redeliver = EarlyRedelivery() if kind == "early-redelivery" else None
     if redeliver is not None:
         after = redeliver
 
     async def call(scope, receive, send, exchange: Exchange) -> None:
-        delivered = []
+        delivered: list = []
 
         async def replay():
             if delivered:
@@ -198,8 +199,11 @@ def broken_app(kind: str, settings: Settings = Settings()):
         if redeliver is not None:
             while redeliver.pending:  # nack what was just delivered, behind the client's back
                 consumer_path, tokens = redeliver.pending.pop()
-                nack = Exchange("POST", f"{consumer_path}/nack", list(scope["headers"]), orjson.dumps({"ack_tokens": tokens}))
-                await call({**scope, "path": nack.path, "raw_path": nack.path.encode(), "method": "POST"}, receive, send, nack)
+                nack = Exchange(
+                    "POST", f"{consumer_path}/nack", list(scope["headers"]), orjson.dumps({"ack_tokens": tokens})
+                )
+                nack_scope = {**scope, "path": nack.path, "raw_path": nack.path.encode(), "method": "POST"}
+                await call(nack_scope, receive, send, nack)
         await send({"type": "http.response.start", "status": exchange.status, "headers": exchange.response_headers})
         await send({"type": "http.response.body", "body": exchange.response})
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Iterator
 
 import httpx
 import pytest
@@ -76,6 +76,7 @@ class Kit:
 
     def create(self, path: str, body: dict) -> dict:
         made = self.client.ok("POST", path, body)
+        assert made is not None, f"POST {path} answered no body"
         self.created.append((path, made["id"]))
         return made
 
@@ -99,7 +100,9 @@ class Kit:
     def inject(self, sync: dict, *upstream_ids: str, data: dict | None = None) -> None:
         self.needs_emulator("put records into a stream")
         records = [{"collection_id": "stripe:customer", "upstream_id": u, "data": data or {"id": u}} for u in upstream_ids]
-        self.client.ok("POST", f"/_emulator/streams/{sync['stream_id']}/records", {"sync_id": sync["id"], "records": records})
+        self.client.ok(
+            "POST", f"/_emulator/streams/{sync['stream_id']}/records", {"sync_id": sync["id"], "records": records}
+        )
 
     def pass_time(self, by: str, seconds: float) -> None:
         """Let `by` of the target's time pass: the emulator's clock is advanced; elsewhere the kit waits."""

@@ -132,7 +132,8 @@ def test_a_users_drain_loop_gets_every_record_once(consuming):
     wanted = [f"cus_kit_{i:03d}" for i in range(60)]
     kit.inject(sync, *wanted)
     kit.inject(sync, "cus_kit_000", data={"id": "cus_kit_000", "name": "updated"})
-    state, seen = {}, []
+    state: dict = {}
+    seen: list = []
     for _ in range(50):
         answer = kit.client.ok("GET", f"/v1/http-consumers/{consumer['id']}/next", params={"batch_size": 20})
         for message in answer["data"]:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from emulator import __version__
 from emulator.api.spec import load_spec
@@ -101,12 +102,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run_contract(args: argparse.Namespace) -> int:
-    import contract_tests
     import pytest
 
+    import contract_tests
+
     kit = str(Path(contract_tests.__file__).resolve().parent)
-    argv = [kit, "-p", "no:cacheprovider", "-q", f"--junitxml={args.junit_xml}", "-W", "ignore::pytest.PytestAssertRewriteWarning",
-            "--rootdir", kit, *args.pytest_args]
+    argv = [
+        kit,
+        "-p",
+        "no:cacheprovider",
+        "-q",
+        f"--junitxml={args.junit_xml}",
+        "-W",
+        "ignore::pytest.PytestAssertRewriteWarning",
+        "--rootdir",
+        kit,
+        *args.pytest_args,
+    ]
     for option in ("base_url", "api_key", "max_rps"):
         if getattr(args, option) is not None:
             argv.append(f"--{option.replace('_', '-')}={getattr(args, option)}")
@@ -155,7 +167,7 @@ def serve(settings: Settings, host: str, port: int) -> int:
             super().handle_exit(sig, frame)
 
     config = uvicorn.Config(app, host=host, port=port, log_level="warning",
-                            timeout_graceful_shutdown=settings.shutdown_timeout)
+                            timeout_graceful_shutdown=settings.shutdown_timeout)  # type: ignore[arg-type]
     print(f"sequin-emulator {__version__} on http://{host}:{port} (seed {settings.seed})", file=sys.stderr)
     try:
         Server(config).run()  # after a clean stop uvicorn raises the signal again, as the default handler would

@@ -7,8 +7,9 @@ the file, the line and the path of the offending item, and say what is wrong.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import yaml
 
@@ -102,8 +103,14 @@ def apply(tenant: Tenant, data: Any) -> dict[str, dict[str, str]]:
         for j, obj in enumerate(item.get("objects", [])):
             account = accounts.account_for(tenant, created)
             try:
-                upstream_writes.apply(tenant, account, "insert", upstream_writes.collection_of(account, obj["collection_id"]),
-                                      None, obj.get("data", {}))
+                upstream_writes.apply(
+                    tenant,
+                    account,
+                    "insert",
+                    upstream_writes.collection_of(account, obj["collection_id"]),
+                    None,
+                    obj.get("data", {}),
+                )
             except DomainError as exc:
                 raise _item_errors(f"objects.{j}", exc) from None
         return item["name"], created.id

@@ -74,7 +74,9 @@ class Tenant:
         return self._ok("POST", f"/_emulator/upstream/{credential_id}/changes", body)
 
     def upstream(self, credential_id: str, collection_id: str) -> list[dict]:
-        return self._ok("GET", f"/_emulator/upstream/{credential_id}/records", params={"collection_id": collection_id})["data"]
+        return self._ok("GET", f"/_emulator/upstream/{credential_id}/records", params={"collection_id": collection_id})[
+            "data"
+        ]
 
     def drain(self, consumer_id: str, batch_size: int = 1000, limit: int = 100_000) -> list[dict]:
         """Receive and ack everything available to a consumer now; returns the records in order."""

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import itertools
-from functools import partialmethod
 import warnings
+from functools import partialmethod
 
 import pytest
 

@@ -46,7 +46,9 @@ def validator(schema_name: str, strict: bool = True) -> Draft4Validator:
 
 
 def errors(schema_name: str, instance) -> list[str]:
-    return [f"{'/'.join(map(str, e.absolute_path))}: {e.message[:200]}" for e in validator(schema_name).iter_errors(instance)]
+    return [
+        f"{'/'.join(map(str, e.absolute_path))}: {e.message[:200]}" for e in validator(schema_name).iter_errors(instance)
+    ]
 
 
 @functools.cache

@@ -68,9 +68,14 @@ def test_integral_floats_in_a_scenario(api):
 @pytest.mark.parametrize("levels", [33, 250, 1000])
 def test_deep_metadata_is_refused_before_it_is_stored(api, levels):
     stream = api.stream()
-    response = _raw(api, "POST", "/v1/http-consumers",
-                    orjson.dumps({"stream_id": stream["id"], "metadata": _nested(levels)}) if levels < 250 else
-                    b'{"stream_id": "%s", "metadata": ' % stream["id"].encode() + b'{"a":' * levels + b"1" + b"}" * levels + b"}")
+    response = _raw(
+        api,
+        "POST",
+        "/v1/http-consumers",
+        orjson.dumps({"stream_id": stream["id"], "metadata": _nested(levels)})
+        if levels < 250
+        else b'{"stream_id": "%s", "metadata": ' % stream["id"].encode() + b'{"a":' * levels + b"1" + b"}" * levels + b"}",
+    )
     assert response.status_code == 422, response.text
     [(path, reasons)] = response.json()["validation_errors"].items()
     assert path.startswith("metadata.a.a") and reasons == ["nests deeper than 32 levels"]
@@ -231,9 +236,10 @@ def test_every_corrupt_snapshot_is_a_422_naming_the_path_and_the_tenant_stays(ap
 
 
 def test_a_corrupt_state_file_stops_the_start_with_a_message(tmp_path, api):
-    from emulator.launcher import free_port
     import subprocess
     import sys
+
+    from emulator.launcher import free_port
 
     snapshot = _tenant_with_everything(api)
     snapshot.pop("_ids")
@@ -525,7 +531,7 @@ def test_a_reset_or_an_import_wakes_a_waiting_long_poll():
             saved = http.get("/_emulator/state").json() if replace == "import" else None
             answer: dict = {}
 
-            def long_poll():
+            def long_poll(consumer=consumer, answer=answer):
                 started = time.monotonic()
                 answer["status"] = http.post(f"/v1/http-consumers/{consumer['id']}/next",
                                              json={"wait_for": 30000}).status_code

@@ -46,7 +46,12 @@ def test_patch_and_immutable_stream(api):
     patched = api.ok("PATCH", f"/v1/http-consumers/{consumer['id']}", {
         "deliver_policy": "1h", "ack_wait": 100, "max_deliver": 5, "name": "n", "metadata": {"k": "v"},
         "filters": {"provider": "stripe"}})
-    assert (patched["deliver_policy"], patched["ack_wait_ms"], patched["max_deliver"], patched["name"]) == ("1h", 100, 5, "n")
+    assert (patched["deliver_policy"], patched["ack_wait_ms"], patched["max_deliver"], patched["name"]) == (
+        "1h",
+        100,
+        5,
+        "n",
+    )
     assert patched["filters"]["provider"] == "stripe" and patched["metadata"] == {"k": "v"}
     moved = api.patch(f"/v1/http-consumers/{consumer['id']}", {"stream_id": other["id"]})
     assert moved.status_code == 422 and list(moved.json()["validation_errors"]) == ["stream_id"]

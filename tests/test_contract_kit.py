@@ -34,7 +34,7 @@ def run_kit_against(kind: str | None) -> subprocess.CompletedProcess:
 def results() -> dict:
     kinds = [None, *sorted(VARIANTS)]
     with ThreadPoolExecutor(max_workers=3) as pool:
-        return dict(zip(kinds, pool.map(run_kit_against, kinds)))
+        return dict(zip(kinds, pool.map(run_kit_against, kinds), strict=True))
 
 
 def test_there_are_at_least_twelve_kinds_of_breakage():

@@ -49,7 +49,7 @@ class Delivery(RuleBasedStateMachine):
         return self.tenant.now()
 
     def _expire(self) -> None:
-        for token, (idx, deadline) in list(self.out.items()):
+        for token, (_, deadline) in list(self.out.items()):
             if deadline <= self._now():
                 self._give_back(token)
 
@@ -127,7 +127,7 @@ class Delivery(RuleBasedStateMachine):
             self.tenant.clock.advance((ACK_WAIT_MS + 1) * 1000)
             self._expire()
             messages, _ = consumers.receive(self.tenant, self.consumer.id, 100)
-            for token, version in messages:
+            for _, version in messages:
                 assert version.idx not in self.acked
                 self.deliveries[version.idx] = self.deliveries.get(version.idx, 0) + 1
                 self.acked.add(version.idx)

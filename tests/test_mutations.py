@@ -42,8 +42,16 @@ def test_create_update_delete_reach_upstream_and_the_stream_at_once(world):
     assert upstream(api, sync)[customer_id]["name"] == "Paul"
     [message] = api.next(consumer, 10)["data"]
     assert message["record"] == record
-    updated = api.ok("POST", "/v1/mutations/run", {"kind": "update", "sync_id": sync["id"], "collection_id": "stripe:customer",
-                                                   "records": [{"upstream_id": customer_id, "data": {"name": "Muad'Dib"}}]})
+    updated = api.ok(
+        "POST",
+        "/v1/mutations/run",
+        {
+            "kind": "update",
+            "sync_id": sync["id"],
+            "collection_id": "stripe:customer",
+            "records": [{"upstream_id": customer_id, "data": {"name": "Muad'Dib"}}],
+        },
+    )
     assert updated["records"][0]["data"]["name"] == "Muad'Dib"
     deleted = api.ok("POST", "/v1/mutations/run", {"kind": "delete", "sync_id": sync["id"],
                                                    "collection_id": "stripe:customer", "upstream_ids": [customer_id]})
@@ -87,16 +95,25 @@ def test_hubspot_mutations_are_validated_like_hubspot():
                                                                           changes_per_hour=0)))), "hub")
     stream = api.stream()
     sync = api.ok("POST", "/v1/syncs", {"stream_id": stream["id"], "name": "crm", "collection_ids": ["hubspot:contact"],
-                                        "credential": {"properties": {"kind": "hubspot", "hub_id": 3, "refresh_token": "r"}}})
-    ok = api.ok("POST", "/v1/mutations/run", {"kind": "create", "sync_id": sync["id"], "collection_id": "hubspot:contact",
-                                              "records": [{"data": {"properties": {"email": "a@b.example"}}}]})
+                                        "credential": {"kind": "hubspot", "hub_id": 3, "refresh_token": "r"}})
+    ok = api.ok(
+        "POST",
+        "/v1/mutations/run",
+        {
+            "kind": "create",
+            "sync_id": sync["id"],
+            "collection_id": "hubspot:contact",
+            "records": [{"data": {"properties": {"email": "a@b.example"}}}],
+        },
+    )
     data = ok["records"][0]["data"]
     assert data["properties"]["email"] == "a@b.example" and data["properties"]["hs_object_id"] == data["id"]
     for props, field in [({"email": "bad"}, "records.0.data.properties.email"),
                          ({"favourite_spice": "melange"}, "records.0.data.properties.favourite_spice"),
                          ({"firstname": 5}, "records.0.data.properties.firstname"),
                          ({"hs_object_id": "1"}, "records.0.data.properties.hs_object_id")]:
-        response = api.post("/v1/mutations/run", {"kind": "create", "sync_id": sync["id"], "collection_id": "hubspot:contact",
+        response = api.post("/v1/mutations/run", {"kind": "create", "sync_id": sync["id"],
+                                                  "collection_id": "hubspot:contact",
                                                   "records": [{"data": {"properties": props}}]})
         assert response.status_code == 422 and field in response.json()["validation_errors"], props
     archived = api.ok("POST", "/v1/mutations/run", {"kind": "delete", "sync_id": sync["id"],

@@ -53,7 +53,7 @@ def test_stripe_objects_validate_strictly_with_the_default_key_set(stripe_accoun
 
 def test_stripe_cross_references_hold(stripe_accounts):
     for acct in stripe_accounts:
-        def exists(collection, object_id):
+        def exists(collection, object_id, acct=acct):
             return acct.get(collection, object_id) is not None
         for obj in acct.objects.values():
             data = obj.data
@@ -68,15 +68,25 @@ def test_stripe_cross_references_hold(stripe_accounts):
                 assert exists("product", data["product"])
             elif obj.collection == "charge":
                 assert exists("payment_intent", data["payment_intent"]) and exists("invoice", data["invoice"])
-            assert obj.data["id"].startswith({"customer": "cus_", "product": "prod_", "price": "price_", "invoice": "in_",
-                                              "subscription": "sub_", "charge": "ch_", "payment_intent": "pi_"}[obj.collection])
+            assert obj.data["id"].startswith(
+                {
+                    "customer": "cus_",
+                    "product": "prod_",
+                    "price": "price_",
+                    "invoice": "in_",
+                    "subscription": "sub_",
+                    "charge": "ch_",
+                    "payment_intent": "pi_",
+                }[obj.collection]
+            )
 
 
 def test_stripe_delete_model(stripe_accounts):
     kinds = {(c.collection, c.kind) for acct in stripe_accounts for c in acct.changes}
     assert ("customer", "deleted") in kinds and ("product", "deleted") in kinds
     assert not any(kind == "deleted" for collection, kind in kinds if collection not in ("customer", "product"))
-    statuses = {(o.collection, o.data.get("status"), o.data.get("active")) for a in stripe_accounts for o in a.objects.values()}
+    statuses = {(o.collection, o.data.get("status"), o.data.get("active"))
+                for a in stripe_accounts for o in a.objects.values()}
     assert ("subscription", "canceled", None) in statuses
     assert ("invoice", "void", None) in statuses
     assert ("price", None, False) in statuses  # archived

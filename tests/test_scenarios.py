@@ -69,18 +69,26 @@ def test_serve_loads_scenarios_at_start():
         assert [s["name"] for s in syncs] == ["Acme Stripe"]
 
 
-@pytest.mark.parametrize("text,expected", [
-    ("streams:\n  - slug: main\nsyncs:\n  - name: x\n    stream: mian\n    credential: c\n    collection_ids: [stripe:customer]\n",
-     ":5: syncs.0.stream: names no stream of this scenario or tenant ('mian')"),
-    ("streams:\n  - slug: Main!\n", ":2: streams.0.slug: must match the pattern"),
-    ("streams:\n  - {slug: a}\n  - {slug: a}\n", ":3: streams.1.slug: repeats 'a'"),
-    ("credentials:\n  - name: c\n    properties: {kind: stripe_key, secret: s}\n    objects:\n"
-     "      - collection_id: stripe:customer\n        data: {email: nope}\n",
-     ":6: credentials.0.objects.0.data.email: Invalid email address"),
-    ("syncs: [\n", ":2: not valid YAML or JSON"),
-    ("- just\n- a list\n", ":1: a scenario is a mapping"),
-    ("advance: soon\n", ":1: advance: must match the pattern"),
-])
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        (
+            "streams:\n  - slug: main\nsyncs:\n  - name: x\n    stream: mian\n    credential: c\n"
+            "    collection_ids: [stripe:customer]\n",
+            ":5: syncs.0.stream: names no stream of this scenario or tenant ('mian')",
+        ),
+        ("streams:\n  - slug: Main!\n", ":2: streams.0.slug: must match the pattern"),
+        ("streams:\n  - {slug: a}\n  - {slug: a}\n", ":3: streams.1.slug: repeats 'a'"),
+        (
+            "credentials:\n  - name: c\n    properties: {kind: stripe_key, secret: s}\n    objects:\n"
+            "      - collection_id: stripe:customer\n        data: {email: nope}\n",
+            ":6: credentials.0.objects.0.data.email: Invalid email address",
+        ),
+        ("syncs: [\n", ":2: not valid YAML or JSON"),
+        ("- just\n- a list\n", ":1: a scenario is a mapping"),
+        ("advance: soon\n", ":1: advance: must match the pattern"),
+    ],
+)
 def test_bad_scenarios_name_file_line_path_and_problem(tmp_path, text, expected):
     path = tmp_path / "bad.yaml"
     path.write_text(text)

@@ -11,7 +11,8 @@ import contextlib
 import inspect
 import time
 from collections import defaultdict
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Any
 
 import orjson
 from starlette.applications import Starlette
@@ -20,10 +21,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from emulator import scenario, state_file
 from emulator.api import handlers
 from emulator.api.spec import Operation, load_spec, operations
 from emulator.api.validation import parameter_errors, schema_errors, validated
-from emulator import scenario, state_file
 from emulator.domain import engine
 from emulator.domain.errors import DomainError, Invalid, NotFound, Unauthorized
 from emulator.domain.tenant import Tenant, Tenants
@@ -151,8 +152,11 @@ class Pipeline:
             window[0], window[1] = second, 0
         window[1] += 1
         if window[1] > limit:
-            raise ApiError(429, f"Too many requests: this organization is limited to {limit} per second; retry after 1 second.",
-                           {"Retry-After": "1"})
+            raise ApiError(
+                429,
+                f"Too many requests: this organization is limited to {limit} per second; retry after 1 second.",
+                {"Retry-After": "1"},
+            )
 
     async def _run(self, op: Operation, request: Request, tenant: Tenant | None) -> Response:
         params = self._parameters(op, request)
@@ -241,10 +245,11 @@ class Pipeline:
                 raise ResponseMismatch(f"{op.operation_id} {response.status_code} breaks its schema: {problems}")
 
 
-async def _http_error(request: Request, exc: HTTPException) -> Response:
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
     summaries = {404: f"No route matches {request.url.path}.",
                  405: f"{request.method} is not allowed on {request.url.path}."}
-    return error(exc.status_code, summaries.get(exc.status_code, exc.detail), exc.headers)
+    return error(exc.status_code, summaries.get(exc.status_code, exc.detail), dict(exc.headers or {}))
 
 
 async def _server_error(request: Request, exc: Exception) -> Response:
@@ -287,7 +292,8 @@ def stopping(app: Starlette) -> None:
         loop.call_soon_threadsafe(app.state.tenants.stop)
 
 
-def create_app(settings: Settings = Settings(), tenants: Tenants | None = None) -> Starlette:
+def create_app(settings: Settings | None = None, tenants: Tenants | None = None) -> Starlette:
+    settings = settings or Settings()
     tenants = tenants or Tenants(seed=settings.seed, clock=settings.clock, api_keys=settings.api_keys,
                                  accounts=settings.accounts)
     unserved = [op.operation_id for op in operations() if op.operation_id not in handlers.HANDLERS]

@@ -6,8 +6,10 @@ A handler returns `(status, payload)` or a Response; the app refuses to start if
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import Any, AsyncContextManager, Callable
+from typing import Any
 
 import orjson
 from starlette.requests import Request
@@ -15,8 +17,20 @@ from starlette.responses import RedirectResponse, Response
 
 from emulator import __version__, scenario
 from emulator.api import views
-from emulator.domain import (accounts, collections, consumers, credentials, engine, mutations, oauth_apps, oauth_flow,
-                             snapshot, streams, syncs, upstream_writes)
+from emulator.domain import (
+    accounts,
+    collections,
+    consumers,
+    credentials,
+    engine,
+    mutations,
+    oauth_apps,
+    oauth_flow,
+    snapshot,
+    streams,
+    syncs,
+    upstream_writes,
+)
 from emulator.domain.errors import Invalid
 from emulator.domain.store import metadata_matches
 from emulator.domain.tenant import Tenant, Tenants
@@ -26,11 +40,17 @@ from emulator.domain.timefmt import advanced, format_micros, parse_clock_time
 @dataclass
 class Call:
     tenants: Tenants
-    tenant: Tenant | None
+    caller: Tenant | None  # None only on the operations the spec leaves unsecured (health, the OAuth link)
     params: dict[str, Any]
     body: Any
     request: Request
-    exclusive: Callable[[str], AsyncContextManager[None]]  # hold the tenant's other requests back (see Turns)
+    exclusive: Callable[[str], AbstractAsyncContextManager[None]]  # hold the tenant's other requests back (see Turns)
+
+    @property
+    def tenant(self) -> Tenant:
+        """The caller's tenant, for every secured operation (the pipeline authenticated it)."""
+        assert self.caller is not None, "an unsecured operation asked for the caller's tenant"
+        return self.caller
 
 
 ADVANCE_SLICE = 100  # engine steps (~20 ms) between two chances for other clients to be answered
@@ -61,7 +81,7 @@ def operation(operation_id: str):
     return register
 
 
-def _dig(view: dict, dotted: str) -> Any:
+def _dig(view: Any, dotted: str) -> Any:
     for key in dotted.split("."):
         view = view.get(key) if isinstance(view, dict) else None
     return view

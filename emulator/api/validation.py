@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
-from typing import TYPE_CHECKING, Any, Iterable
 
 import jsonschema_rs
 import orjson
@@ -43,7 +44,7 @@ def _registry():
 
 
 @functools.cache
-def validator(pointer: str) -> "Draft202012Validator":
+def validator(pointer: str) -> Draft202012Validator:
     """A validator for the schema at `pointer` (`#/components/...`), resolving refs inside the spec."""
     from jsonschema import Draft202012Validator
 
@@ -57,7 +58,7 @@ def _join(prefix: str, path: Iterable) -> str:
     return ".".join(parts)
 
 
-def _reason(error: "ValidationError") -> str:
+def _reason(error: ValidationError) -> str:
     kind, value = error.validator, error.validator_value
     if kind == "type":
         types = value if isinstance(value, list) else [value]
@@ -91,7 +92,7 @@ def _reason(error: "ValidationError") -> str:
     return error.message
 
 
-def _discriminated(error: "ValidationError") -> "list[ValidationError] | None":
+def _discriminated(error: ValidationError) -> list[ValidationError] | None:
     """For a failed `oneOf` with a discriminator, the errors of the branch the discriminator picks."""
     discriminator = error.schema.get("discriminator") if isinstance(error.schema, dict) else None
     if not discriminator or not isinstance(error.instance, dict):
@@ -114,7 +115,7 @@ def _required(branch: dict) -> list[str]:
     return node.get("required", [])
 
 
-def _chosen_form(error: "ValidationError") -> "list[ValidationError] | str | None":
+def _chosen_form(error: ValidationError) -> list[ValidationError] | str | None:
     """For a failed `oneOf` of object forms told apart by their required fields (a credential's nested and
     flat forms), the errors of the one form the body chose; a reason when it chose several or none."""
     if not isinstance(error.instance, dict) or not isinstance(error.validator_value, list):
@@ -131,9 +132,9 @@ def _chosen_form(error: "ValidationError") -> "list[ValidationError] | str | Non
     return [e for e in error.context if e.relative_schema_path and e.relative_schema_path[0] == chosen[0]]
 
 
-def _flatten(errors: "Iterable[ValidationError]") -> Iterable[tuple[list, str]]:
+def _flatten(errors: Iterable[ValidationError]) -> Iterable[tuple[list, str]]:
     for error in errors:
-        picked = None
+        picked: list[ValidationError] | str | None = None
         if error.validator == "oneOf":
             picked = _discriminated(error)
             picked = _chosen_form(error) if picked is None else picked

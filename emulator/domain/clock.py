@@ -7,7 +7,7 @@ byte-for-byte reproducible.
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 MICROS = 1_000_000
 EARLIEST = 0  # 1970-01-01T00:00:00Z: the emulator's clock never shows an earlier time

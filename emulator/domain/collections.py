@@ -12,9 +12,11 @@ REFRESH_TAKES = 2 * MICROS  # a refresh succeeds this long after it starts
 
 def _collection(provider_name: str, collection: str) -> dict:
     cid = f"{provider_name}:{collection}"
+    provider = simulated(provider_name)
+    assert provider is not None  # collections are listed only for simulated providers
     fields = [{"id": f"{cid}:{f['name']}", "name": f["name"], "accessor": f.get("accessor", f["name"]),
                "type": f["type"], "primary_key": f.get("primary_key", False)}
-              for f in simulated(provider_name).fields(collection)]
+              for f in provider.fields(collection)]
     return {"id": cid, "upstream_id": cid, "name": collection, "links": [], "fields": fields}
 
 

@@ -85,8 +85,8 @@ class ConsumerCursor:
 
     def start(self, log: StreamLog, policy: str, now: int, settings: Settings) -> None:
         """Place the cursor for `policy`, forgetting deliveries still out (their tokens become stale)."""
-        self.out.clear(), self.out_by_position.clear(), self.deadlines.clear()
-        self.again.clear(), self.again_heap.clear()
+        for table in (self.out, self.out_by_position, self.deadlines, self.again, self.again_heap):
+            table.clear()
         if policy == "all":
             self.cursor = 0
         elif policy == "new":
@@ -152,14 +152,16 @@ class ConsumerCursor:
             if version is not None and (matches is None or matches(version.filter_key)):
                 picked.append((self.cursor, 0))
             self.cursor += 1
-        messages = []
+        messages: list[tuple[str, RecordVersion]] = []
         for position, count in picked:
             self.issued += 1
             delivery = Delivery(self.issued, position, count + 1, now + settings.ack_wait_ms * 1000)
             self.out[delivery.number] = self.out_by_position[position] = delivery
             heapq.heappush(self.deadlines, (delivery.deadline, delivery.number))
             self.last_received = max(position, self.last_received or 0)
-            messages.append((self.token(delivery.number), entries[position]))
+            version = entries[position]
+            assert version is not None  # picked positions are live
+            messages.append((self.token(delivery.number), version))
         return messages
 
     def _deliveries(self, tokens: list[str]) -> list[Delivery]:

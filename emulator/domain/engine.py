@@ -88,7 +88,7 @@ class SyncRun:
 
 # ------------------------------------------------------------------ lifecycle hooks (called by syncs)
 
-def start(tenant: Tenant, sync: "Sync") -> None:
+def start(tenant: Tenant, sync: Sync) -> None:
     credential = tenant.credentials.get(sync.credential_id)
     account = accounts.account_for(tenant, credential)
     now = tenant.now()
@@ -99,7 +99,7 @@ def start(tenant: Tenant, sync: "Sync") -> None:
     reconcile(tenant, sync)
 
 
-def reconcile(tenant: Tenant, sync: "Sync") -> None:
+def reconcile(tenant: Tenant, sync: Sync) -> None:
     """Follow a sync's settings: backfill added collections, forget removed ones, resume after a pause."""
     run = tenant.runs.get(sync.id)
     if run is None:
@@ -167,9 +167,9 @@ def run_until(tenant: Tenant, until: int, steps: Steps | None = None, limit: int
         while step is not None:
             if limit is not None and taken >= limit:
                 return False
-            at, _, kind, target = step
+            at, _, target = step
             taken += 1
-            if kind == "account":
+            if isinstance(target, Account):
                 _account_change(tenant, target, at)
                 if steps.count(target) >= MAX_CHANGES_PER_RUN:
                     target.schedule_next_change(until)
@@ -206,11 +206,14 @@ def stopped_by_bug(tenant: Tenant, exc: Exception) -> None:
     tenant.engine_fault = f"{type(exc).__name__}: {exc}"
 
 
-def _next_step(tenant: Tenant, until: int):
-    best = None
-    for order, (key, account) in enumerate(tenant.accounts.items()):
+Step = tuple[int, int, "Account | SyncRun"]  # (time, order, what makes the step): the earliest runs first
+
+
+def _next_step(tenant: Tenant, until: int) -> Step | None:
+    best: Step | None = None
+    for order, account in enumerate(tenant.accounts.values()):
         if account.next_change_at is not None and account.next_change_at <= until:
-            candidate = (account.next_change_at, order, "account", account)
+            candidate: Step = (account.next_change_at, order, account)
             best = candidate if best is None or candidate[:2] < best[:2] else best
     for order, run in enumerate(tenant.runs.values(), start=len(tenant.accounts)):
         sync = tenant.syncs.find(run.sync_id)
@@ -218,7 +221,7 @@ def _next_step(tenant: Tenant, until: int):
             continue
         at = run.work_at(tenant.accounts[run.account_key], POLL_EVERY[sync.sync_frequency])
         if at is not None and at <= until:
-            candidate = (at, order, "sync", run)
+            candidate = (at, order, run)
             best = candidate if best is None or candidate[:2] < best[:2] else best
     return best
 
@@ -228,7 +231,7 @@ def _account_change(tenant: Tenant, account: Account, at: int) -> None:
     account.schedule_next_change(at)
 
 
-def _spacing(sync: "Sync") -> int:
+def _spacing(sync: Sync) -> int:
     limit = sync.rate_limit
     spacing = limit["interval"] * MICROS // limit["allowed_requests"]
     if limit["max_concurrent_requests"]:
@@ -259,7 +262,7 @@ def _request(tenant: Tenant, run: SyncRun, at: int) -> None:
         _backfill_page(tenant, sync, run, account, at)
 
 
-def _fault(tenant: Tenant, sync: "Sync", account: Account, run: SyncRun) -> str | None:
+def _fault(tenant: Tenant, sync: Sync, account: Account, run: SyncRun) -> str | None:
     """Why this request fails, if it does."""
     name = PROVIDER_NAMES.get(sync.provider, sync.provider)
     settings = account.settings
@@ -277,14 +280,15 @@ def _fault(tenant: Tenant, sync: "Sync", account: Account, run: SyncRun) -> str 
     return None
 
 
-def _write(tenant: Tenant, sync: "Sync", account: Account, collection: str, object_id: str, at: int) -> None:
+def _write(tenant: Tenant, sync: Sync, account: Account, collection: str, object_id: str, at: int) -> None:
     obj = account.get(collection, object_id)
+    assert obj is not None  # a backfill lists objects of the account, which never forgets one
     created, updated = account.provider.upstream_times(obj)
     streams.write_record(tenant, sync, f"{sync.provider}:{collection}", object_id, obj.data, deleted=obj.deleted,
                          upstream_created_at=created, upstream_updated_at=updated, at=at)
 
 
-def _backfill_page(tenant: Tenant, sync: "Sync", run: SyncRun, account: Account, at: int) -> None:
+def _backfill_page(tenant: Tenant, sync: Sync, run: SyncRun, account: Account, at: int) -> None:
     backfill = next(b for b in run.backfills.values() if not b.done)
     if backfill.pending is None:
         cutoff = None if sync.max_age_days is None else at - sync.max_age_days * 86400 * MICROS
@@ -293,13 +297,14 @@ def _backfill_page(tenant: Tenant, sync: "Sync", run: SyncRun, account: Account,
     page = backfill.pending[backfill.offset:backfill.offset + PAGE_SIZE]
     backfill.offset += len(page)
     for object_id in page:
-        if not account.get(backfill.collection, object_id).deleted:
+        obj = account.get(backfill.collection, object_id)
+        if obj is not None and not obj.deleted:
             _write(tenant, sync, account, backfill.collection, object_id, at)
     if sync.initial_backfill_completed_at is None and all(b.done for b in run.backfills.values()):
         sync.initial_backfill_completed_at = at
 
 
-def _poll(tenant: Tenant, sync: "Sync", run: SyncRun, account: Account, at: int) -> None:
+def _poll(tenant: Tenant, sync: Sync, run: SyncRun, account: Account, at: int) -> None:
     """Read up to a page of the account's change log, and write what concerns this sync."""
     wanted = {b.collection for b in run.backfills.values()}
     read = 0
@@ -319,7 +324,7 @@ def _poll(tenant: Tenant, sync: "Sync", run: SyncRun, account: Account, at: int)
 
 # ------------------------------------------------------------------ health
 
-def sync_health(tenant: Tenant, sync: "Sync") -> dict:
+def sync_health(tenant: Tenant, sync: Sync) -> dict:
     """`{status, sync_id}`, plus `notes`, `credential` (a Health) and `provider` when the sync is not healthy."""
     run = tenant.runs.get(sync.id)
     account = tenant.accounts.get(run.account_key) if run else None

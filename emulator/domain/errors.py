@@ -13,7 +13,7 @@ class NotFound(DomainError):
     """No such resource in this tenant (404)."""
 
     @classmethod
-    def resource(cls, kind: str, resource_id: str) -> "NotFound":
+    def resource(cls, kind: str, resource_id: str) -> NotFound:
         return cls(f"No {kind} with id {resource_id}.")
 
 
@@ -28,7 +28,7 @@ class Invalid(DomainError):
         self.errors = errors
 
     @classmethod
-    def field(cls, path: str, reason: str) -> "Invalid":
+    def field(cls, path: str, reason: str) -> Invalid:
         return cls({path: [reason]})
 
 

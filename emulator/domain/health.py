@@ -12,5 +12,5 @@ class Health:
     notes: list[str] = field(default_factory=list)
 
     @classmethod
-    def ok(cls, time: int) -> "Health":
+    def ok(cls, time: int) -> Health:
         return cls("ok", time)

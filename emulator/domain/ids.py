@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 
-
 _VARIANT = "89ab"
 
 

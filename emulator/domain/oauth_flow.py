@@ -64,7 +64,8 @@ def _unguessable(tenant: Tenant) -> str:
 def _take(tenants: Tenants, key: str, what: str) -> tuple[Tenant, Grant]:
     grant = tenants.grants.pop(key, None)
     tenant = tenants.get(grant.tenant_token) if grant else None
-    if grant is None or tenant.now() > grant.expires_at or tenant.oauth_apps.find(grant.oauth_app_id) is None:
+    if grant is None or tenant is None or tenant.now() > grant.expires_at \
+            or tenant.oauth_apps.find(grant.oauth_app_id) is None:
         raise NotFound(f"This {what} is unknown, already used or expired.")
     return tenant, grant
 
@@ -98,7 +99,7 @@ def exchange(tenants: Tenants, body: dict) -> dict:
 def _issued_properties(kind: str, seed: str) -> dict:
     """The credential properties a provider would issue on consent, derived from the code."""
     number = int(seed[:12], 16)
-    issued = {
+    by_kind: dict[str, dict[str, Any]] = {
         "stripe_oauth2": {"access_token": f"sk_test_{seed}", "refresh_token": f"rt_{seed}",
                           "stripe_user_id": f"acct_{seed[:16]}", "test": True},
         "hubspot_oauth2": {"hub_id": number % 90_000_000 + 10_000_000, "hub_domain": f"hub-{seed[:8]}.hubspot.com",
@@ -109,5 +110,5 @@ def _issued_properties(kind: str, seed: str) -> dict:
                           "linear_org_name": f"Org {seed[:6]}"},
         "github_app": {"installation_id": number % 90_000_000 + 1, "account_type": "Organization",
                        "account_login": f"org-{seed[:8]}"},
-    }[kind]
-    return {"kind": kind, **issued}
+    }
+    return {"kind": kind, **by_kind[kind]}

@@ -12,13 +12,12 @@ from __future__ import annotations
 from array import array
 from bisect import bisect_left
 from collections import Counter
-from typing import Callable
+from collections.abc import Callable
 
 import orjson
 
 from emulator.domain.ids import derived_uuid
 from emulator.domain.timefmt import format_micros
-
 
 RecordKey = tuple[str, str, str]  # (sync_id, collection_id, upstream_id)
 FilterKey = tuple[str, str, str]  # (provider, sync_id, collection_id)

@@ -67,7 +67,7 @@ def delete(tenant: Tenant, stream_id: str) -> Stream:
     return stream
 
 
-def write_record(tenant: Tenant, sync: "Sync", collection_id: str, upstream_id: str, data: dict, *,
+def write_record(tenant: Tenant, sync: Sync, collection_id: str, upstream_id: str, data: dict, *,
                  deleted: bool = False, upstream_created_at: int | None = None,
                  upstream_updated_at: int | None = None, at: int | None = None) -> RecordVersion:
     """The one way records enter a stream (syncs, injections, mutations): a new version, or a tombstone.

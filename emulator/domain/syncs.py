@@ -50,13 +50,14 @@ def create(tenant: Tenant, body: dict) -> Sync:
     inline, credential_id = body.get("credential"), body.get("credential_id")
     inline = credentials.nested(inline) if inline is not None else None
     provider = body.get("provider")
+    implied: str | None
     if (inline is None) == (credential_id is None):
         errors["credential_id"] = ["exactly one of credential and credential_id is required"]
     else:
         if inline is not None:
             implied = provider_of_kind(inline["properties"]["kind"])
         else:
-            existing = tenant.credentials.find(credential_id)
+            existing = tenant.credentials.find(str(credential_id))
             implied = existing.provider if existing else None
             if existing is None:
                 errors["credential_id"] = ["is not a credential of this organization"]
@@ -67,8 +68,10 @@ def create(tenant: Tenant, body: dict) -> Sync:
         errors.update(_check_collections(provider, body["collection_ids"]))
     if errors:
         raise Invalid(errors)
+    assert provider is not None  # a credential, inline or found, implies it
     if inline is not None:
         credential_id = credentials.import_(tenant, inline, prefix="credential.").id
+    assert credential_id is not None
     stream_id = streams.stream_id_or_default(tenant, body)
     now = tenant.now()
     sync = tenant.syncs.add(Sync(

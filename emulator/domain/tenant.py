@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import dataclasses
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING
 
 from emulator.domain.clock import Clock
 from emulator.domain.ids import IdFactory, derived_uuid
@@ -16,15 +17,15 @@ from emulator.domain.store import Store
 from emulator.domain.upstream import AccountSettings
 
 if TYPE_CHECKING:
-    from emulator.domain.delivery import ConsumerCursor
-    from emulator.domain.engine import SyncRun
-    from emulator.domain.upstream import Account
-    from emulator.domain.records import StreamLog
     from emulator.domain.consumers import HttpConsumer
     from emulator.domain.credentials import Credential
+    from emulator.domain.delivery import ConsumerCursor
+    from emulator.domain.engine import SyncRun
     from emulator.domain.oauth_apps import OAuthApp
+    from emulator.domain.records import StreamLog
     from emulator.domain.streams import Stream
     from emulator.domain.syncs import Sync
+    from emulator.domain.upstream import Account
 
 JOURNAL_SIZE = 1000
 
@@ -53,19 +54,19 @@ class Tenant:
     org_id: str
     ids: IdFactory
     clock: Clock
-    streams: Store["Stream"] = field(default_factory=lambda: Store("stream"))
-    oauth_apps: Store["OAuthApp"] = field(default_factory=lambda: Store("OAuth app"))
-    credentials: Store["Credential"] = field(default_factory=lambda: Store("credential"))
-    syncs: Store["Sync"] = field(default_factory=lambda: Store("sync"))
-    consumers: Store["HttpConsumer"] = field(default_factory=lambda: Store("HTTP consumer"))
+    streams: Store[Stream] = field(default_factory=lambda: Store("stream"))
+    oauth_apps: Store[OAuthApp] = field(default_factory=lambda: Store("OAuth app"))
+    credentials: Store[Credential] = field(default_factory=lambda: Store("credential"))
+    syncs: Store[Sync] = field(default_factory=lambda: Store("sync"))
+    consumers: Store[HttpConsumer] = field(default_factory=lambda: Store("HTTP consumer"))
     seed: int = 0
-    account_defaults: "AccountSettings" = None  # set by Tenants: how new simulated accounts are shaped
-    accounts: dict[str, "Account"] = field(default_factory=dict)  # account identity → simulated upstream account
-    runs: dict[str, "SyncRun"] = field(default_factory=dict)  # sync id → the engine's state for it
+    account_defaults: AccountSettings = field(default_factory=AccountSettings)  # how new simulated accounts are shaped
+    accounts: dict[str, Account] = field(default_factory=dict)  # account identity → simulated upstream account
+    runs: dict[str, SyncRun] = field(default_factory=dict)  # sync id → the engine's state for it
     refreshes: dict[str, dict] = field(default_factory=dict)  # credential id → its collection refresh
-    logs: dict[str, "StreamLog"] = field(default_factory=dict)  # stream id → its records
+    logs: dict[str, StreamLog] = field(default_factory=dict)  # stream id → its records
     stream_slugs: dict[str, str] = field(default_factory=dict)  # slug → stream id (slugs are unique)
-    cursors: dict[str, "ConsumerCursor"] = field(default_factory=dict)  # consumer id → its delivery state
+    cursors: dict[str, ConsumerCursor] = field(default_factory=dict)  # consumer id → its delivery state
     last_idx: int = 0  # the tenant's one `updated_idx` sequence
     faults: Faults = field(default_factory=Faults)
     journal: deque = field(default_factory=lambda: deque(maxlen=JOURNAL_SIZE))
@@ -84,7 +85,7 @@ class Tenant:
         for listener in list(self.listeners):
             listener()
 
-    def pristine(self, clock: "ClockSettings") -> bool:
+    def pristine(self, clock: ClockSettings) -> bool:
         """Nothing to lose: no resources, no accounts, no faults, the clock as every new tenant's. Only
         its journal would go if it were forgotten and built again on its next request."""
         return not (len(self.streams) or len(self.oauth_apps) or len(self.credentials) or len(self.syncs)

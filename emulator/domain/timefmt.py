@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import functools
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from emulator.domain.clock import EARLIEST, LATEST, MICROS
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _DURATION_PART = re.compile(r"(\d+)(ms|s|m|h|d)")
 _UNIT_MICROS = {"ms": 1000, "s": MICROS, "m": 60 * MICROS, "h": 3600 * MICROS, "d": 86400 * MICROS}
 
 
 @functools.lru_cache(maxsize=4096)
 def _second(seconds: int) -> str:
-    return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def format_micros(micros: int | None) -> str | None:
@@ -29,7 +29,7 @@ def parse_timestamp(text: str) -> int:
     """RFC 3339, or the documented `2023-12-15 01:29:29` form (taken as UTC), to epoch microseconds."""
     value = datetime.fromisoformat(text.replace(" ", "T", 1).replace("Z", "+00:00"))
     if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
+        value = value.replace(tzinfo=UTC)
     try:
         delta = value - _EPOCH
     except OverflowError:  # an offset that takes year 1 or 9999 out of range

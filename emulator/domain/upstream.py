@@ -83,7 +83,7 @@ class ChangeLog:
 
 @dataclass
 class Account:
-    provider: "Provider"
+    provider: Provider
     seed: str
     settings: AccountSettings
     objects: dict[tuple[str, str], UpstreamObject] = field(default_factory=dict)

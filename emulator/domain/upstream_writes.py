@@ -7,6 +7,7 @@ from emulator.domain.errors import Invalid
 from emulator.domain.tenant import Tenant
 from emulator.domain.upstream import Account, Change
 
+
 def collection_of(account: Account, collection_id: str, path: str = "collection_id") -> str:
     """The provider's name of a collection id of this account (`stripe:customer` → `customer`), else 422."""
     provider, _, collection = collection_id.partition(":")

@@ -98,7 +98,7 @@ class Provider(ABC):
         """Raise Invalid or NotFound, as the provider would, for a write (`insert`, `update`, `delete`)."""
         self.check_collection(collection)
         if kind != "insert":
-            self.existing(account, collection, object_id)
+            self.existing(account, collection, object_id or "")
         if kind != "delete":
             self.check_data(collection, data)
 

@@ -9,7 +9,7 @@ elsewhere) always equals `updatedAt`. Deleting archives.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from emulator.domain.clock import MICROS
 from emulator.domain.errors import Invalid
@@ -35,7 +35,7 @@ EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 def iso(micros: int) -> str:
     """HubSpot's timestamps: ISO 8601 with milliseconds and `Z`."""
-    value = datetime.fromtimestamp(micros // MICROS, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    value = datetime.fromtimestamp(micros // MICROS, UTC).strftime("%Y-%m-%dT%H:%M:%S")
     return f"{value}.{(micros % MICROS) // 1000:03d}Z"
 
 
@@ -48,7 +48,7 @@ class HubSpot(Provider):
     collections = ("contact", "company", "deal")
 
     def fields(self, collection: str) -> list[dict]:
-        envelope = [{"name": "id", "type": "text", "primary_key": True},
+        envelope: list[dict] = [{"name": "id", "type": "text", "primary_key": True},
                     {"name": "createdAt", "type": "timestamp"}, {"name": "updatedAt", "type": "timestamp"},
                     {"name": "archived", "type": "boolean"}]
         return envelope + [{"name": prop, "accessor": f"properties.{prop}", "type": "text"}

@@ -31,9 +31,11 @@ PREFIXES = {"customer": ("cus", 14), "product": ("prod", 14), "subscription_item
 COLLECTIONS = ("product", "price", "customer", "subscription", "invoice", "payment_intent", "charge")
 DELETABLE = {"customer", "product"}
 # collection → (the collection it points to, its field holding the id, the field there pointing back)
-BACK_REFERENCES = {"price": ("product", "product", "default_price"),
-                   "invoice": ("subscription", "subscription", "latest_invoice"),
-                   "charge": ("payment_intent", "payment_intent", "latest_charge")}  # the others change state instead of disappearing
+BACK_REFERENCES = {
+    "price": ("product", "product", "default_price"),
+    "invoice": ("subscription", "subscription", "latest_invoice"),
+    "charge": ("payment_intent", "payment_intent", "latest_charge"),
+}  # the others change state instead of disappearing
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 AMOUNTS = (500, 900, 1500, 2000, 4900, 9900, 19900)
 CUSTOMER_FIELDS = {"email", "name", "phone", "description", "metadata", "balance", "address", "preferred_locales"}
@@ -331,10 +333,13 @@ class Stripe(Provider):
     def insert(self, account: Account, collection: str, data: dict, now: int) -> Change:
         self.validate(account, "insert", collection, None, data)
         obj = self._build(account, collection, now)
+        assert obj is not None  # only customers and products are written, and they need no other object
         obj.update(data)
         if collection == "product":
             obj["updated"] = seconds(now)
-        return self._store_new(account, collection, obj, now, log=True)
+        change = self._store_new(account, collection, obj, now, log=True)
+        assert change is not None  # log=True always records the change
+        return change
 
     def update(self, account: Account, collection: str, object_id: str, data: dict, now: int) -> Change:
         self.validate(account, "update", collection, object_id, data)
