@@ -5,6 +5,8 @@ One test per finding of the robustness review, through the public interface (HTT
 
 from __future__ import annotations
 
+import contextlib
+
 import orjson
 import pytest
 
@@ -415,7 +417,9 @@ def test_the_ticker_visits_only_tenants_whose_engine_has_work(api):
 
 # ------------------------------------------------------------------ stopping
 
-def _serve(*arguments: str):
+@contextlib.contextmanager
+def _served(*arguments: str):
+    """An emulator process and a client of it; both closed, and the process stopped, on the way out."""
     import subprocess
     import sys
 
@@ -425,10 +429,20 @@ def _serve(*arguments: str):
 
     port = free_port()
     process = subprocess.Popen([sys.executable, "-m", "emulator", "serve", "--port", str(port),
-                                "--records-per-collection", "0", *arguments], stderr=subprocess.PIPE)
+                                "--records-per-collection", "0", *arguments], stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
-    wait_healthy(url, process=process)
-    return process, httpx.Client(base_url=url, headers={"Authorization": "Bearer t"}, timeout=30)
+    try:
+        wait_healthy(url, process=process)
+        with httpx.Client(base_url=url, headers={"Authorization": "Bearer t"}, timeout=30) as http:
+            yield process, http
+    finally:
+        if process.poll() is None:
+            process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def test_sigterm_answers_waiting_requests_at_once_and_saves_the_state(tmp_path):
@@ -437,8 +451,7 @@ def test_sigterm_answers_waiting_requests_at_once_and_saves_the_state(tmp_path):
     import time
 
     state = tmp_path / "state.json"
-    process, http = _serve("--state", str(state))
-    try:
+    with _served("--state", str(state)) as (process, http):
         stream = http.post("/v1/streams", json={"slug": "s"}).json()
         consumer = http.post("/v1/http-consumers", json={"stream_id": stream["id"]}).json()
         sync = http.post("/v1/syncs", json={"stream_id": stream["id"], "name": "s", "collection_ids": ["stripe:customer"],
@@ -465,10 +478,6 @@ def test_sigterm_answers_waiting_requests_at_once_and_saves_the_state(tmp_path):
         took = time.monotonic() - asked
         for thread in threads:
             thread.join(timeout=10)
-    finally:
-        process.kill()
-        process.wait()
-        process.stderr.close()
     assert took < 5, took
     assert answers == {"next": 200, "mutation": 504}
     assert state.exists() and state.stat().st_mode & 0o777 == 0o600
@@ -479,23 +488,15 @@ def test_state_interval_saves_while_running_so_a_kill_loses_little(tmp_path):
     import time
 
     state = tmp_path / "state.json"
-    process, http = _serve("--state", str(state), "--state-interval", "0.2")
-    try:
+    with _served("--state", str(state), "--state-interval", "0.2") as (process, http):
         stream = http.post("/v1/streams", json={"slug": "kept"}).json()
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and not (state.exists() and stream["id"] in state.read_text()):
             time.sleep(0.05)
-    finally:
         process.kill()  # SIGKILL: no shutdown save
         process.wait()
-        process.stderr.close()
-    process, http = _serve("--state", str(state))
-    try:
+    with _served("--state", str(state)) as (_, http):
         assert [s["slug"] for s in http.get("/v1/streams").json()["data"]] == ["kept"]
-    finally:
-        process.terminate()
-        process.wait()
-        process.stderr.close()
 
 
 # ------------------------------------------------------------------ memory follows live data, not history
@@ -523,8 +524,7 @@ def test_a_reset_or_an_import_wakes_a_waiting_long_poll():
     import threading
     import time
 
-    process, http = _serve()
-    try:
+    with _served() as (_, http):
         for replace in ("reset", "import"):
             stream = http.post("/v1/streams", json={"slug": f"s-{replace}"}).json()
             consumer = http.post("/v1/http-consumers", json={"stream_id": stream["id"]}).json()
@@ -547,7 +547,3 @@ def test_a_reset_or_an_import_wakes_a_waiting_long_poll():
             thread.join(timeout=20)
             # after a reset the consumer is gone (404); after the import it is back, with nothing to hand out
             assert answer["status"] == (404 if replace == "reset" else 200) and answer["took"] < 5, answer
-    finally:
-        process.terminate()
-        process.wait()
-        process.stderr.close()

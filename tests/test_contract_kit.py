@@ -13,6 +13,7 @@ from contract_tests.broken import VARIANTS
 from emulator.launcher import HOST, free_port, wait_healthy
 
 ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.slow
 
 
 def run_kit_against(kind: str | None) -> subprocess.CompletedProcess:

@@ -6,10 +6,13 @@ The README gives the same runs with more examples and several seeds; this one ke
 
 from __future__ import annotations
 
+import pytest
+
 from contract_tests.test_schemathesis import schemathesis, whole_spec
 from emulator.launcher import running_emulator
 
 
+@pytest.mark.slow
 def test_schemathesis_finds_no_failure_on_the_whole_spec(tmp_path):
     with running_emulator("--api-key", "st-key", "--validate-responses") as url:
         for number, selection in enumerate(whole_spec(emulator=True)):
