@@ -9,6 +9,7 @@ import contextlib
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -40,19 +41,32 @@ def wait_healthy(base_url: str, timeout: float = 15.0, process: subprocess.Popen
 @contextlib.contextmanager
 def running_emulator(*args: str, timeout: float = 15.0) -> Iterator[str]:
     """`sequin-emulator serve <args>` on a free port; yields its base URL and stops it on exit."""
-    port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "emulator", "serve", "--host", HOST, "--port", str(port), *args],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    base_url = f"http://{HOST}:{port}"
-    try:
-        wait_healthy(base_url, timeout, process)
+    with emulator_process(*args, timeout=timeout) as (_, base_url):
         yield base_url
-    finally:
-        process.terminate()
+
+
+@contextlib.contextmanager
+def emulator_process(*args: str, timeout: float = 15.0) -> Iterator[tuple[subprocess.Popen, str]]:
+    """Like `running_emulator`, and the process too, for tests that signal or kill it; stopped on exit, if it
+    still runs. Its stderr goes to a temporary file (a pipe nobody reads would block a server that logs much),
+    quoted when it fails to start."""
+    port = free_port()
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen([sys.executable, "-m", "emulator", "serve", "--host", HOST, "--port", str(port),
+                                    *args], stdout=subprocess.DEVNULL, stderr=log)
+        base_url = f"http://{HOST}:{port}"
         try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        if process.stderr:
-            process.stderr.close()
+            try:
+                wait_healthy(base_url, timeout, process)
+            except (RuntimeError, TimeoutError) as exc:
+                log.seek(0)
+                raise RuntimeError(f"{exc}; its stderr:\n{log.read()[-4000:].decode(errors='replace')}") from None
+            yield process, base_url
+        finally:
+            if process.poll() is None:
+                process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()

@@ -420,29 +420,13 @@ def test_the_ticker_visits_only_tenants_whose_engine_has_work(api):
 @contextlib.contextmanager
 def _served(*arguments: str):
     """An emulator process and a client of it; both closed, and the process stopped, on the way out."""
-    import subprocess
-    import sys
-
     import httpx
 
-    from emulator.launcher import free_port, wait_healthy
+    from emulator.launcher import emulator_process
 
-    port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "emulator", "serve", "--port", str(port),
-                                "--records-per-collection", "0", *arguments], stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_healthy(url, process=process)
-        with httpx.Client(base_url=url, headers={"Authorization": "Bearer t"}, timeout=30) as http:
-            yield process, http
-    finally:
-        if process.poll() is None:
-            process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    with emulator_process("--records-per-collection", "0", *arguments) as (process, url), \
+            httpx.Client(base_url=url, headers={"Authorization": "Bearer t"}, timeout=30) as http:
+        yield process, http
 
 
 def test_sigterm_answers_waiting_requests_at_once_and_saves_the_state(tmp_path):
