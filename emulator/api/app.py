@@ -1,7 +1,7 @@
 """The Starlette application: one route per spec path, and one pipeline for every operation.
 
 Pipeline (after Prism): route → authenticate → validate parameters and body → handle → render (→ validate
-the response, when asked). Domain errors become CONTRACT.md §2's status codes and bodies here, and nowhere else.
+the response, when asked). Domain errors become the contract's status codes and `{"summary"}` bodies here, and nowhere else.
 """
 
 from __future__ import annotations

@@ -62,11 +62,8 @@ async def _advance(call: Call, to: int) -> None:
     tenant = call.tenant
     async with call.exclusive(tenant.token):
         steps = engine.Steps()
-        try:
-            while not engine.run_until(tenant, to, steps, limit=ADVANCE_SLICE):
-                await asyncio.sleep(0)
-        except Exception as exc:  # noqa: BLE001 - an engine bug stops the tenant's engine, as in catch_up
-            engine.stopped_by_bug(tenant, exc)
+        while not engine.run_contained(tenant, to, steps, limit=ADVANCE_SLICE):
+            await asyncio.sleep(0)
         engine.set_clock(tenant, to)
 
 

@@ -1,7 +1,7 @@
 """Request (and, in strict mode, response) validation against the spec, with readable field errors.
 
 One mechanism serves every operation: each parameter and body is checked by a JSON Schema validator built
-from its place in the spec, and failures become CONTRACT.md §2's `validation_errors`, keyed by dotted path.
+from its place in the spec, and failures become the contract's `validation_errors`, keyed by dotted path.
 Valid input, the common case, is checked by jsonschema-rs (compiled, microseconds); only invalid input goes
 through the `jsonschema` package, whose errors carry what the readable messages need.
 """

@@ -191,19 +191,22 @@ def _forget_read_changes(tenant: Tenant) -> None:
 
 
 def catch_up(tenant: Tenant) -> None:
-    """Run what fell due on the tenant's clock. A failure inside the engine is a bug of the emulator: it is
-    logged with its traceback, the tenant's engine stops (its syncs' health says why) and everything else of
-    the tenant, and of every other tenant, goes on answering. A reset or a state import starts it again."""
+    """Run what fell due on the tenant's clock."""
+    run_contained(tenant, tenant.now())
+
+
+def run_contained(tenant: Tenant, until: int, steps: Steps | None = None, limit: int | None = None) -> bool:
+    """`run_until`, for callers that must go on answering. A failure inside the engine is a bug of the
+    emulator: it is logged with its traceback, the tenant's engine stops (its syncs' health says why) and
+    everything else of the tenant, and of every other tenant, goes on. A reset or a state import starts it
+    again."""
     try:
-        run_until(tenant, tenant.now())
+        return run_until(tenant, until, steps, limit)
     except Exception as exc:  # noqa: BLE001 - contain any bug to the tenant it happened in
-        stopped_by_bug(tenant, exc)
-
-
-def stopped_by_bug(tenant: Tenant, exc: Exception) -> None:
-    LOG.error("the sync engine failed for organization %s; its syncs stop until a reset", tenant.org_id,
-              exc_info=exc)
-    tenant.engine_fault = f"{type(exc).__name__}: {exc}"
+        LOG.error("the sync engine failed for organization %s; its syncs stop until a reset", tenant.org_id,
+                  exc_info=exc)
+        tenant.engine_fault = f"{type(exc).__name__}: {exc}"
+        return True
 
 
 Step = tuple[int, int, "Account | SyncRun"]  # (time, order, what makes the step): the earliest runs first

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import heapq
 import random
+from collections import Counter
 
 import orjson
 
@@ -224,16 +225,17 @@ def _reference_errors(s: dict) -> dict[str, list[str]]:
             p.add(f"{path}.cursor", f"is past the end of its stream's log ({size})")
         if cursor["last_received"] is not None and cursor["last_received"] >= size:
             p.add(f"{path}.last_received", f"is past the end of its stream's log ({size})")
-        numbers = [number for number, *_ in cursor["out"]]
+        issued = Counter(number for number, *_ in cursor["out"])
         for i, (number, position, _, _) in enumerate(cursor["out"]):
-            if position >= size or not 0 < number <= cursor["issued"] or numbers.count(number) > 1:
+            if position >= size or not 0 < number <= cursor["issued"] or issued[number] > 1:
                 p.add(f"{path}.out.{i}", "names a position past the log, or a delivery number not issued once")
         for i, (position, _) in enumerate(cursor["again"]):
             if position >= size:
                 p.add(f"{path}.again.{i}", f"is past the end of its stream's log ({size})")
+    objects_of = {key: {(o["collection"], o["id"]) for o in account["objects"]}
+                  for key, account in s["accounts"].items()}
     for key, account in s["accounts"].items():
-        provider, path = PROVIDERS[account["provider"]], f"accounts.{key}"
-        objects = {(o["collection"], o["id"]) for o in account["objects"]}
+        provider, path, objects = PROVIDERS[account["provider"]], f"accounts.{key}", objects_of[key]
         for i, obj in enumerate(account["objects"]):
             reason = provider.stored_object_problem(obj["collection"], obj["id"], obj["data"])
             if reason:
@@ -259,7 +261,7 @@ def _reference_errors(s: dict) -> dict[str, list[str]]:
             continue
         if not account["changes_base"] <= run["cursor"] <= account["changes_base"] + len(account["changes"]):
             p.add(f"{path}.cursor", "is outside its account's change log")
-        objects = {(o["collection"], o["id"]) for o in account["objects"]}
+        objects = objects_of[run["account_key"]]
         for cid, backfill in run["backfills"].items():
             where = f"{path}.backfills.{cid}"
             if cid not in sync["collection_ids"] or backfill["collection"] != cid.partition(":")[2]:
