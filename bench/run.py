@@ -173,22 +173,25 @@ def consume(records: int) -> None:
 
 def generation(records: int) -> None:
     from emulator.domain import engine, streams, syncs
-    from emulator.domain.tenant import ClockSettings, Tenants
+    from emulator.domain.inputs import NewStream, NewSync
+    from emulator.domain.tenant import ClockStart, Tenants
     from emulator.domain.upstream import AccountSettings
     from emulator.providers.stripe import COLLECTIONS
+    from emulator.spec.inputs import parse
 
     per_collection = records // len(COLLECTIONS)
-    tenants = Tenants(seed=1, clock=ClockSettings(mode="manual", start=1_704_067_200_000_000),
+    tenants = Tenants(seed=1, clock=ClockStart(mode="manual", start=1_704_067_200_000_000),
                       accounts=AccountSettings(records_per_collection=per_collection, changes_per_hour=0))
     tenant = tenants.get("bench")
     started = time.perf_counter()
-    stream = streams.create(tenant, {"slug": "gen"})
-    sync = syncs.create(tenant, {"stream_id": stream.id, "name": "s", "collection_ids": [f"stripe:{c}" for c in COLLECTIONS],
-                                 "rate_limit": {"allowed_requests": 1000, "interval": 1},
-                                 "credential": {"properties": {"kind": "stripe_key", "secret": "sk"}}})
+    stream = streams.create(tenant, NewStream("gen"))
+    sync = syncs.create(tenant, parse(NewSync, {
+        "stream_id": stream.id, "name": "s", "collection_ids": [f"stripe:{c}" for c in COLLECTIONS],
+        "rate_limit": {"allowed_requests": 1000, "interval": 1},
+        "credential": {"properties": {"kind": "stripe_key", "secret": "sk"}}}))
     engine.advance_clock(tenant, tenant.now() + 3600 * 1_000_000)
     elapsed = time.perf_counter() - started
-    written = len(tenant.logs[stream.id])
+    written = len(stream.log)
     assert sync.initial_backfill_completed_at is not None
     started = time.perf_counter()
     for i in range(written):
@@ -204,17 +207,19 @@ MEMORY_SCRIPT = """
 import copy, os, sys
 sys.path.insert(0, {root!r})
 from emulator.domain import streams, syncs
-from emulator.domain.tenant import ClockSettings, Tenants
+from emulator.domain.inputs import NewStream, NewSync
+from emulator.domain.tenant import ClockStart, Tenants
 from emulator.domain.upstream import AccountSettings
 from emulator.providers.stripe import templates
+from emulator.spec.inputs import parse
 
 def rss():
     return int(open("/proc/self/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
-tenant = Tenants(clock=ClockSettings(mode="manual", start=0), accounts=AccountSettings(records_per_collection=0)).get("m")
-stream = streams.create(tenant, {{"slug": "m"}})
-sync = syncs.create(tenant, {{"stream_id": stream.id, "name": "s", "collection_ids": ["stripe:customer"],
-                             "credential": {{"properties": {{"kind": "stripe_key", "secret": "sk"}}}}}})
+tenant = Tenants(clock=ClockStart(mode="manual", start=0), accounts=AccountSettings(records_per_collection=0)).get("m")
+stream = streams.create(tenant, NewStream("m"))
+sync = syncs.create(tenant, parse(NewSync, {{"stream_id": stream.id, "name": "s", "collection_ids": ["stripe:customer"],
+                                         "credential": {{"properties": {{"kind": "stripe_key", "secret": "sk"}}}}}}))
 template = templates()["customer"]
 before = rss()
 size = 0

@@ -13,7 +13,7 @@ from collections.abc import Callable
 import orjson
 
 from emulator.api.app import create_app
-from emulator.settings import Settings
+from emulator.config import ServerConfig
 
 MASK = "***********"
 
@@ -156,8 +156,8 @@ VARIANTS: dict[str, tuple[Callable | None, Callable | None]] = {
 }
 
 
-def broken_app(kind: str, settings: Settings | None = None):
-    inner = create_app(settings or Settings())
+def broken_app(kind: str, config: ServerConfig | None = None):
+    inner = create_app(config or ServerConfig())
     before, after = VARIANTS[kind]
     redeliver = EarlyRedelivery() if kind == "early-redelivery" else None
     if redeliver is not None:

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from emulator.api.spec import Operation, operations
-from emulator.api.validation import schema_errors
+from emulator.spec.document import Operation, operations
+from emulator.spec.validation import schema_errors
 
 MAX_RETRIES = 5
 

@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from emulator import __version__
-from emulator.api.spec import load_spec
-from emulator.domain.tenant import ClockSettings
+from emulator.config import DEFAULT_BODY_LIMIT, ServerConfig
+from emulator.domain.tenant import ClockStart
 from emulator.domain.timefmt import parse_clock_time
 from emulator.domain.upstream import AccountSettings
-from emulator.settings import DEFAULT_BODY_LIMIT, Settings
+from emulator.spec.document import load_spec
 
 DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 7376
 
@@ -127,9 +127,9 @@ def run_contract(args: argparse.Namespace) -> int:
     return int(pytest.main(argv))
 
 
-def settings_from(args: argparse.Namespace) -> Settings:
-    return Settings(seed=args.seed, api_keys=frozenset(args.api_keys) if args.api_keys else None,
-                    clock=ClockSettings(mode=args.clock, start=args.start_time, scale=args.clock_scale),
+def config_from(args: argparse.Namespace) -> ServerConfig:
+    return ServerConfig(seed=args.seed, api_keys=frozenset(args.api_keys) if args.api_keys else None,
+                        clock=ClockStart(mode=args.clock, start=args.start_time, scale=args.clock_scale),
                     body_limit=args.body_limit, validate_responses=args.validate_responses, demo=args.demo,
                     scenarios=tuple(args.scenario), state_file=args.state, state_interval=args.state_interval,
                     shutdown_timeout=args.shutdown_timeout,
@@ -142,18 +142,18 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "contract":
         return run_contract(args)
     if args.command == "serve":
-        return serve(settings_from(args), args.host, args.port)
+        return serve(config_from(args), args.host, args.port)
     return 0
 
 
-def serve(settings: Settings, host: str, port: int) -> int:
+def serve(config: ServerConfig, host: str, port: int) -> int:
     import uvicorn
 
     from emulator.api.app import create_app, stopping
     from emulator.scenario import ScenarioError
 
     try:
-        app = create_app(settings)
+        app = create_app(config)
     except ScenarioError as exc:
         print(f"sequin-emulator: {exc}", file=sys.stderr)
         return 2
@@ -166,11 +166,11 @@ def serve(settings: Settings, host: str, port: int) -> int:
             stopping(app)
             super().handle_exit(sig, frame)
 
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning",
-                            timeout_graceful_shutdown=settings.shutdown_timeout)  # type: ignore[arg-type]
-    print(f"sequin-emulator {__version__} on http://{host}:{port} (seed {settings.seed})", file=sys.stderr)
+    server = Server(uvicorn.Config(app, host=host, port=port, log_level="warning",
+                                   timeout_graceful_shutdown=config.shutdown_timeout))  # type: ignore[arg-type]
+    print(f"sequin-emulator {__version__} on http://{host}:{port} (seed {config.seed})", file=sys.stderr)
     try:
-        Server(config).run()  # after a clean stop uvicorn raises the signal again, as the default handler would
+        server.run()  # after a clean stop uvicorn raises the signal again, as the default handler would
     except KeyboardInterrupt:
         pass
     return 0

@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 from emulator.domain import consumers, streams, syncs
+from emulator.domain.inputs import NewConsumer, NewStream, NewSync
 from emulator.domain.tenant import Tenants
+from emulator.spec.inputs import parse
 
 DEMO_TOKEN = "demo"
 
 
 def load_demo(tenants: Tenants) -> None:
     tenant = tenants.get(DEMO_TOKEN)
-    stream = streams.create(tenant, {"slug": "demo"})
-    sync = syncs.create(tenant, {
+    stream = streams.create(tenant, NewStream("demo"))
+    sync = syncs.create(tenant, parse(NewSync, {
         "stream_id": stream.id, "name": "Demo - Stripe", "collection_ids": ["stripe:customer", "stripe:invoice"],
         "credential": {"properties": {"kind": "stripe_key", "name": "Demo Stripe", "secret": "sk_test_demo", "test": True}},
-    })
-    syncs.create(tenant, {
+    }))
+    syncs.create(tenant, parse(NewSync, {
         "stream_id": stream.id, "name": "Demo - HubSpot", "collection_ids": ["hubspot:contact", "hubspot:company"],
         "credential": {"properties": {"kind": "hubspot", "hub_id": 4242, "hub_domain": "demo.hubspot.com",
                                       "refresh_token": "demo-refresh-token"}},
-    })
-    consumers.create(tenant, {"stream_id": stream.id, "name": "demo-consumer", "metadata": {"sync_id": sync.id}})
+    }))
+    consumers.create(tenant, parse(NewConsumer, {"stream_id": stream.id, "name": "demo-consumer",
+                                                 "metadata": {"sync_id": sync.id}}))

@@ -38,11 +38,11 @@ def _in_thread(args: list[str]) -> Iterator[str]:
     import uvicorn
 
     from emulator.api.app import create_app
-    from emulator.cli import build_parser, settings_from
+    from emulator.cli import build_parser, config_from
 
     port = free_port()
-    settings = settings_from(build_parser().parse_args(["serve", "--port", str(port), *args]))
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host=HOST, port=port, log_level="warning"))
+    config = config_from(build_parser().parse_args(["serve", "--port", str(port), *args]))
+    server = uvicorn.Server(uvicorn.Config(create_app(config), host=HOST, port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     url = f"http://{HOST}:{port}"

@@ -13,12 +13,13 @@ from typing import Any
 
 import yaml
 
-from emulator.api.validation import validated
-from emulator.domain import accounts, consumers, credentials, engine, oauth_apps, streams, syncs, upstream_writes
+from emulator.domain import accounts, consumers, credentials, engine, inputs, oauth_apps, streams, syncs, upstream_writes
 from emulator.domain.clock import Clock
 from emulator.domain.errors import DomainError, Invalid
 from emulator.domain.tenant import Tenant, Tenants
 from emulator.domain.timefmt import advanced, parse_clock_time
+from emulator.spec.inputs import parse
+from emulator.spec.validation import validated
 
 SCHEMA = "#/components/schemas/Scenario"
 DEFAULT_TOKEN = "demo"
@@ -91,15 +92,15 @@ def apply(tenant: Tenant, data: Any) -> dict[str, dict[str, str]]:
     if "account_defaults" in data:
         tenant.account_defaults = dataclasses.replace(tenant.account_defaults, **data["account_defaults"])
 
-    each("oauth_apps", lambda path, item: (item["name"], oauth_apps.create(tenant, item).id))
+    each("oauth_apps", lambda path, item: (item["name"], oauth_apps.create(tenant, parse(inputs.NewOAuthApp, item)).id))
 
     def credential(path: str, item: dict) -> tuple[str, str]:
         body = {k: item[k] for k in ("name", "properties", "metadata") if k in item}
         if "oauth_app" in item:
             body["oauth_app_id"] = _lookup(ids["oauth_apps"], item["oauth_app"], "oauth_app", "OAuth app")
-        created = credentials.import_(tenant, body)
+        created = credentials.import_(tenant, parse(inputs.CredentialImport, body))
         if "upstream" in item:
-            accounts.configure(tenant, created, item["upstream"])
+            accounts.configure(tenant, created, parse(inputs.UpstreamSettingsChanges, item["upstream"]))
         for j, obj in enumerate(item.get("objects", [])):
             account = accounts.account_for(tenant, created)
             try:
@@ -116,14 +117,14 @@ def apply(tenant: Tenant, data: Any) -> dict[str, dict[str, str]]:
         return item["name"], created.id
 
     each("credentials", credential)
-    each("streams", lambda path, item: (item["slug"], streams.create(tenant, item).id))
+    each("streams", lambda path, item: (item["slug"], streams.create(tenant, parse(inputs.NewStream, item)).id))
 
     def sync(path: str, item: dict) -> tuple[str, str]:
         body = {k: v for k, v in item.items() if k not in ("stream", "credential")}
         if "stream" in item:
             body["stream_id"] = _lookup(ids["streams"], item["stream"], "stream", "stream")
         body["credential_id"] = _lookup(ids["credentials"], item["credential"], "credential", "credential")
-        return item["name"], syncs.create(tenant, body).id
+        return item["name"], syncs.create(tenant, parse(inputs.NewSync, body)).id
 
     each("syncs", sync)
 
@@ -131,7 +132,7 @@ def apply(tenant: Tenant, data: Any) -> dict[str, dict[str, str]]:
         body = {k: v for k, v in item.items() if k != "stream"}
         if "stream" in item:
             body["stream_id"] = _lookup(ids["streams"], item["stream"], "stream", "stream")
-        return item["name"], consumers.create(tenant, body).id
+        return item["name"], consumers.create(tenant, parse(inputs.NewConsumer, body)).id
 
     each("consumers", consumer)
     if "advance" in data:

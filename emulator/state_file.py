@@ -12,10 +12,10 @@ from pathlib import Path
 
 import orjson
 
-from emulator.api.validation import validated
 from emulator.domain import snapshot
 from emulator.domain.errors import Invalid
 from emulator.domain.tenant import Tenants
+from emulator.spec.validation import validated
 
 SCHEMA = "#/components/schemas/StateFile"
 MAX_DEPTH = 66  # a snapshot's 64 levels, inside {"tenants": {token: ...}}

@@ -13,10 +13,10 @@ warnings.filterwarnings("ignore", message=".*httpx.*")
 from starlette.testclient import TestClient  # noqa: E402
 
 from emulator.api.app import create_app  # noqa: E402
-from emulator.domain.tenant import ClockSettings  # noqa: E402
+from emulator.config import ServerConfig  # noqa: E402
+from emulator.domain.tenant import ClockStart  # noqa: E402
 from emulator.domain.timefmt import parse_timestamp  # noqa: E402
 from emulator.domain.upstream import AccountSettings  # noqa: E402
-from emulator.settings import Settings  # noqa: E402
 
 START = "2024-01-01T00:00:00Z"
 _tokens = itertools.count()
@@ -26,12 +26,12 @@ pytest_plugins = ("pytester",)
 QUIET = AccountSettings(records_per_collection=0, changes_per_hour=0)  # upstream accounts that stay empty
 
 
-def make_settings(**overrides) -> Settings:
+def make_config(**overrides) -> ServerConfig:
     """An emulator on a manual clock whose simulated accounts are empty and still, unless overridden, so tests
     see exactly the records they inject."""
-    base = dict(seed=7, validate_responses=True, clock=ClockSettings(mode="manual", start=parse_timestamp(START)),
+    base = dict(seed=7, validate_responses=True, clock=ClockStart(mode="manual", start=parse_timestamp(START)),
                 accounts=QUIET)
-    return Settings(**{**base, **overrides})
+    return ServerConfig(**{**base, **overrides})
 
 
 class Api:
@@ -87,7 +87,7 @@ class Api:
 
 @pytest.fixture
 def client() -> TestClient:
-    with TestClient(create_app(make_settings()), raise_server_exceptions=True, follow_redirects=False) as c:
+    with TestClient(create_app(make_config()), raise_server_exceptions=True, follow_redirects=False) as c:
         yield c
 
 

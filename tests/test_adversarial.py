@@ -245,8 +245,8 @@ def test_a_corrupt_state_file_stops_the_start_with_a_message(tmp_path, api):
 
     snapshot = _tenant_with_everything(api)
     snapshot.pop("_ids")
-    for content in [b"\xff\xfe not json", b"[]", b'{"version": 1, "tenants": []}',
-                    orjson.dumps({"version": 1, "tenants": {"t": {**snapshot, "clock": {"mode": "bogus"}}}})]:
+    for content in [b"\xff\xfe not json", b"[]", b'{"version": 2, "tenants": []}',
+                    orjson.dumps({"version": 2, "tenants": {"t": {**snapshot, "clock": {"mode": "bogus"}}}})]:
         state = tmp_path / "state.json"
         state.write_bytes(content)
         result = subprocess.run([sys.executable, "-m", "emulator", "serve", "--port", str(free_port()),
@@ -266,7 +266,7 @@ def test_the_clock_stays_between_1970_and_9999(api):
     scenario = api.post("/_emulator/scenario", {"advance": "999999d999999d999999d999999d"})
     assert scenario.status_code == 422 and "advance" in scenario.json()["validation_errors"]
     assert api.ok("PUT", "/_emulator/clock", {"now": "9998-12-31T00:00:00Z"})["now"] == "9998-12-31T00:00:00.000000Z"
-    assert api.ok("GET", "/v1/streams") == {"data": []} and api.ok("GET", "/_emulator/state")["version"] == 1
+    assert api.ok("GET", "/v1/streams") == {"data": []} and api.ok("GET", "/_emulator/state")["version"] == 2
 
 
 # ------------------------------------------------------------------ GETs with effects refuse HEAD
@@ -389,18 +389,19 @@ def test_an_engine_failure_is_logged_and_contained_to_its_tenant(api, other, mon
 
 def test_pristine_tenants_are_forgotten_past_the_limit_and_tenants_with_state_kept():
     from emulator.domain import streams
+    from emulator.domain.inputs import NewStream
     from emulator.domain.tenant import Tenants
 
     tenants = Tenants()
     tenants.PRISTINE_LIMIT = 5
-    streams.create(tenants.get("keeper"), {"slug": "mine"})
+    streams.create(tenants.get("keeper"), NewStream("mine"))
     for n in range(50):
         tenants.get(f"curious-{n}")
     kept = {t.token for t in tenants}
     assert "keeper" in kept and len(kept) <= 10
     assert [s.slug for s in tenants.get("keeper").streams] == ["mine"]
     for n in range(40):  # tenants that all have state are never dropped, and no sweep runs per new tenant
-        streams.create(tenants.get(f"busy-{n}"), {"slug": "s"})
+        streams.create(tenants.get(f"busy-{n}"), NewStream("s"))
     assert {f"busy-{n}" for n in range(40)} <= {t.token for t in tenants}
     assert tenants._evicted_at >= 40
 

@@ -14,7 +14,9 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from emulator.domain import consumers, streams, syncs
-from emulator.domain.tenant import ClockSettings, Tenants
+from emulator.domain.inputs import NewConsumer, NewStream, NewSync
+from emulator.domain.tenant import ClockStart, Tenants
+from emulator.spec.inputs import parse
 
 ACK_WAIT_MS = 1000
 KEYS = [f"obj_{i}" for i in range(6)]
@@ -24,16 +26,17 @@ COLLECTIONS = ["stripe:customer", "stripe:invoice"]
 class Delivery(RuleBasedStateMachine):
     @initialize(max_ack_pending=st.integers(1, 6), max_deliver=st.sampled_from([-1, 1, 2, 3]), filtered=st.booleans())
     def setup(self, max_ack_pending, max_deliver, filtered):
-        self.tenant = Tenants(seed=1, clock=ClockSettings(mode="manual", start=0)).get("prop")
-        stream = streams.create(self.tenant, {"slug": "s"})
-        log = self.tenant.logs[stream.id]
+        self.tenant = Tenants(seed=1, clock=ClockStart(mode="manual", start=0)).get("prop")
+        stream = streams.create(self.tenant, NewStream("s"))
+        log = stream.log
         log.block = 4  # tiny blocks, so the per-block counts of num_pending are exercised too
         log.compact_after = 1  # and compactions, with the consumer's positions moving under its deliveries
-        self.sync = syncs.create(self.tenant, {"stream_id": stream.id, "name": "s", "collection_ids": COLLECTIONS,
-                                               "credential": {"properties": {"kind": "stripe_key", "secret": "sk"}}})
-        self.consumer = consumers.create(self.tenant, {
+        self.sync = syncs.create(self.tenant, parse(NewSync, {
+            "stream_id": stream.id, "name": "s", "collection_ids": COLLECTIONS,
+            "credential": {"properties": {"kind": "stripe_key", "secret": "sk"}}}))
+        self.consumer = consumers.create(self.tenant, parse(NewConsumer, {
             "stream_id": stream.id, "ack_wait_ms": ACK_WAIT_MS, "max_ack_pending": max_ack_pending,
-            "max_deliver": max_deliver, **({"filters": {"collection_id": COLLECTIONS[0]}} if filtered else {})})
+            "max_deliver": max_deliver, **({"filters": {"collection_id": COLLECTIONS[0]}} if filtered else {})}))
         self.wanted = {COLLECTIONS[0]} if filtered else set(COLLECTIONS)
         self.max_ack_pending, self.max_deliver = max_ack_pending, max_deliver
         self.live: dict[tuple[str, str], int] = {}  # (collection, upstream id) → idx of its latest version
@@ -78,7 +81,7 @@ class Delivery(RuleBasedStateMachine):
         messages, info = consumers.receive(self.tenant, self.consumer.id, batch)
         expected = min(batch, self.max_ack_pending - before, len(self._pending()))
         assert len(messages) == expected
-        positions = [self.tenant.logs[self.sync.stream_id].position[v.key] for _, v in messages]
+        positions = [self.tenant.streams.get(self.sync.stream_id).log.position[v.key] for _, v in messages]
         assert positions == sorted(positions), "stream order"
         for token, version in messages:
             assert version.key[1] in self.wanted, "a filtered-out record was delivered"

@@ -6,7 +6,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from emulator.api.app import create_app
-from tests.conftest import Api, make_settings
+from tests.conftest import Api, make_config
 
 MISSING = "8ff58ef0-d376-4ae8-b2e2-9f0206aa65b8"
 
@@ -19,7 +19,7 @@ def test_body_that_is_not_json_or_not_an_object_is_400(api):
 
 
 def test_body_over_the_limit_is_413(client):
-    small = TestClient(create_app(make_settings(body_limit=1024)))
+    small = TestClient(create_app(make_config(body_limit=1024)))
     api = Api(small, "t")
     big = {"slug": "dev", "padding": "x" * 2000}
     response = api.post("/v1/streams", big)
@@ -40,7 +40,7 @@ def test_missing_or_malformed_token_is_401(client, header):
 
 
 def test_strict_mode_accepts_only_the_listed_keys():
-    strict = TestClient(create_app(make_settings(api_keys=frozenset({"k1", "k2"}))))
+    strict = TestClient(create_app(make_config(api_keys=frozenset({"k1", "k2"}))))
     assert Api(strict, "k1").get("/v1/streams").status_code == 200
     assert Api(strict, "k2").post("/v1/streams", {"slug": "x"}).status_code == 200
     refused = Api(strict, "k3").get("/v1/streams")

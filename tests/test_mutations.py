@@ -12,12 +12,12 @@ from starlette.testclient import TestClient
 from emulator.api.app import create_app
 from emulator.domain.upstream import AccountSettings
 from emulator.launcher import running_emulator
-from tests.conftest import Api, make_settings
+from tests.conftest import Api, make_config
 
 
 @pytest.fixture
 def world():
-    api = Api(TestClient(create_app(make_settings(accounts=AccountSettings(records_per_collection=3,
+    api = Api(TestClient(create_app(make_config(accounts=AccountSettings(records_per_collection=3,
                                                                           changes_per_hour=0)))), "mutations")
     stream = api.stream()
     sync = api.sync(stream["id"], collection_ids=["stripe:customer", "stripe:product", "stripe:invoice"])
@@ -91,7 +91,7 @@ def test_invalid_mutations_write_nothing(world):
 
 
 def test_hubspot_mutations_are_validated_like_hubspot():
-    api = Api(TestClient(create_app(make_settings(accounts=AccountSettings(records_per_collection=2,
+    api = Api(TestClient(create_app(make_config(accounts=AccountSettings(records_per_collection=2,
                                                                           changes_per_hour=0)))), "hub")
     stream = api.stream()
     sync = api.ok("POST", "/v1/syncs", {"stream_id": stream["id"], "name": "crm", "collection_ids": ["hubspot:contact"],

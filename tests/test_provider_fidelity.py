@@ -83,8 +83,8 @@ def test_stripe_cross_references_hold(stripe_accounts):
 
 def test_stripe_delete_model(stripe_accounts):
     kinds = {(c.collection, c.kind) for acct in stripe_accounts for c in acct.changes}
-    assert ("customer", "deleted") in kinds and ("product", "deleted") in kinds
-    assert not any(kind == "deleted" for collection, kind in kinds if collection not in ("customer", "product"))
+    assert ("customer", "delete") in kinds and ("product", "delete") in kinds
+    assert not any(kind == "delete" for collection, kind in kinds if collection not in ("customer", "product"))
     statuses = {(o.collection, o.data.get("status"), o.data.get("active"))
                 for a in stripe_accounts for o in a.objects.values()}
     assert ("subscription", "canceled", None) in statuses

@@ -16,13 +16,13 @@ from emulator.api.app import create_app
 from emulator.domain.tenant import Tenants
 from emulator.launcher import running_emulator
 from emulator.scenario import ScenarioError, load_file
-from tests.conftest import Api, make_settings
+from tests.conftest import Api, make_config
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
 
 def loaded(name: str) -> tuple[Api, dict]:
-    api = Api(TestClient(create_app(make_settings())), f"scenario-{name}")
+    api = Api(TestClient(create_app(make_config())), f"scenario-{name}")
     return api, api.ok("POST", "/_emulator/scenario", yaml.safe_load((FIXTURES / name).read_text()))
 
 

@@ -15,7 +15,7 @@ from starlette.testclient import TestClient
 
 from emulator.api.app import create_app
 from emulator.domain.upstream import AccountSettings
-from tests.conftest import Api, make_settings
+from tests.conftest import Api, make_config
 
 MASK = "***********"
 
@@ -46,7 +46,7 @@ PAGE_IDS = "8ff58ef0-d376-4ae8-b2e2-9f0206aa65b8"
 @pytest.fixture
 def user():
     """A tenant on an emulator whose simulated accounts have a few records, as a new user's would."""
-    settings = make_settings(accounts=AccountSettings(records_per_collection=4, changes_per_hour=0))
+    settings = make_config(accounts=AccountSettings(records_per_collection=4, changes_per_hour=0))
     with TestClient(create_app(settings)) as client:
         yield Api(client, "YOUR_API_KEY")
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from openapi_spec_validator import validate
 
-from emulator.api.spec import load_spec, operations, resolve
-from emulator.api.validation import schema_errors
+from emulator.spec.document import load_spec, operations, resolve
+from emulator.spec.validation import schema_errors
 
 SPEC = load_spec()
 OPS = operations()

@@ -14,7 +14,7 @@ from starlette.testclient import TestClient
 from emulator.api.app import create_app
 from emulator.domain.upstream import AccountSettings
 from emulator.launcher import free_port, wait_healthy
-from tests.conftest import Api, make_settings
+from tests.conftest import Api, make_config
 
 OPERATIONS = st.lists(st.one_of(
     st.tuples(st.just("advance"), st.sampled_from(["1s", "30s", "10m"])),
@@ -27,7 +27,7 @@ OPERATIONS = st.lists(st.one_of(
 
 
 def world(token: str) -> Api:
-    return Api(TestClient(create_app(make_settings(accounts=AccountSettings(records_per_collection=3,
+    return Api(TestClient(create_app(make_config(accounts=AccountSettings(records_per_collection=3,
                                                                           changes_per_hour=60)))), token)
 
 

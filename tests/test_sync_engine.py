@@ -8,13 +8,13 @@ from starlette.testclient import TestClient
 from emulator.api.app import create_app
 from emulator.domain.timefmt import parse_timestamp
 from emulator.domain.upstream import AccountSettings
-from tests.conftest import START, Api, make_settings
+from tests.conftest import START, Api, make_config
 
 STILL = dict(changes_per_hour=0)
 
 
 def emulator(seed: int = 7, **account) -> Api:
-    settings = make_settings(seed=seed, accounts=AccountSettings(**{"records_per_collection": 20, **account}))
+    settings = make_config(seed=seed, accounts=AccountSettings(**{"records_per_collection": 20, **account}))
     return Api(TestClient(create_app(settings)), "engine")
 
 
@@ -110,7 +110,7 @@ def test_changes_arrive_at_the_sync_frequency(frequency, unseen_after, seen_afte
     change = api.ok("POST", f"/_emulator/upstream/{sync['credential_id']}/changes",
                     {"kind": "update", "collection_id": "stripe:customer", "upstream_id": customer,
                      "data": {"email": "paul@arrakis.example"}})
-    assert change["kind"] == "updated" and change["data"]["email"] == "paul@arrakis.example"
+    assert change["kind"] == "update" and change["data"]["email"] == "paul@arrakis.example"
     api.ok("POST", "/_emulator/clock/advance", {"by": unseen_after})
     assert drain(api, consumer) == []  # upstream now, but not polled yet
     api.ok("POST", "/_emulator/clock/advance", {"by": seen_after})

@@ -6,7 +6,7 @@ from starlette.testclient import TestClient
 
 from emulator.api.app import create_app
 from emulator.domain.tenant import org_id_of
-from tests.conftest import Api, make_settings
+from tests.conftest import Api, make_config
 
 
 def test_every_token_is_its_own_organization(api, other):
@@ -40,7 +40,7 @@ def test_reset_forgets_only_the_callers_tenant(api, other):
 
 
 def _scenario(seed: int) -> list[str]:
-    client = TestClient(create_app(make_settings(seed=seed)))
+    client = TestClient(create_app(make_config(seed=seed)))
     api, answers = Api(client, "same-token"), []
     for call in [("POST", "/v1/streams", {"slug": "dev"}), ("POST", "/v1/oauth-apps",
                  {"provider": "stripe", "client_id": "c", "client_secret": "s", "name": "n"})]:

@@ -1,7 +1,8 @@
 """The Starlette application: one route per spec path, and one pipeline for every operation.
 
-Pipeline (after Prism): route → authenticate → validate parameters and body → handle → render (→ validate
-the response, when asked). Domain errors become the contract's status codes and `{"summary"}` bodies here, and nowhere else.
+Pipeline (after Prism): route → authenticate → admit (the tenant's turn, its API rate limit) → catch up (run
+what fell due on the tenant's clock) → validate parameters and body → handle → render → journal (→ validate
+the response, when asked). Errors become the contract's statuses and bodies through `problems`, and nowhere else.
 """
 
 from __future__ import annotations
@@ -22,33 +23,15 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from emulator import scenario, state_file
-from emulator.api import handlers
-from emulator.api.spec import Operation, load_spec, operations
-from emulator.api.validation import parameter_errors, schema_errors, validated
+from emulator.api import handlers, problems
+from emulator.api.problems import ApiError, JSONResponse
+from emulator.config import ServerConfig
 from emulator.domain import engine
-from emulator.domain.errors import DomainError, Invalid, NotFound, Unauthorized
+from emulator.domain.errors import DomainError
 from emulator.domain.tenant import Tenant, Tenants
 from emulator.domain.timefmt import format_micros
-from emulator.settings import Settings
-
-
-class JSONResponse(Response):
-    media_type = "application/json"
-
-    def render(self, content: Any) -> bytes:
-        return orjson.dumps(content)
-
-
-class ApiError(Exception):
-    """An HTTP-level failure found by the pipeline itself (auth, body parsing, size, rate limit)."""
-
-    def __init__(self, status: int, summary: str, headers: dict[str, str] | None = None) -> None:
-        super().__init__(summary)
-        self.status, self.summary, self.headers = status, summary, headers or {}
-
-
-def error(status: int, summary: str, headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
-    return JSONResponse({"summary": summary, **extra}, status_code=status, headers=headers)
+from emulator.spec.document import Operation, load_spec, operations
+from emulator.spec.validation import parameter_errors, schema_errors, validated
 
 
 class ResponseMismatch(AssertionError):
@@ -81,8 +64,8 @@ class Turns:
 
 
 class Pipeline:
-    def __init__(self, settings: Settings, tenants: Tenants, static_paths: dict[str, list[str]]) -> None:
-        self.settings = settings
+    def __init__(self, config: ServerConfig, tenants: Tenants, static_paths: dict[str, list[str]]) -> None:
+        self.config = config
         self.tenants = tenants
         self.turns = Turns()
         self.static_paths = static_paths  # paths without parameters → their methods, to tell 405 from 404
@@ -93,53 +76,45 @@ class Pipeline:
             op = by_method.get(request.method) or by_method["GET"]  # HEAD is GET without a body
             tenant: Tenant | None = None
             if request.method == "HEAD" and not op.head_allowed:
-                return error(405, f"HEAD is not allowed on {request.url.path}: its GET has effects.",
-                             {"Allow": ", ".join(by_method)})
+                return problems.head_not_allowed(request.url.path, list(by_method)).response()
             try:
                 tenant = self._authenticate(op, request)
                 if tenant is not None:
                     tenant = await self._admit(tenant, request)
+                    engine.catch_up(tenant)
                 response = await self._run(op, request, tenant)
             except ApiError as exc:
-                response = error(exc.status, exc.summary, exc.headers)
-            except Invalid as exc:
-                response = error(422, exc.summary, validation_errors=exc.errors)
-            except NotFound as exc:
-                response = error(404, exc.summary)
-            except Unauthorized as exc:
-                response = error(401, exc.summary)
+                response = exc.response()
             except DomainError as exc:
-                response = error(422, exc.summary)
+                response = problems.answer(exc)
             if tenant is not None:
                 tenant = self.tenants.get(tenant.token)
                 self._record(tenant, request, response.status_code)
                 self.tenants.note(tenant)
-            if self.settings.validate_responses and response.status_code != 405:  # 405 answers the path, not op
+            if self.config.validate_responses and response.status_code != 405:  # 405 answers the path, not op
                 self._check_response(op, response)
             return response
         return serve
 
     def _authenticate(self, op: Operation, request: Request) -> Tenant | None:
-        header = request.headers.get("authorization")
+        """The caller's tenant, for a secured operation."""
         if not op.secured:
             return None
-        scheme, _, token = (header or "").partition(" ")
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
         token = token.strip()
         if scheme.lower() != "bearer" or not token or " " in token:
-            raise ApiError(401, 'Missing or malformed Authorization header: expected "Bearer <token>".')
+            raise problems.malformed_authorization()
         if not self.tenants.accepts(token):
-            raise ApiError(401, "This API key is not accepted by the emulator.")
+            raise problems.key_not_accepted()
         return self.tenants.get(token)
 
     async def _admit(self, tenant: Tenant, request: Request) -> Tenant:
-        """The tenant's turn (after any clock advance of its own), its API rate limit, then a catch-up: what
-        fell due on its clock since the last call happens first. Returns the tenant as it is now (a reset or
-        an import meanwhile replaced it)."""
+        """The tenant's turn (after any clock advance of its own), then its API rate limit. Returns the tenant
+        as it is now (a reset or an import meanwhile replaced it)."""
         await self.turns.wait(tenant.token)
         tenant = self.tenants.get(tenant.token)
         if request.scope["path"].startswith("/v1/"):
             self._throttle(tenant)
-        engine.catch_up(tenant)
         return tenant
 
     def _throttle(self, tenant: Tenant) -> None:
@@ -152,11 +127,7 @@ class Pipeline:
             window[0], window[1] = second, 0
         window[1] += 1
         if window[1] > limit:
-            raise ApiError(
-                429,
-                f"Too many requests: this organization is limited to {limit} per second; retry after 1 second.",
-                {"Retry-After": "1"},
-            )
+            raise problems.rate_limited(limit)
 
     async def _run(self, op: Operation, request: Request, tenant: Tenant | None) -> Response:
         params = self._parameters(op, request)
@@ -184,40 +155,42 @@ class Pipeline:
             if raw is None:
                 if param.required:
                     errors[param.name] = ["is required"]
+                elif "default" in param.schema:
+                    values[param.name] = param.schema["default"]
                 continue
-            value, problems = parameter_errors(param, raw)
-            if problems and param.location == "path":
+            value, found = parameter_errors(param, raw)
+            if found and param.location == "path":
                 if request.url.path in self.static_paths:  # e.g. PATCH /v1/credentials/start-auth
-                    allowed = ", ".join(self.static_paths[request.url.path])
-                    raise ApiError(405, f"{request.method} is not allowed on {request.url.path}.", {"Allow": allowed})
-                raise NotFound(f"Nothing at {request.url.path}: {param.name} {problems[param.name][0]}.")
-            errors.update(problems)
+                    raise problems.method_not_allowed(request.method, request.url.path,
+                                                      self.static_paths[request.url.path])
+                raise problems.not_found_path(request.url.path, param.name, found[param.name][0])
+            errors.update(found)
             values[param.name] = value
         if errors:
-            raise Invalid(errors, summary="The request has invalid query parameters.")
+            raise problems.invalid_parameters(errors)
         return values
 
     async def _body(self, op: Operation, request: Request) -> Any:
         if op.body_pointer is None or request.method in ("GET", "HEAD", "DELETE"):
             return None  # a body on a GET is tolerated and ignored
-        raw = await self._read_limited(request, op.body_limit or self.settings.body_limit)
+        raw = await self._read_limited(request, op.body_limit or self.config.body_limit)
         if not raw.strip():
             if op.body_required:
-                raise ApiError(400, "The request body is empty; a JSON object is required.")
+                raise problems.empty_body()
             return {}
         try:
             body = orjson.loads(raw)
         except orjson.JSONDecodeError:
-            raise ApiError(400, "The request body is not valid JSON.") from None
+            raise problems.not_json() from None
         if not isinstance(body, dict):
-            raise ApiError(400, "The request body must be a JSON object.")
+            raise problems.not_an_object()
         body, errors = validated(op.body_pointer, body, max_depth=op.max_depth)
         if errors:
-            raise Invalid(errors, summary="The request body has invalid fields.")
+            raise problems.invalid_body(errors)
         return body
 
     async def _read_limited(self, request: Request, limit: int) -> bytes:
-        too_large = ApiError(413, f"The request body is over the {limit}-byte limit.")
+        too_large = problems.too_large(limit)
         declared = request.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
             raise too_large
@@ -246,14 +219,18 @@ class Pipeline:
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
+    """Starlette's routing failures: no route (404), or a route without the method (405)."""
     assert isinstance(exc, HTTPException)
-    summaries = {404: f"No route matches {request.url.path}.",
-                 405: f"{request.method} is not allowed on {request.url.path}."}
-    return error(exc.status_code, summaries.get(exc.status_code, exc.detail), dict(exc.headers or {}))
+    if exc.status_code == 405:
+        allowed = [m.strip() for m in (exc.headers or {}).get("Allow", "").split(",") if m.strip()]
+        return problems.method_not_allowed(request.method, request.url.path, allowed).response()
+    if exc.status_code == 404:
+        return problems.no_route(request.url.path).response()
+    return problems.error(exc.status_code, exc.detail, dict(exc.headers or {}))
 
 
 async def _server_error(request: Request, exc: Exception) -> Response:
-    return error(500, f"Internal error in the emulator (a bug; please report it): {type(exc).__name__}.")
+    return problems.internal(exc).response()
 
 
 def _route_name(ops: dict[str, Operation]) -> str:
@@ -292,17 +269,17 @@ def stopping(app: Starlette) -> None:
         loop.call_soon_threadsafe(app.state.tenants.stop)
 
 
-def create_app(settings: Settings | None = None, tenants: Tenants | None = None) -> Starlette:
-    settings = settings or Settings()
-    tenants = tenants or Tenants(seed=settings.seed, clock=settings.clock, api_keys=settings.api_keys,
-                                 accounts=settings.accounts)
+def create_app(config: ServerConfig | None = None, tenants: Tenants | None = None) -> Starlette:
+    config = config or ServerConfig()
+    tenants = tenants or Tenants(seed=config.seed, clock=config.clock, api_keys=config.api_keys,
+                                 accounts=config.accounts)
     unserved = [op.operation_id for op in operations() if op.operation_id not in handlers.HANDLERS]
     if unserved:
         raise RuntimeError(f"operations in the spec without a handler: {', '.join(unserved)}")
     by_path: dict[str, dict[str, Operation]] = defaultdict(dict)
     for op in operations():
         by_path[op.path][op.method] = op
-    pipeline = Pipeline(settings, tenants, {path: list(ops) for path, ops in by_path.items() if "{" not in path})
+    pipeline = Pipeline(config, tenants, {path: list(ops) for path, ops in by_path.items() if "{" not in path})
     routes = [Route(path, pipeline.endpoint(ops), methods=list(ops), name=_route_name(ops))
               for path, ops in by_path.items()]
     spec_json = orjson.dumps(load_spec())
@@ -311,28 +288,28 @@ def create_app(settings: Settings | None = None, tenants: Tenants | None = None)
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
         app.state.loop = asyncio.get_running_loop()  # for stopping() from a signal handler
-        tasks = [asyncio.create_task(_tick(tenants, pipeline.turns, settings.tick_seconds))]
-        if settings.state_file and settings.state_interval:
-            tasks.append(asyncio.create_task(_save_every(tenants, settings.state_file, settings.state_interval)))
+        tasks = [asyncio.create_task(_tick(tenants, pipeline.turns, config.tick_seconds))]
+        if config.state_file and config.state_interval:
+            tasks.append(asyncio.create_task(_save_every(tenants, config.state_file, config.state_interval)))
         try:
             yield
         finally:
             for task in tasks:
                 task.cancel()
-            if settings.state_file:
-                state_file.save(tenants, settings.state_file)
+            if config.state_file:
+                state_file.save(tenants, config.state_file)
 
     app = Starlette(routes=routes, exception_handlers={HTTPException: _http_error, Exception: _server_error},
                     lifespan=lifespan)
     app.state.tenants = tenants
-    app.state.settings = settings
-    if settings.state_file:
-        state_file.load(tenants, settings.state_file)
-    if settings.demo:
+    app.state.config = config
+    if config.state_file:
+        state_file.load(tenants, config.state_file)
+    if config.demo:
         from emulator.demo import load_demo
 
         load_demo(tenants)
-    for path in settings.scenarios:
+    for path in config.scenarios:
         scenario.load_file(tenants, path)
     for tenant in tenants:
         tenants.note(tenant)

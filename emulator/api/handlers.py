@@ -9,20 +9,21 @@ import asyncio
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from emulator import __version__, scenario
-from emulator.api import views
+from emulator.api import problems, views
 from emulator.domain import (
     accounts,
     collections,
     consumers,
     credentials,
     engine,
+    inputs,
     mutations,
     oauth_apps,
     oauth_flow,
@@ -32,9 +33,13 @@ from emulator.domain import (
     upstream_writes,
 )
 from emulator.domain.errors import Invalid
+from emulator.domain.models import Sync
 from emulator.domain.store import metadata_matches
 from emulator.domain.tenant import Tenant, Tenants
 from emulator.domain.timefmt import advanced, format_micros, parse_clock_time
+from emulator.spec.inputs import parse, with_defaults
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -51,6 +56,10 @@ class Call:
         """The caller's tenant, for every secured operation (the pipeline authenticated it)."""
         assert self.caller is not None, "an unsecured operation asked for the caller's tenant"
         return self.caller
+
+    def input(self, cls: type[T]) -> T:
+        """The body as the domain's typed input, the spec's defaults filled in."""
+        return parse(cls, self.body)
 
 
 ADVANCE_SLICE = 100  # engine steps (~20 ms) between two chances for other clients to be answered
@@ -93,54 +102,95 @@ def filtered(items: list[dict], params: dict[str, Any], ignore: tuple[str, ...] 
 
 
 # ---------------------------------------------------------------- management resources
+# One named handler per operation, each a line of domain call and view; lists filter what the views rendered.
 
-@dataclass(frozen=True)
-class Resource:
-    """How one Management API resource maps onto the domain: its store, its module and its view."""
-
-    name: str  # as in the operation ids: createStream, getStream, ...
-    store: str  # the Tenant attribute holding it
-    create: Callable[[Tenant, dict], Any]
-    update: Callable[[Tenant, str, dict], Any]
-    delete: Callable[[Tenant, str], Any]
-    view: Callable[..., dict]
-    create_verb: str = "create"
-    plain_list: bool = True  # False: the list operation has a handler of its own
+@operation("createStream")
+def create_stream(call: Call) -> Reply:
+    return 200, views.stream(call.tenant, streams.create(call.tenant, call.input(inputs.NewStream)))
 
 
-RESOURCES = (
-    Resource("Stream", "streams", streams.create, streams.update, streams.delete, views.stream),
-    Resource("Credential", "credentials", credentials.import_, credentials.update, credentials.delete,
-             views.credential, create_verb="import"),
-    Resource("OAuthApp", "oauth_apps", oauth_apps.create, oauth_apps.update, oauth_apps.delete, views.oauth_app,
-             plain_list=False),
-    Resource("Sync", "syncs", syncs.create, syncs.update, syncs.delete, views.sync, plain_list=False),
-    Resource("HttpConsumer", "consumers", consumers.create, consumers.update, consumers.delete, views.http_consumer),
-)
+@operation("listStreams")
+def list_streams(call: Call) -> Reply:
+    return 200, filtered([views.stream(call.tenant, s) for s in call.tenant.streams.newest_first()], call.params)
 
 
-def _register_crud(r: Resource) -> None:
-    """The create / list / get / update / delete operations of one resource, all alike."""
-    operation(f"{r.create_verb}{r.name}")(lambda call: (200, r.view(call.tenant, r.create(call.tenant, call.body))))
-    if r.plain_list:
-        operation(f"list{r.name}s")(lambda call: (200, filtered(
-            [r.view(call.tenant, item) for item in getattr(call.tenant, r.store).newest_first()], call.params)))
-    operation(f"get{r.name}")(lambda call: (200, r.view(call.tenant, getattr(call.tenant, r.store).get(call.params["id"]))))
-    operation(f"update{r.name}")(
-        lambda call: (200, r.view(call.tenant, r.update(call.tenant, call.params["id"], call.body))))
-    operation(f"delete{r.name}")(lambda call: (200, views.deleted(r.delete(call.tenant, call.params["id"]).id)))
+@operation("getStream")
+def get_stream(call: Call) -> Reply:
+    return 200, views.stream(call.tenant, call.tenant.streams.get(call.params["id"]))
 
 
-for _resource in RESOURCES:
-    _register_crud(_resource)
+@operation("updateStream")
+def update_stream(call: Call) -> Reply:
+    return 200, views.stream(call.tenant, streams.update(call.tenant, call.params["id"], call.input(inputs.StreamChanges)))
+
+
+@operation("deleteStream")
+def delete_stream(call: Call) -> Reply:
+    return 200, views.deleted(streams.delete(call.tenant, call.params["id"]).id)
+
+
+@operation("importCredential")
+def import_credential(call: Call) -> Reply:
+    return 200, views.credential(call.tenant, credentials.import_(call.tenant, call.input(inputs.CredentialImport)))
+
+
+@operation("listCredentials")
+def list_credentials(call: Call) -> Reply:
+    return 200, filtered([views.credential(call.tenant, c) for c in call.tenant.credentials.newest_first()],
+                         call.params)
+
+
+@operation("getCredential")
+def get_credential(call: Call) -> Reply:
+    return 200, views.credential(call.tenant, call.tenant.credentials.get(call.params["id"]))
+
+
+@operation("updateCredential")
+def update_credential(call: Call) -> Reply:
+    changes = call.input(inputs.CredentialChanges)
+    return 200, views.credential(call.tenant, credentials.update(call.tenant, call.params["id"], changes))
+
+
+@operation("deleteCredential")
+def delete_credential(call: Call) -> Reply:
+    return 200, views.deleted(credentials.delete(call.tenant, call.params["id"]).id)
+
+
+@operation("createOAuthApp")
+def create_oauth_app(call: Call) -> Reply:
+    return 200, views.oauth_app(oauth_apps.create(call.tenant, call.input(inputs.NewOAuthApp)))
 
 
 @operation("listOAuthApps")
 def list_oauth_apps(call: Call) -> Reply:
     """Like the other lists, plus `truncate_secrets=false`, which reveals the client secrets."""
-    reveal = call.params.get("truncate_secrets") is False
-    items = [views.oauth_app(call.tenant, a, reveal_secret=reveal) for a in call.tenant.oauth_apps.newest_first()]
+    reveal = not call.params["truncate_secrets"]
+    items = [views.oauth_app(a, reveal_secret=reveal) for a in call.tenant.oauth_apps.newest_first()]
     return 200, filtered(items, call.params, ignore=("truncate_secrets",))
+
+
+@operation("getOAuthApp")
+def get_oauth_app(call: Call) -> Reply:
+    return 200, views.oauth_app(call.tenant.oauth_apps.get(call.params["id"]))
+
+
+@operation("updateOAuthApp")
+def update_oauth_app(call: Call) -> Reply:
+    return 200, views.oauth_app(oauth_apps.update(call.tenant, call.params["id"], call.input(inputs.OAuthAppChanges)))
+
+
+@operation("deleteOAuthApp")
+def delete_oauth_app(call: Call) -> Reply:
+    return 200, views.deleted(oauth_apps.delete(call.tenant, call.params["id"]).id)
+
+
+def _sync(tenant: Tenant, sync: Sync) -> dict:
+    return views.sync(tenant, sync, engine.sync_health(tenant, sync))
+
+
+@operation("createSync")
+def create_sync(call: Call) -> Reply:
+    return 200, _sync(call.tenant, syncs.create(call.tenant, call.input(inputs.NewSync)))
 
 
 @operation("listSyncs")
@@ -149,12 +199,52 @@ def list_syncs(call: Call) -> Reply:
     params = dict(call.params)
     if params.get("health.status") == "ok":
         params["health.status"] = "healthy"
-    return 200, filtered([views.sync(call.tenant, s) for s in call.tenant.syncs.newest_first()], params)
+    return 200, filtered([_sync(call.tenant, s) for s in call.tenant.syncs.newest_first()], params)
+
+
+@operation("getSync")
+def get_sync(call: Call) -> Reply:
+    return 200, _sync(call.tenant, call.tenant.syncs.get(call.params["id"]))
+
+
+@operation("updateSync")
+def update_sync(call: Call) -> Reply:
+    return 200, _sync(call.tenant, syncs.update(call.tenant, call.params["id"], call.input(inputs.SyncChanges)))
+
+
+@operation("deleteSync")
+def delete_sync(call: Call) -> Reply:
+    return 200, views.deleted(syncs.delete(call.tenant, call.params["id"]).id)
+
+
+@operation("createHttpConsumer")
+def create_http_consumer(call: Call) -> Reply:
+    return 200, views.http_consumer(consumers.create(call.tenant, call.input(inputs.NewConsumer)))
+
+
+@operation("listHttpConsumers")
+def list_http_consumers(call: Call) -> Reply:
+    return 200, filtered([views.http_consumer(c) for c in call.tenant.consumers.newest_first()], call.params)
+
+
+@operation("getHttpConsumer")
+def get_http_consumer(call: Call) -> Reply:
+    return 200, views.http_consumer(call.tenant.consumers.get(call.params["id"]))
+
+
+@operation("updateHttpConsumer")
+def update_http_consumer(call: Call) -> Reply:
+    return 200, views.http_consumer(consumers.update(call.tenant, call.params["id"], call.input(inputs.ConsumerChanges)))
+
+
+@operation("deleteHttpConsumer")
+def delete_http_consumer(call: Call) -> Reply:
+    return 200, views.deleted(consumers.delete(call.tenant, call.params["id"]).id)
 
 
 @operation("startAuth")
 def start_auth(call: Call) -> Reply:
-    token = oauth_flow.start(call.tenants, call.tenant, call.body)
+    token = oauth_flow.start(call.tenants, call.tenant, call.input(inputs.StartAuth))
     return 200, {"start_url": _own_url(call.request, call.request.app.url_path_for("openAuthLink", token=token))}
 
 
@@ -173,7 +263,7 @@ def open_auth_link(call: Call) -> Response:
 
 @operation("exchangeCode")
 def exchange_code(call: Call) -> Reply:
-    return 200, oauth_flow.exchange(call.tenants, call.body)
+    return 200, oauth_flow.exchange(call.tenants, call.input(inputs.CodeExchange))
 
 
 # ---------------------------------------------------------------- collections
@@ -243,8 +333,9 @@ async def _until(tenant: Tenant, done: Callable[[], bool], timeout_ms: int,
 
 
 async def _receive(call: Call, options: dict) -> Response:
-    tenant, consumer_id, batch_size = call.tenant, call.params["id"], options.get("batch_size", 1)
-    if options.get("wait_for", 0) > 0:
+    """`next`, by GET (options in the query) or POST (in the body); the spec's defaults are filled in."""
+    tenant, consumer_id, batch_size = call.tenant, call.params["id"], options["batch_size"]
+    if options["wait_for"] > 0:
         await _until(tenant, lambda: consumers.available(tenant, consumer_id) >= batch_size, options["wait_for"],
                      lambda: consumers.next_deadline(tenant, consumer_id))
         tenant = call.tenants.get(tenant.token)  # a reset or an import meanwhile: answer from the new state
@@ -256,9 +347,12 @@ async def next_messages(call: Call) -> Response:
     return await _receive(call, call.params)
 
 
+NEXT_REQUEST = "#/components/schemas/NextRequest"
+
+
 @operation("receiveMessages")
 async def receive_messages(call: Call) -> Response:
-    return await _receive(call, call.body)
+    return await _receive(call, with_defaults(NEXT_REQUEST, call.body))
 
 
 @operation("ackMessages")
@@ -277,12 +371,12 @@ def nack_messages(call: Call) -> Reply:
 
 @operation("runMutation")
 async def run_mutation(call: Call) -> Reply:
-    versions = mutations.run(call.tenant, call.body)
-    awaited = call.body.get("await_consumer_ids", [])
-    timeout = call.body.get("await_consumers_timeout", 30000)
+    mutation = call.input(inputs.Mutation)
+    versions = mutations.run(call.tenant, mutation)
+    awaited, timeout = mutation.await_consumer_ids, mutation.await_consumers_timeout
     if awaited and not await _until(call.tenant, lambda: mutations.awaited(call.tenant, awaited, versions), timeout):
-        why = "the emulator is stopping" if call.tenants.stopping else f"within {timeout} ms"
-        return 504, {"summary": f"The mutation was written, but not every awaited consumer acked its records ({why})."}
+        raise problems.awaited_consumers_late("the emulator is stopping" if call.tenants.stopping
+                                              else f"within {timeout} ms")
     return 200, {"records": [version.record for version in versions]}
 
 
@@ -337,8 +431,9 @@ async def advance_clock(call: Call) -> Reply:
 
 @operation("injectUpstreamChange")
 def inject_upstream_change(call: Call) -> Reply:
-    change = upstream_writes.inject(call.tenant, call.params["credential_id"], call.body)
-    return 200, {"kind": change.kind, "collection_id": call.body["collection_id"], "upstream_id": change.id,
+    request = call.input(inputs.UpstreamChange)
+    change = upstream_writes.inject(call.tenant, call.params["credential_id"], request)
+    return 200, {"kind": change.kind, "collection_id": request.collection_id, "upstream_id": change.id,
                  "deleted": change.snapshot.deleted, "data": change.snapshot.data}
 
 
@@ -351,12 +446,12 @@ def list_upstream_records(call: Call) -> Reply:
 @operation("setUpstreamSettings")
 def set_upstream_settings(call: Call) -> Reply:
     credential = call.tenant.credentials.get(call.params["credential_id"])
-    return 200, accounts.configure(call.tenant, credential, call.body).as_dict()
+    return 200, accounts.configure(call.tenant, credential, call.input(inputs.UpstreamSettingsChanges)).as_dict()
 
 
 @operation("appendStreamRecords")
 def append_stream_records(call: Call) -> Reply:
-    written = streams.append(call.tenant, call.params["id"], call.body)
+    written = streams.append(call.tenant, call.params["id"], call.input(inputs.RecordsAppend))
     return 200, views.listing([version.record for version in written])
 
 
@@ -378,7 +473,7 @@ def import_state(call: Call) -> Reply:
 
 @operation("getJournal")
 def get_journal(call: Call) -> Reply:
-    entries = list(call.tenant.journal)[::-1][: call.params.get("limit", 100)]
+    entries = list(call.tenant.journal)[::-1][: call.params["limit"]]
     return 200, views.listing(entries)
 
 

@@ -1,18 +1,11 @@
-"""The wire shape of every resource: domain objects in, JSON-ready dicts out, secrets masked.
-
-Every resource view takes `(tenant, resource)`, so handlers can treat them alike.
-"""
+"""The wire shape of every resource: domain objects (and what the domain computed about them) in, JSON-ready
+dicts out, secrets masked. Views compute nothing: a sync's health comes from the engine, through the handler."""
 
 from __future__ import annotations
 
-from emulator.domain import engine
 from emulator.domain.catalog import MASK, masked
-from emulator.domain.consumers import HttpConsumer
-from emulator.domain.credentials import Credential
 from emulator.domain.health import Health
-from emulator.domain.oauth_apps import OAuthApp
-from emulator.domain.streams import Stream
-from emulator.domain.syncs import Sync
+from emulator.domain.models import Credential, HttpConsumer, OAuthApp, Stream, Sync
 from emulator.domain.tenant import Tenant
 from emulator.domain.timefmt import format_micros as ts
 
@@ -21,11 +14,9 @@ def health(h: Health) -> dict:
     return {"status": h.status, "notes": list(h.notes), "time": ts(h.time)}
 
 
-def sync_health(tenant: Tenant, s: Sync) -> dict:
-    found = engine.sync_health(tenant, s)
-    if "credential" in found:
-        found["credential"] = health(found["credential"])
-    return found
+def sync_health(found: dict) -> dict:
+    """The engine's `sync_health`, its credential's `Health` rendered."""
+    return {**found, "credential": health(found["credential"])} if "credential" in found else found
 
 
 def stream(tenant: Tenant, s: Stream) -> dict:
@@ -33,7 +24,7 @@ def stream(tenant: Tenant, s: Stream) -> dict:
             "updated_at": ts(s.updated_at)}
 
 
-def oauth_app(tenant: Tenant, app: OAuthApp, reveal_secret: bool = False) -> dict:
+def oauth_app(app: OAuthApp, reveal_secret: bool = False) -> dict:
     return {"id": app.id, "provider": app.provider, "name": app.name, "client_id": app.client_id,
             "client_secret": app.client_secret if reveal_secret else MASK, "metadata": app.metadata,
             "health": health(app.health), "created_at": ts(app.created_at), "updated_at": ts(app.updated_at)}
@@ -42,14 +33,14 @@ def oauth_app(tenant: Tenant, app: OAuthApp, reveal_secret: bool = False) -> dic
 def credential(tenant: Tenant, c: Credential) -> dict:
     app = tenant.oauth_apps.find(c.oauth_app_id) if c.oauth_app_id else None
     return {"id": c.id, "provider": c.provider, "kind": c.kind, "name": c.name, "properties": masked(c.properties),
-            "oauth_app_id": c.oauth_app_id, "oauth_app": oauth_app(tenant, app) if app else {"kind": "sequin"},
+            "oauth_app_id": c.oauth_app_id, "oauth_app": oauth_app(app) if app else {"kind": "sequin"},
             "health": health(c.health), "metadata": c.metadata, "created_at": ts(c.created_at),
             "updated_at": ts(c.updated_at)}
 
 
-def sync(tenant: Tenant, s: Sync) -> dict:
+def sync(tenant: Tenant, s: Sync, found_health: dict) -> dict:
     return {"id": s.id, "provider": s.provider, "stream_id": s.stream_id, "name": s.name, "status": s.status,
-            "org_id": tenant.org_id, "health": sync_health(tenant, s),
+            "org_id": tenant.org_id, "health": sync_health(found_health),
             "collection_ids": list(s.collection_ids), "rate_limit": dict(s.rate_limit),
             "credential_id": s.credential_id, "credential": credential(tenant, tenant.credentials.get(s.credential_id)),
             "max_age_days": s.max_age_days, "sync_frequency": s.sync_frequency,
@@ -57,7 +48,7 @@ def sync(tenant: Tenant, s: Sync) -> dict:
             "external_id": s.external_id, "created_at": ts(s.created_at), "updated_at": ts(s.updated_at)}
 
 
-def http_consumer(tenant: Tenant, c: HttpConsumer) -> dict:
+def http_consumer(c: HttpConsumer) -> dict:
     return {"id": c.id, "stream_id": c.stream_id, "name": c.name, "deliver_policy": c.deliver_policy,
             "ack_wait_ms": c.ack_wait_ms, "max_deliver": c.max_deliver, "max_ack_pending": c.max_ack_pending,
             "filters": dict(c.filters), "metadata": c.metadata, "created_at": ts(c.created_at),

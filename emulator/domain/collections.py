@@ -35,16 +35,16 @@ def get(tenant: Tenant, credential_id: str, collection_id: str) -> dict:
 
 
 def start_refresh(tenant: Tenant, credential_id: str) -> dict:
-    tenant.credentials.get(credential_id)
+    credential = tenant.credentials.get(credential_id)
     previous = refresh_status(tenant, credential_id)
-    tenant.refreshes[credential_id] = {"started": tenant.now(), "succeeded": previous["last_succeeded_at"]}
+    credential.refresh = {"started": tenant.now(), "succeeded": previous["last_succeeded_at"]}
     return refresh_status(tenant, credential_id)
 
 
 def refresh_status(tenant: Tenant, credential_id: str) -> dict:
     """`processing` for REFRESH_TAKES after a start, then `succeeded`. Times are epoch µs."""
     credential = tenant.credentials.get(credential_id)
-    refresh = tenant.refreshes.get(credential_id)
+    refresh = credential.refresh
     if refresh is None:
         return {"credential_id": credential_id, "last_started_at": credential.created_at,
                 "last_succeeded_at": credential.created_at, "status": "succeeded", "error": None}

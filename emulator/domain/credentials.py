@@ -2,86 +2,55 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from emulator.domain.catalog import account_identity, provider_of_kind
 from emulator.domain.errors import Invalid
 from emulator.domain.health import Health
+from emulator.domain.inputs import CredentialChanges, CredentialImport, Unset
+from emulator.domain.models import Credential
 from emulator.domain.tenant import Tenant
 
 
-@dataclass
-class Credential:
-    id: str
-    provider: str
-    kind: str
-    name: str | None
-    properties: dict
-    oauth_app_id: str | None
-    metadata: dict
-    health: Health
-    identity: tuple[str, str] | None
-    created_at: int
-    updated_at: int
-
-
-def account_key(credential: Credential) -> str:
-    """Which simulated upstream account a credential opens: its identity, else (unidentifiable) its own id."""
-    return "|".join(credential.identity) if credential.identity else credential.id
-
-
-ENVELOPE = ("oauth_app_id", "metadata")  # the flat form's fields that are not the kind's own
-
-
-def nested(body: dict) -> dict:
-    """An import body in the `properties` form: the flat form (`kind` and its fields at the top level, as the
-    getting-started page wrote it) is folded into `properties`; the schema already refused a mix of both."""
-    if "kind" not in body:
-        return body
-    return {"properties": {k: v for k, v in body.items() if k not in ENVELOPE},
-            **{k: body[k] for k in ENVELOPE if k in body}}
-
-
-def check_import(tenant: Tenant, body: dict, prefix: str = "") -> None:
-    """Referential checks of an import body; `prefix` locates it inside a larger body (a sync's `credential`)."""
-    app_id = body.get("oauth_app_id")
-    if app_id is None:
+def check_import(tenant: Tenant, request: CredentialImport, prefix: str = "") -> None:
+    """Referential checks of an import; `prefix` locates it inside a larger body (a sync's `credential`)."""
+    if not isinstance(request.oauth_app_id, str):
         return
-    app = tenant.oauth_apps.find(app_id)
+    app = tenant.oauth_apps.find(request.oauth_app_id)
     if app is None:
         raise Invalid.field(f"{prefix}oauth_app_id", "is not an OAuth app of this organization")
-    provider = provider_of_kind(body["properties"]["kind"])
+    provider = provider_of_kind(request.kind)
     if app.provider != provider:
         raise Invalid.field(f"{prefix}oauth_app_id", f"is an OAuth app of {app.provider}, not of {provider}")
 
 
-def import_(tenant: Tenant, body: dict, prefix: str = "") -> Credential:
-    body = nested(body)
-    check_import(tenant, body, prefix)
-    properties = body["properties"]
+def import_(tenant: Tenant, request: CredentialImport, prefix: str = "") -> Credential:
+    check_import(tenant, request, prefix)
+    properties = request.properties
     identity = account_identity(properties)
     now = tenant.now()
     existing = next((c for c in tenant.credentials if identity and c.identity == identity), None)
-    name = body.get("name", properties.get("name"))
+    name = properties.get("name") if isinstance(request.name, Unset) else request.name
     if existing is not None:
-        existing.kind, existing.properties = properties["kind"], properties
+        existing.kind, existing.properties = request.kind, properties
         existing.name = name if name is not None else existing.name
-        existing.oauth_app_id = body.get("oauth_app_id", existing.oauth_app_id)
-        existing.metadata = body.get("metadata", existing.metadata)
+        if not isinstance(request.oauth_app_id, Unset):
+            existing.oauth_app_id = request.oauth_app_id
+        if not isinstance(request.metadata, Unset):
+            existing.metadata = request.metadata
         existing.updated_at = now
-        account = tenant.accounts.get(account_key(existing))
+        account = tenant.accounts.get(existing.account_key)
         if account is not None and account.settings.revoked:  # a fresh token: the account opens again
             account.settings.revoked = False
         existing.health = Health.ok(now)
         return existing
     return tenant.credentials.add(Credential(
-        id=tenant.ids.next(), provider=provider_of_kind(properties["kind"]), kind=properties["kind"], name=name,
-        properties=properties, oauth_app_id=body.get("oauth_app_id"), metadata=body.get("metadata", {}),
+        id=tenant.ids.next(), provider=provider_of_kind(request.kind), kind=request.kind, name=name,
+        properties=properties, oauth_app_id=None if isinstance(request.oauth_app_id, Unset) else request.oauth_app_id,
+        metadata={} if isinstance(request.metadata, Unset) else request.metadata,
         health=Health.ok(now), identity=identity, created_at=now, updated_at=now))
 
 
-def update(tenant: Tenant, credential_id: str, body: dict) -> Credential:
-    return tenant.credentials.update(credential_id, body, ("name", "metadata"), tenant.now())
+def update(tenant: Tenant, credential_id: str, changes: CredentialChanges) -> Credential:
+    return tenant.credentials.update(credential_id, changes, tenant.now())
 
 
 def delete(tenant: Tenant, credential_id: str) -> Credential:

@@ -9,6 +9,7 @@ the new version has its own, later position.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import heapq
 from dataclasses import dataclass, field
@@ -30,7 +31,7 @@ class Delivery:
 
 
 @dataclass
-class Settings:
+class DeliveryRules:
     """The consumer settings delivery depends on (copied from the HttpConsumer on every call)."""
 
     ack_wait_ms: int
@@ -83,7 +84,7 @@ class ConsumerCursor:
 
     # ------------------------------------------------------------ positioning
 
-    def start(self, log: StreamLog, policy: str, now: int, settings: Settings) -> None:
+    def start(self, log: StreamLog, policy: str, now: int, settings: DeliveryRules) -> None:
         """Place the cursor for `policy`, forgetting deliveries still out (their tokens become stale)."""
         for table in (self.out, self.out_by_position, self.deadlines, self.again, self.again_heap):
             table.clear()
@@ -99,7 +100,7 @@ class ConsumerCursor:
 
     # ------------------------------------------------------------ delivery
 
-    def expire(self, log: StreamLog, now: int, settings: Settings) -> None:
+    def expire(self, log: StreamLog, now: int, settings: DeliveryRules) -> None:
         while self.deadlines and self.deadlines[0][0] <= now:
             deadline, number = heapq.heappop(self.deadlines)
             delivery = self.out.get(number)
@@ -128,7 +129,7 @@ class ConsumerCursor:
         self.again = {moves.new(position): count for position, count in self.again.items() if moves.live(position)}
         self.again_heap = sorted(self.again)
 
-    def _requeue(self, log: StreamLog, delivery: Delivery, settings: Settings) -> None:
+    def _requeue(self, log: StreamLog, delivery: Delivery, settings: DeliveryRules) -> None:
         if delivery.position == SUPERSEDED or log.entries[delivery.position] is None:
             return  # superseded: the new version is delivered in its own place
         if settings.max_deliver != -1 and delivery.count >= settings.max_deliver:
@@ -136,7 +137,7 @@ class ConsumerCursor:
         self.again[delivery.position] = delivery.count
         heapq.heappush(self.again_heap, delivery.position)
 
-    def next(self, log: StreamLog, now: int, batch_size: int, settings: Settings) -> list[tuple[str, RecordVersion]]:
+    def next(self, log: StreamLog, now: int, batch_size: int, settings: DeliveryRules) -> list[tuple[str, RecordVersion]]:
         """Hand out up to `batch_size` messages in stream order, within `max_ack_pending`."""
         self.expire(log, now, settings)
         room = min(batch_size, settings.max_ack_pending - len(self.out))
@@ -172,24 +173,24 @@ class ConsumerCursor:
             raise Invalid(bad, summary="Some ack tokens were not issued by this consumer; nothing was acked.")
         return [self.out[n] for n in dict.fromkeys(numbers) if n in self.out]
 
-    def ack(self, log: StreamLog, now: int, tokens: list[str], settings: Settings) -> None:
+    def ack(self, log: StreamLog, now: int, tokens: list[str], settings: DeliveryRules) -> None:
         """Settle deliveries. A token whose `ack_wait_ms` has passed is stale: its message is available again."""
         self.expire(log, now, settings)
         for delivery in self._deliveries(tokens):
             self._settle(delivery)
 
-    def nack(self, log: StreamLog, now: int, tokens: list[str], settings: Settings) -> None:
+    def nack(self, log: StreamLog, now: int, tokens: list[str], settings: DeliveryRules) -> None:
         self.expire(log, now, settings)
         for delivery in self._deliveries(tokens):
             self._settle(delivery)
             self._requeue(log, delivery, settings)
 
-    def info(self, log: StreamLog, now: int, settings: Settings) -> dict[str, int]:
+    def info(self, log: StreamLog, now: int, settings: DeliveryRules) -> dict[str, int]:
         self.expire(log, now, settings)
         waiting = sum(1 for position in self.again if log.entries[position] is not None)
         return {"num_pending": waiting + log.count_after(self.cursor, settings.matcher), "num_ack_pending": len(self.out)}
 
-    def available(self, log: StreamLog, now: int, settings: Settings) -> int:
+    def available(self, log: StreamLog, now: int, settings: DeliveryRules) -> int:
         """How many messages `next` could hand out now."""
         return min(self.info(log, now, settings)["num_pending"], max(0, settings.max_ack_pending - len(self.out)))
 
@@ -199,3 +200,24 @@ class ConsumerCursor:
 
     def next_deadline(self) -> int | None:
         return self.deadlines[0][0] if self.deadlines else None
+
+    # ------------------------------------------------------------ saving
+
+    def to_json(self) -> dict:
+        return {"cursor": self.cursor, "issued": self.issued, "last_received": self.last_received,
+                "out": [dataclasses.astuple(d) for d in self.out.values()],
+                "again": [[position, count] for position, count in self.again.items()]}
+
+    @classmethod
+    def from_json(cls, consumer_id: str, saved: dict) -> ConsumerCursor:
+        cursor = cls(consumer_id, cursor=saved["cursor"], issued=saved["issued"], last_received=saved["last_received"])
+        for fields in saved["out"]:
+            delivery = Delivery(*fields)
+            cursor.out[delivery.number] = delivery
+            if delivery.position != SUPERSEDED:
+                cursor.out_by_position[delivery.position] = delivery
+            heapq.heappush(cursor.deadlines, (delivery.deadline, delivery.number))
+        for position, count in saved["again"]:
+            cursor.again[position] = count
+            heapq.heappush(cursor.again_heap, position)
+        return cursor

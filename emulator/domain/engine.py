@@ -13,19 +13,15 @@ from __future__ import annotations
 
 import logging
 import random
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from emulator.domain import accounts, streams
 from emulator.domain.clock import MICROS
-from emulator.domain.credentials import account_key
 from emulator.domain.health import Health
 from emulator.domain.memory import collector_paused
+from emulator.domain.models import Sync
+from emulator.domain.runs import Backfill, SyncRun
 from emulator.domain.tenant import Tenant
 from emulator.domain.upstream import Account
-
-if TYPE_CHECKING:
-    from emulator.domain.syncs import Sync
 
 LOG = logging.getLogger("sequin_emulator")
 PAGE_SIZE = 100
@@ -39,53 +35,6 @@ MAX_CHANGES_PER_RUN = 10_000
 MAX_REQUESTS_PER_RUN = 10_000  # per sync: a failing sync retries every minute, 525,600 times a simulated year
 
 
-@dataclass
-class Backfill:
-    collection: str  # the provider's name, e.g. "customer"
-    pending: list[str] | None = None  # object ids, oldest first; taken at the first page
-    offset: int = 0
-
-    @property
-    def done(self) -> bool:
-        return self.pending is not None and self.offset >= len(self.pending)
-
-
-@dataclass
-class SyncRun:
-    sync_id: str
-    account_key: str
-    next_request_at: int
-    next_poll_at: int
-    cursor: int  # how much of the account's change log this sync has read
-    backfills: dict[str, Backfill] = field(default_factory=dict)  # collection id → progress
-    failures: int = 0  # consecutive failed requests
-    polled_last: bool = False  # the last request was a poll (during a backfill, pages and due polls alternate)
-    last_error: str | None = None
-    rng: random.Random = field(default_factory=random.Random)
-
-    def work_at(self, account: Account, frequency: int) -> int | None:
-        """When this sync next has a request to make, or None if it has nothing to do for now.
-
-        A poll that would find nothing is skipped: the next poll that matters is the first one due at or after
-        the account's next change. (A sync whose requests are failing keeps trying at its back-off pace, so
-        its health reflects the fault even when the account is quiet.)
-        """
-        if any(not b.done for b in self.backfills.values()):
-            return self.next_request_at  # backfill pages, with polls in between when they fall due
-        if self.failures or _faulty(account):
-            return max(self.next_request_at, self.next_poll_at)
-        if self.cursor < len(account.changes):
-            news = account.changes[self.cursor].time
-        elif account.next_change_at is not None:
-            news = account.next_change_at
-        else:
-            return None
-        poll = self.next_poll_at
-        if poll < news:
-            poll += -(-(news - poll) // frequency) * frequency  # the first regular poll at or after the news
-        return max(self.next_request_at, poll)
-
-
 # ------------------------------------------------------------------ lifecycle hooks (called by syncs)
 
 def start(tenant: Tenant, sync: Sync) -> None:
@@ -93,15 +42,15 @@ def start(tenant: Tenant, sync: Sync) -> None:
     account = accounts.account_for(tenant, credential)
     now = tenant.now()
     run_until(tenant, now)  # the account's own changes up to now are history, not news
-    tenant.runs[sync.id] = SyncRun(sync.id, account_key(credential), next_request_at=now,
-                                   next_poll_at=now + POLL_EVERY[sync.sync_frequency], cursor=len(account.changes),
-                                   rng=random.Random(f"{tenant.seed}:{sync.id}"))
+    sync.run = SyncRun(sync.id, credential.account_key, next_request_at=now,
+                       next_poll_at=now + POLL_EVERY[sync.sync_frequency], cursor=len(account.changes),
+                       rng=random.Random(f"{tenant.seed}:{sync.id}"))
     reconcile(tenant, sync)
 
 
 def reconcile(tenant: Tenant, sync: Sync) -> None:
     """Follow a sync's settings: backfill added collections, forget removed ones, resume after a pause."""
-    run = tenant.runs.get(sync.id)
+    run = sync.run
     if run is None:
         return
     run.backfills = {cid: run.backfills.get(cid) or Backfill(cid.split(":", 1)[1]) for cid in sync.collection_ids}
@@ -110,10 +59,6 @@ def reconcile(tenant: Tenant, sync: Sync) -> None:
     run.next_poll_at = max(run.next_poll_at, now) if sync.status == "active" else run.next_poll_at
     if all(b.done for b in run.backfills.values()) and sync.initial_backfill_completed_at is None and run.backfills:
         sync.initial_backfill_completed_at = now
-
-
-def stop(tenant: Tenant, sync_id: str) -> None:
-    tenant.runs.pop(sync_id, None)
 
 
 # ------------------------------------------------------------------ running
@@ -129,11 +74,6 @@ def set_clock(tenant: Tenant, to: int) -> None:
     passed `to` meanwhile: it stays where it is)."""
     tenant.clock.set(now=to)
     tenant.notify()
-
-
-def _faulty(account: Account) -> bool:
-    settings = account.settings
-    return settings.outage or settings.revoked or settings.error_rate > 0
 
 
 class Steps:
@@ -186,7 +126,7 @@ def _forget_read_changes(tenant: Tenant) -> None:
     """Drop the changes every sync of an account has read: nothing reads them again (a new sync starts at the
     end of the log, and backfills from the objects' current state)."""
     for key, account in tenant.accounts.items():
-        readers = [run.cursor for run in tenant.runs.values() if run.account_key == key]
+        readers = [run.cursor for _, run in tenant.runs() if run.account_key == key]
         account.changes.forget_before(min(readers, default=len(account.changes)))
 
 
@@ -218,9 +158,8 @@ def _next_step(tenant: Tenant, until: int) -> Step | None:
         if account.next_change_at is not None and account.next_change_at <= until:
             candidate: Step = (account.next_change_at, order, account)
             best = candidate if best is None or candidate[:2] < best[:2] else best
-    for order, run in enumerate(tenant.runs.values(), start=len(tenant.accounts)):
-        sync = tenant.syncs.find(run.sync_id)
-        if sync is None or sync.status != "active":
+    for order, (sync, run) in enumerate(tenant.runs(), start=len(tenant.accounts)):
+        if sync.status != "active":
             continue
         at = run.work_at(tenant.accounts[run.account_key], POLL_EVERY[sync.sync_frequency])
         if at is not None and at <= until:
@@ -254,7 +193,7 @@ def _request(tenant: Tenant, run: SyncRun, at: int) -> None:
     run.failures, run.last_error = 0, None
     slots = THROTTLE_SLOWDOWN if account.settings.throttle else 1
     run.next_request_at = at + _spacing(sync) * slots
-    backfilling = any(not b.done for b in run.backfills.values())
+    backfilling = run.backfilling
     # during a backfill a due poll takes its turn between pages, never two turns in a row: with requests
     # spaced 2 s or more apart a poll is always due, and the backfill would never get a page
     if not backfilling or (at >= run.next_poll_at and not run.polled_last):
@@ -329,7 +268,7 @@ def _poll(tenant: Tenant, sync: Sync, run: SyncRun, account: Account, at: int) -
 
 def sync_health(tenant: Tenant, sync: Sync) -> dict:
     """`{status, sync_id}`, plus `notes`, `credential` (a Health) and `provider` when the sync is not healthy."""
-    run = tenant.runs.get(sync.id)
+    run = sync.run
     account = tenant.accounts.get(run.account_key) if run else None
     healthy = {"status": "healthy", "sync_id": sync.id}
     if run is None or account is None:

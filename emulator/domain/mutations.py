@@ -9,42 +9,43 @@ from __future__ import annotations
 
 from emulator.domain import accounts, consumers, streams, upstream_writes
 from emulator.domain.errors import Invalid, NotFound
+from emulator.domain.inputs import Mutation
 from emulator.domain.records import RecordVersion
 from emulator.domain.tenant import Tenant
 
-OPERATIONS = {"create": "insert", "update": "update", "delete": "delete"}
+OPERATIONS = {"create": "insert", "update": "update", "delete": "delete"}  # the Mutation API's words → upstream's
 
 
-def _writes(body: dict) -> list[tuple[str, str | None, dict]]:
+def _writes(mutation: Mutation) -> list[tuple[str, str | None, dict]]:
     """(path, upstream id, data) of each record the mutation writes."""
-    kind = body["kind"]
+    kind = mutation.kind
     if kind == "delete":
-        if not body.get("upstream_ids"):
+        if not mutation.upstream_ids:
             raise Invalid.field("upstream_ids", "is required to delete records")
-        return [(f"upstream_ids.{i}", uid, {}) for i, uid in enumerate(body["upstream_ids"])]
-    if not body.get("records"):
+        return [(f"upstream_ids.{i}", uid, {}) for i, uid in enumerate(mutation.upstream_ids)]
+    if not mutation.records:
         raise Invalid.field("records", f"is required to {kind} records")
     missing = {f"records.{i}.upstream_id": [f"is required to {kind} a record"]
-               for i, r in enumerate(body["records"]) if kind == "update" and not r.get("upstream_id")}
+               for i, r in enumerate(mutation.records) if kind == "update" and not r.get("upstream_id")}
     if missing:
         raise Invalid(missing)
-    return [(f"records.{i}", r.get("upstream_id"), r["data"]) for i, r in enumerate(body["records"])]
+    return [(f"records.{i}", r.get("upstream_id"), r["data"]) for i, r in enumerate(mutation.records)]
 
 
-def run(tenant: Tenant, body: dict) -> list[RecordVersion]:
-    sync = tenant.syncs.find(body["sync_id"])
+def run(tenant: Tenant, mutation: Mutation) -> list[RecordVersion]:
+    sync = tenant.syncs.find(mutation.sync_id)
     if sync is None:
         raise Invalid.field("sync_id", "is not a sync of this organization")
-    if body["collection_id"] not in sync.collection_ids:
+    if mutation.collection_id not in sync.collection_ids:
         raise Invalid.field("collection_id", f"is not one of the sync's collections ({', '.join(sync.collection_ids)})")
     unknown = {f"await_consumer_ids.{i}": ["is not an HTTP consumer of this organization"]
-               for i, cid in enumerate(body.get("await_consumer_ids", [])) if tenant.consumers.find(cid) is None}
+               for i, cid in enumerate(mutation.await_consumer_ids) if tenant.consumers.find(cid) is None}
     if unknown:
         raise Invalid(unknown)
     account = accounts.account_for(tenant, tenant.credentials.get(sync.credential_id))
-    provider, collection = account.provider, body["collection_id"].split(":", 1)[1]
-    operation = OPERATIONS[body["kind"]]
-    writes = _writes(body)
+    provider, collection = account.provider, mutation.collection_id.split(":", 1)[1]
+    operation = OPERATIONS[mutation.kind]
+    writes = _writes(mutation)
     errors: dict[str, list[str]] = {}
     for path, upstream_id, data in writes:
         try:
@@ -63,7 +64,7 @@ def run(tenant: Tenant, body: dict) -> list[RecordVersion]:
         change = upstream_writes.apply(tenant, account, operation, collection, upstream_id, data)
         change.written_by = sync.id
         created, updated = provider.upstream_times(change.snapshot)
-        written.append(streams.write_record(tenant, sync, body["collection_id"], change.id, change.snapshot.data,
+        written.append(streams.write_record(tenant, sync, mutation.collection_id, change.id, change.snapshot.data,
                                             deleted=change.snapshot.deleted, upstream_created_at=created,
                                             upstream_updated_at=updated))
     return written

@@ -2,35 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from emulator.domain.health import Health
+from emulator.domain.inputs import NewOAuthApp, OAuthAppChanges
+from emulator.domain.models import OAuthApp
 from emulator.domain.tenant import Tenant
 
 
-@dataclass
-class OAuthApp:
-    id: str
-    provider: str
-    name: str
-    client_id: str
-    client_secret: str
-    metadata: dict
-    health: Health
-    created_at: int
-    updated_at: int
-
-
-def create(tenant: Tenant, body: dict) -> OAuthApp:
+def create(tenant: Tenant, new: NewOAuthApp) -> OAuthApp:
     now = tenant.now()
     return tenant.oauth_apps.add(OAuthApp(
-        id=tenant.ids.next(), provider=body["provider"], name=body["name"], client_id=body["client_id"],
-        client_secret=body["client_secret"], metadata=body.get("metadata", {}), health=Health.ok(now),
-        created_at=now, updated_at=now))
+        id=tenant.ids.next(), provider=new.provider, name=new.name, client_id=new.client_id,
+        client_secret=new.client_secret, metadata=new.metadata, health=Health.ok(now), created_at=now, updated_at=now))
 
 
-def update(tenant: Tenant, app_id: str, body: dict) -> OAuthApp:
-    return tenant.oauth_apps.update(app_id, body, ("name", "client_secret", "metadata"), tenant.now())
+def update(tenant: Tenant, app_id: str, changes: OAuthAppChanges) -> OAuthApp:
+    return tenant.oauth_apps.update(app_id, changes, tenant.now())
 
 
 def delete(tenant: Tenant, app_id: str) -> OAuthApp:

@@ -16,6 +16,7 @@ from emulator.domain.catalog import CREDENTIAL_KINDS
 from emulator.domain.clock import MICROS
 from emulator.domain.errors import Invalid, NotFound, Unauthorized
 from emulator.domain.ids import derived_uuid
+from emulator.domain.inputs import CodeExchange, StartAuth
 from emulator.domain.tenant import Tenant, Tenants
 
 LIFETIME = 5 * 60 * MICROS
@@ -37,21 +38,21 @@ class Grant:
     properties: dict | None = None  # set on the code, once consent was given
 
 
-def start(tenants: Tenants, tenant: Tenant, body: dict) -> str:
+def start(tenants: Tenants, tenant: Tenant, request: StartAuth) -> str:
     """Validate a start-auth request and return the start link's token."""
-    app = tenant.oauth_apps.find(body["oauth_app_id"])
+    app = tenant.oauth_apps.find(request.oauth_app_id)
     if app is None:
         raise Invalid.field("oauth_app_id", "is not an OAuth app of this organization")
-    kind = body["credential_kind"]
+    kind = request.credential_kind
     offered = [k for k in OAUTH_KINDS if CREDENTIAL_KINDS[k].provider == app.provider]
     if kind not in offered:
         raise Invalid.field("credential_kind", f"is not an OAuth credential kind of {app.provider}"
                             + (f" (use {', '.join(offered)})" if offered else ""))
-    state = body.get("state")
+    state = request.state
     if len(orjson.dumps(state)) > MAX_STATE_BYTES:
         raise Invalid.field("state", f"must be at most {MAX_STATE_BYTES} bytes as JSON")
     token = _unguessable(tenant)
-    tenants.grants[token] = Grant(tenant.token, app.id, kind, body["redirect_url"], state, tenant.now() + LIFETIME)
+    tenants.grants[token] = Grant(tenant.token, app.id, kind, request.redirect_url, state, tenant.now() + LIFETIME)
     return token
 
 
@@ -82,15 +83,15 @@ def consent(tenants: Tenants, link_token: str) -> str:
     return f"{grant.redirect_url}{'&' if '?' in grant.redirect_url else '?'}{query}"
 
 
-def exchange(tenants: Tenants, body: dict) -> dict:
-    grant = tenants.grants.get(body["code"])
+def exchange(tenants: Tenants, request: CodeExchange) -> dict:
+    grant = tenants.grants.get(request.code)
     if grant is None or grant.properties is None:
         raise Invalid.field("code", "is unknown, already used or expired")
     app = tenants.get(grant.tenant_token).oauth_apps.find(grant.oauth_app_id)
-    if app is None or body["client_id"] != app.id or body["client_secret"] != app.client_secret:
+    if app is None or request.client_id != app.id or request.client_secret != app.client_secret:
         raise Unauthorized("client_id and client_secret do not match the OAuth app that issued this code.")
     try:
-        _take(tenants, body["code"], "code")
+        _take(tenants, request.code, "code")
     except NotFound:
         raise Invalid.field("code", "is unknown, already used or expired") from None
     return {"credential": {"oauth_app_id": app.id, "properties": grant.properties}, "state": grant.state}

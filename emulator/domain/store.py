@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import orjson
 
 from emulator.domain.errors import Invalid, NotFound
+from emulator.domain.inputs import given
 
 
 class HasId(Protocol):
@@ -41,12 +42,11 @@ class Store(Generic[T]):
         del self._items[item_id]
         return item
 
-    def update(self, item_id: str, body: dict, fields: tuple[str, ...], now: int) -> T:
-        """Copy the `fields` present in `body` onto the item, and stamp it."""
+    def update(self, item_id: str, changes: Any, now: int) -> T:
+        """Copy the fields an update sets (see `inputs.given`) onto the item, and stamp it."""
         item = self.get(item_id)
-        for key in fields:
-            if key in body:
-                setattr(item, key, body[key])
+        for key, value in given(changes).items():
+            setattr(item, key, value)
         item.updated_at = now
         return item
 

@@ -2,59 +2,42 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
 from emulator.domain.errors import Invalid
+from emulator.domain.inputs import NewStream, RecordsAppend, StreamChanges
+from emulator.domain.models import Stream, Sync
 from emulator.domain.records import Moves, RecordVersion, StreamLog
 from emulator.domain.tenant import Tenant
 
-if TYPE_CHECKING:
-    from emulator.domain.syncs import Sync
-
-
-@dataclass
-class Stream:
-    id: str
-    slug: str
-    created_at: int
-    updated_at: int
-
 
 def _ensure_unique_slug(tenant: Tenant, slug: str, current: Stream | None = None) -> None:
-    owner = tenant.stream_slugs.get(slug)
-    if owner is not None and (current is None or owner != current.id):
+    owner = tenant.stream_with_slug(slug)
+    if owner is not None and owner is not current:
         raise Invalid.field("slug", f"is already used by another stream ({slug!r})")
 
 
-def create(tenant: Tenant, body: dict) -> Stream:
-    _ensure_unique_slug(tenant, body["slug"])
+def create(tenant: Tenant, new: NewStream) -> Stream:
+    _ensure_unique_slug(tenant, new.slug)
     now = tenant.now()
-    stream = tenant.streams.add(Stream(id=tenant.ids.next(), slug=body["slug"], created_at=now, updated_at=now))
-    tenant.stream_slugs[stream.slug] = stream.id
-    tenant.logs[stream.id] = StreamLog(stream.id)
-    return stream
+    return tenant.streams.add(Stream(id=tenant.ids.next(), slug=new.slug, created_at=now, updated_at=now))
 
 
 DEFAULT_SLUG = "default"
 
 
-def stream_id_or_default(tenant: Tenant, body: dict) -> str:
-    """`body["stream_id"]`, else the organization's default stream, created on first use: syncs and consumers
-    had no stream before streams existed, and the getting-started page still creates them without one."""
-    if "stream_id" in body:
-        return body["stream_id"]
-    existing = tenant.stream_slugs.get(DEFAULT_SLUG)
-    return existing if existing is not None else create(tenant, {"slug": DEFAULT_SLUG}).id
+def stream_id_or_default(tenant: Tenant, stream_id: str | None) -> str:
+    """`stream_id`, else the organization's default stream, created on first use: syncs and consumers had no
+    stream before streams existed, and the getting-started page still creates them without one."""
+    if stream_id is not None:
+        return stream_id
+    existing = tenant.stream_with_slug(DEFAULT_SLUG)
+    return (existing or create(tenant, NewStream(DEFAULT_SLUG))).id
 
 
-def update(tenant: Tenant, stream_id: str, body: dict) -> Stream:
+def update(tenant: Tenant, stream_id: str, changes: StreamChanges) -> Stream:
     stream = tenant.streams.get(stream_id)
-    if "slug" in body:
-        _ensure_unique_slug(tenant, body["slug"], stream)
-        del tenant.stream_slugs[stream.slug]
-        stream.slug = body["slug"]
-        tenant.stream_slugs[stream.slug] = stream.id
+    if isinstance(changes.slug, str):
+        _ensure_unique_slug(tenant, changes.slug, stream)
+        stream.slug = changes.slug
     stream.updated_at = tenant.now()
     return stream
 
@@ -62,9 +45,7 @@ def update(tenant: Tenant, stream_id: str, body: dict) -> Stream:
 def delete(tenant: Tenant, stream_id: str) -> Stream:
     users = [f"sync {s.id}" for s in tenant.syncs if s.stream_id == stream_id]
     users += [f"HTTP consumer {c.id}" for c in tenant.consumers if c.stream_id == stream_id]
-    stream = tenant.streams.remove_unused(stream_id, users)
-    del tenant.logs[stream_id], tenant.stream_slugs[stream.slug]
-    return stream
+    return tenant.streams.remove_unused(stream_id, users)
 
 
 def write_record(tenant: Tenant, sync: Sync, collection_id: str, upstream_id: str, data: dict, *,
@@ -75,7 +56,7 @@ def write_record(tenant: Tenant, sync: Sync, collection_id: str, upstream_id: st
     A tombstone without `data` keeps the record's last known data. `at` is the emulator time of the write
     (the sync engine runs steps at their own times while the clock advances); it defaults to now.
     """
-    log = tenant.logs[sync.stream_id]
+    log = tenant.streams.get(sync.stream_id).log
     if deleted and not data:
         previous = log.latest((sync.id, collection_id, upstream_id))
         data = previous.record["data"] if previous is not None else {}
@@ -98,18 +79,18 @@ def _compact(tenant: Tenant, log: StreamLog) -> None:
     moves = Moves(log.compact())
     for consumer in tenant.consumers:
         if consumer.stream_id == log.stream_id:
-            tenant.cursors[consumer.id].remap(moves)
+            consumer.cursor.remap(moves)
 
 
-def append(tenant: Tenant, stream_id: str, body: dict) -> list[RecordVersion]:
-    """Write records straight into a stream as `body["sync_id"]` would (the control plane's injection)."""
+def append(tenant: Tenant, stream_id: str, request: RecordsAppend) -> list[RecordVersion]:
+    """Write records straight into a stream as the sync `request.sync_id` would (the control plane's injection)."""
     tenant.streams.get(stream_id)
-    sync = tenant.syncs.find(body["sync_id"])
+    sync = tenant.syncs.find(request.sync_id)
     if sync is None or sync.stream_id != stream_id:
         raise Invalid.field("sync_id", "is not a sync writing to this stream")
     errors = {f"records.{i}.collection_id": [f"is not one of the sync's collections ({', '.join(sync.collection_ids)})"]
-              for i, record in enumerate(body["records"]) if record["collection_id"] not in sync.collection_ids}
+              for i, record in enumerate(request.records) if record.collection_id not in sync.collection_ids}
     if errors:
         raise Invalid(errors)
-    return [write_record(tenant, sync, r["collection_id"], r["upstream_id"], r.get("data", {}),
-                         deleted=r.get("deleted", False)) for r in body["records"]]
+    return [write_record(tenant, sync, r.collection_id, r.upstream_id, r.data, deleted=r.deleted)
+            for r in request.records]

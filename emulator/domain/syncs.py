@@ -2,37 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from emulator.domain import credentials, engine, streams
 from emulator.domain.catalog import collection_ids, default_rate_limit, provider_of_kind
 from emulator.domain.errors import Invalid
+from emulator.domain.inputs import NewSync, SyncChanges, given
+from emulator.domain.models import Sync
 from emulator.domain.tenant import Tenant
 
 IMMUTABLE = ("provider", "stream_id", "credential_id")
-
-
-@dataclass
-class Sync:
-    id: str
-    provider: str
-    stream_id: str
-    name: str
-    status: str
-    collection_ids: list[str]
-    rate_limit: dict
-    credential_id: str
-    max_age_days: int | None
-    sync_frequency: str
-    metadata: dict
-    external_id: str | None
-    initial_backfill_completed_at: int | None
-    created_at: int
-    updated_at: int
-
-
-def _rate_limit(body: dict) -> dict:
-    return {"max_concurrent_requests": 0, **{k: int(v) for k, v in body.items()}}
 
 
 def _check_collections(provider: str, wanted: list[str]) -> dict[str, list[str]]:
@@ -43,21 +20,18 @@ def _check_collections(provider: str, wanted: list[str]) -> dict[str, list[str]]
             for i, cid in enumerate(wanted) if cid not in offered}
 
 
-def create(tenant: Tenant, body: dict) -> Sync:
+def create(tenant: Tenant, new: NewSync) -> Sync:
     errors: dict[str, list[str]] = {}
-    if "stream_id" in body and tenant.streams.find(body["stream_id"]) is None:
+    if new.stream_id is not None and tenant.streams.find(new.stream_id) is None:
         errors["stream_id"] = ["is not a stream of this organization"]
-    inline, credential_id = body.get("credential"), body.get("credential_id")
-    inline = credentials.nested(inline) if inline is not None else None
-    provider = body.get("provider")
-    implied: str | None
-    if (inline is None) == (credential_id is None):
+    provider, implied = new.provider, None
+    if (new.credential is None) == (new.credential_id is None):
         errors["credential_id"] = ["exactly one of credential and credential_id is required"]
     else:
-        if inline is not None:
-            implied = provider_of_kind(inline["properties"]["kind"])
+        if new.credential is not None:
+            implied = provider_of_kind(new.credential.kind)
         else:
-            existing = tenant.credentials.find(str(credential_id))
+            existing = tenant.credentials.find(str(new.credential_id))
             implied = existing.provider if existing else None
             if existing is None:
                 errors["credential_id"] = ["is not a credential of this organization"]
@@ -65,55 +39,50 @@ def create(tenant: Tenant, body: dict) -> Sync:
             errors["provider"] = [f"does not match the credential's provider ({implied})"]
         provider = provider or implied
     if provider is not None:
-        errors.update(_check_collections(provider, body["collection_ids"]))
+        errors.update(_check_collections(provider, new.collection_ids))
     if errors:
         raise Invalid(errors)
     assert provider is not None  # a credential, inline or found, implies it
-    if inline is not None:
-        credential_id = credentials.import_(tenant, inline, prefix="credential.").id
+    credential_id = new.credential_id
+    if new.credential is not None:
+        credential_id = credentials.import_(tenant, new.credential, prefix="credential.").id
     assert credential_id is not None
-    stream_id = streams.stream_id_or_default(tenant, body)
+    stream_id = streams.stream_id_or_default(tenant, new.stream_id)
     now = tenant.now()
     sync = tenant.syncs.add(Sync(
-        id=tenant.ids.next(), provider=provider, stream_id=stream_id, name=body["name"],
-        status=body.get("status", "active"), collection_ids=list(body["collection_ids"]),
-        rate_limit=_rate_limit(body["rate_limit"]) if "rate_limit" in body else default_rate_limit(provider),
-        credential_id=credential_id, max_age_days=_int_or_none(body.get("max_age_days")),
-        sync_frequency=body.get("sync_frequency", "continuous"), metadata=body.get("metadata", {}),
-        external_id=body.get("external_id"), initial_backfill_completed_at=None, created_at=now, updated_at=now))
+        id=tenant.ids.next(), provider=provider, stream_id=stream_id, name=new.name, status=new.status,
+        collection_ids=list(new.collection_ids),
+        rate_limit=dict(new.rate_limit) if new.rate_limit is not None else default_rate_limit(provider),
+        credential_id=credential_id, max_age_days=new.max_age_days, sync_frequency=new.sync_frequency,
+        metadata=new.metadata, external_id=new.external_id, initial_backfill_completed_at=None,
+        created_at=now, updated_at=now))
     engine.start(tenant, sync)
     return sync
 
 
-def _int_or_none(value) -> int | None:
-    return None if value is None else int(value)
-
-
-def update(tenant: Tenant, sync_id: str, body: dict) -> Sync:
+def update(tenant: Tenant, sync_id: str, changes: SyncChanges) -> Sync:
     sync = tenant.syncs.get(sync_id)
+    setting = given(changes)
     errors = {key: ["cannot be changed after the sync is created"]
-              for key in IMMUTABLE if key in body and body[key] != getattr(sync, key)}
-    if "credential" in body:
+              for key in IMMUTABLE if key in setting and setting[key] != getattr(sync, key)}
+    if "credential" in setting:
         errors["credential"] = ["cannot be changed after the sync is created"]
-    if "collection_ids" in body:
-        errors.update(_check_collections(sync.provider, body["collection_ids"]))
+    if "collection_ids" in setting:
+        errors.update(_check_collections(sync.provider, setting["collection_ids"]))
     if errors:
         raise Invalid(errors)
-    for key in ("name", "status", "sync_frequency", "metadata", "external_id"):
-        if key in body:
-            setattr(sync, key, body[key])
-    if "collection_ids" in body:
-        sync.collection_ids = list(body["collection_ids"])
-    if "rate_limit" in body:
-        sync.rate_limit = _rate_limit(body["rate_limit"])
-    if "max_age_days" in body:
-        sync.max_age_days = _int_or_none(body["max_age_days"])
+    for key in ("name", "status", "sync_frequency", "metadata", "external_id", "max_age_days"):
+        if key in setting:
+            setattr(sync, key, setting[key])
+    if "collection_ids" in setting:
+        sync.collection_ids = list(setting["collection_ids"])
+    if "rate_limit" in setting:
+        sync.rate_limit = dict(setting["rate_limit"])
     sync.updated_at = tenant.now()
     engine.reconcile(tenant, sync)
     return sync
 
 
 def delete(tenant: Tenant, sync_id: str) -> Sync:
-    """Stop the sync; the records it wrote stay in the stream."""
-    engine.stop(tenant, sync_id)
+    """Stop the sync (its run goes with it); the records it wrote stay in the stream."""
     return tenant.syncs.remove(sync_id)

@@ -7,31 +7,21 @@ from __future__ import annotations
 
 import dataclasses
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from emulator.domain.clock import Clock
 from emulator.domain.ids import IdFactory, derived_uuid
+from emulator.domain.models import Credential, HttpConsumer, OAuthApp, Stream, Sync
+from emulator.domain.runs import SyncRun
 from emulator.domain.store import Store
-from emulator.domain.upstream import AccountSettings
-
-if TYPE_CHECKING:
-    from emulator.domain.consumers import HttpConsumer
-    from emulator.domain.credentials import Credential
-    from emulator.domain.delivery import ConsumerCursor
-    from emulator.domain.engine import SyncRun
-    from emulator.domain.oauth_apps import OAuthApp
-    from emulator.domain.records import StreamLog
-    from emulator.domain.streams import Stream
-    from emulator.domain.syncs import Sync
-    from emulator.domain.upstream import Account
+from emulator.domain.upstream import Account, AccountSettings
 
 JOURNAL_SIZE = 1000
 
 
 @dataclass(frozen=True)
-class ClockSettings:
+class ClockStart:
     """How a new tenant's clock starts: `start` None means "now" on the wall clock."""
 
     mode: str = "real"
@@ -61,21 +51,25 @@ class Tenant:
     consumers: Store[HttpConsumer] = field(default_factory=lambda: Store("HTTP consumer"))
     seed: int = 0
     account_defaults: AccountSettings = field(default_factory=AccountSettings)  # how new simulated accounts are shaped
-    accounts: dict[str, Account] = field(default_factory=dict)  # account identity → simulated upstream account
-    runs: dict[str, SyncRun] = field(default_factory=dict)  # sync id → the engine's state for it
-    refreshes: dict[str, dict] = field(default_factory=dict)  # credential id → its collection refresh
-    logs: dict[str, StreamLog] = field(default_factory=dict)  # stream id → its records
-    stream_slugs: dict[str, str] = field(default_factory=dict)  # slug → stream id (slugs are unique)
-    cursors: dict[str, ConsumerCursor] = field(default_factory=dict)  # consumer id → its delivery state
+    accounts: dict[str, Account] = field(default_factory=dict)  # account key → simulated upstream account
     last_idx: int = 0  # the tenant's one `updated_idx` sequence
     faults: Faults = field(default_factory=Faults)
-    journal: deque = field(default_factory=lambda: deque(maxlen=JOURNAL_SIZE))
-    listeners: set = field(default_factory=set)  # callables told when records may have become available
+    journal: deque[dict] = field(default_factory=lambda: deque(maxlen=JOURNAL_SIZE))
+    listeners: set[Callable[[], None]] = field(default_factory=set)  # told when records may have become available
     engine_fault: str | None = None  # why the sync engine stopped for this tenant (a bug), if it did
     stop_waiting: bool = False  # replaced by a reset or an import, or the server is stopping: waiters answer now
 
     def now(self) -> int:
         return self.clock.now()
+
+    def stream_with_slug(self, slug: str) -> Stream | None:
+        return next((stream for stream in self.streams if stream.slug == slug), None)
+
+    def runs(self) -> Iterator[tuple[Sync, SyncRun]]:
+        """Every sync the engine runs, with its run, in creation order."""
+        for sync in self.syncs:
+            if sync.run is not None:
+                yield sync, sync.run
 
     def next_idx(self) -> int:
         self.last_idx += 1
@@ -85,7 +79,7 @@ class Tenant:
         for listener in list(self.listeners):
             listener()
 
-    def pristine(self, clock: ClockSettings) -> bool:
+    def pristine(self, clock: ClockStart) -> bool:
         """Nothing to lose: no resources, no accounts, no faults, the clock as every new tenant's. Only
         its journal would go if it were forgotten and built again on its next request."""
         return not (len(self.streams) or len(self.oauth_apps) or len(self.credentials) or len(self.syncs)
@@ -108,7 +102,7 @@ class Tenants:
 
     PRISTINE_LIMIT = 10_000
 
-    def __init__(self, seed: int = 0, clock: ClockSettings = ClockSettings(),
+    def __init__(self, seed: int = 0, clock: ClockStart = ClockStart(),
                  api_keys: frozenset[str] | None = None, accounts: AccountSettings | None = None) -> None:
         self.seed = seed
         self.clock_settings = clock
@@ -181,5 +175,5 @@ class Tenants:
                       seed=self.seed, account_defaults=dataclasses.replace(self.account_defaults),
                       stop_waiting=self.stopping)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Tenant]:
         return iter(list(self._tenants.values()))

@@ -7,16 +7,16 @@ identity); its settings (size, history span, change rate) and faults are set thr
 
 from __future__ import annotations
 
+import dataclasses
 import random
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field, fields
-from typing import TYPE_CHECKING
 
 import orjson
 
 from emulator.domain.clock import MICROS
-
-if TYPE_CHECKING:
-    from emulator.providers.base import Provider
+from emulator.domain.errors import Invalid, NotFound
+from emulator.domain.randomness import rng_from_state, rng_state
 
 HOUR = 3600 * MICROS
 
@@ -34,6 +34,11 @@ class AccountSettings:
     def as_dict(self) -> dict:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
+    @property
+    def faulty(self) -> bool:
+        """Some or all requests fail: a sync keeps trying at its back-off pace, even when nothing changes."""
+        return self.outage or self.revoked or self.error_rate > 0
+
 
 @dataclass
 class UpstreamObject:
@@ -50,7 +55,7 @@ class Change:
     time: int
     collection: str
     id: str
-    kind: str  # created | updated | deleted
+    kind: str  # insert | update | delete
     snapshot: UpstreamObject
     written_by: str | None = None  # a sync that already wrote this change (a mutation), so it skips it
 
@@ -126,3 +131,87 @@ class Account:
     def schedule_next_change(self, after: int) -> None:
         rate = self.settings.changes_per_hour
         self.next_change_at = None if rate <= 0 else after + max(1, int(self.rng.expovariate(rate) * HOUR))
+
+    def to_json(self) -> dict:
+        return {"provider": self.provider.name, "seed": self.seed, "settings": self.settings.as_dict(),
+                "objects": [dataclasses.asdict(o) for o in self.objects.values()],
+                "order": self.order, "changes_base": self.changes.base,
+                "changes": [dataclasses.asdict(c) for c in self.changes.kept],
+                "next_change_at": self.next_change_at, "rng": rng_state(self.rng)}
+
+    @classmethod
+    def from_json(cls, saved: dict, provider: Provider) -> Account:
+        account = cls(provider, saved["seed"], AccountSettings(**saved["settings"]), order=saved["order"],
+                      next_change_at=saved["next_change_at"], rng=rng_from_state(saved["rng"]))
+        account.objects = {(o["collection"], o["id"]): UpstreamObject(**o) for o in saved["objects"]}
+        account.changes = ChangeLog([Change(**{**c, "snapshot": UpstreamObject(**c["snapshot"])})
+                                     for c in saved["changes"]], base=saved["changes_base"])
+        return account
+
+
+class Provider(ABC):
+    """The plugin interface of a simulated provider, as the domain calls it: its collections and their fields,
+    how to fill a new account, how its objects change on their own, and how it validates and applies writes
+    (injections and mutations). Everything is deterministic given the account's random generator."""
+
+    name: str
+    collections: tuple[str, ...]
+
+    @abstractmethod
+    def fields(self, collection: str) -> list[dict]:
+        """`[{name, type, primary_key?}]` of a collection, for the Collections API."""
+
+    @abstractmethod
+    def populate(self, account: Account, now: int) -> None:
+        """Fill a new account with its history: objects created over `history_days` before `now`."""
+
+    @abstractmethod
+    def random_change(self, account: Account, now: int) -> Change | None:
+        """One change the upstream makes on its own (a new customer, an updated deal, a voided invoice...)."""
+
+    @abstractmethod
+    def check_data(self, collection: str, data: dict) -> None:
+        """Raise Invalid, with the provider's own words, for data it would refuse to write."""
+
+    def validate(self, account: Account, kind: str, collection: str, object_id: str | None, data: dict) -> None:
+        """Raise Invalid or NotFound, as the provider would, for a write (`insert`, `update`, `delete`)."""
+        self.check_collection(collection)
+        if kind != "insert":
+            self.existing(account, collection, object_id or "")
+        if kind != "delete":
+            self.check_data(collection, data)
+
+    @abstractmethod
+    def insert(self, account: Account, collection: str, data: dict, now: int) -> Change:
+        """Create an object from (partial) `data`, validated the way the provider would."""
+
+    @abstractmethod
+    def update(self, account: Account, collection: str, object_id: str, data: dict, now: int) -> Change:
+        """Change an object's fields, validated the way the provider would."""
+
+    @abstractmethod
+    def delete(self, account: Account, collection: str, object_id: str, now: int) -> Change:
+        """Delete (or cancel, void, archive: whatever the provider does) an object."""
+
+    @abstractmethod
+    def upstream_times(self, obj: UpstreamObject) -> tuple[int, int]:
+        """(upstream_created_at, upstream_updated_at) of an object's current version, in µs."""
+
+    def stored_object_problem(self, collection: str, object_id: str, data: dict) -> str | None:
+        """Why an object read back from a snapshot could not be one of this provider's, if it could not: the
+        fields the simulation relies on. (What it does with them is checked when it writes.)"""
+        if collection not in self.collections:
+            return f"is of no collection of {self.name} ({collection})"
+        if data.get("id") != object_id:
+            return "its data.id is not its id"
+        return None
+
+    def existing(self, account: Account, collection: str, object_id: str) -> UpstreamObject:
+        obj = account.get(collection, object_id)
+        if obj is None or obj.deleted:
+            raise NotFound(f"No {self.name} {collection} with id {object_id} in this account.")
+        return obj
+
+    def check_collection(self, collection: str, path: str = "collection_id") -> None:
+        if collection not in self.collections:
+            raise Invalid.field(path, f"is not a collection of {self.name}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from emulator.domain import accounts
 from emulator.domain.errors import Invalid
+from emulator.domain.inputs import UpstreamChange
 from emulator.domain.tenant import Tenant
 from emulator.domain.upstream import Account, Change
 
@@ -29,11 +30,11 @@ def apply(tenant: Tenant, account: Account, kind: str, collection: str, upstream
     return provider.delete(account, collection, upstream_id, now)
 
 
-def inject(tenant: Tenant, credential_id: str, body: dict) -> Change:
+def inject(tenant: Tenant, credential_id: str, change: UpstreamChange) -> Change:
     """A change made upstream, as if by someone else: syncs see it at their next poll."""
     account = accounts.account_for(tenant, tenant.credentials.get(credential_id))
-    collection = collection_of(account, body["collection_id"])
-    return apply(tenant, account, body["kind"], collection, body.get("upstream_id"), body.get("data", {}))
+    collection = collection_of(account, change.collection_id)
+    return apply(tenant, account, change.kind, collection, change.upstream_id, change.data)
 
 
 def live_objects(tenant: Tenant, credential_id: str, collection_id: str) -> list[dict]:

@@ -1,8 +1,8 @@
-"""Simulated providers, each a plugin behind the small interface of `base.Provider`."""
+"""Simulated providers, each a plugin behind the small interface of `emulator.domain.upstream.Provider`."""
 
 from __future__ import annotations
 
-from emulator.providers.base import Provider
+from emulator.domain.upstream import Provider
 from emulator.providers.hubspot import HubSpot
 from emulator.providers.stripe import Stripe
 

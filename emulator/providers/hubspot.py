@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 
 from emulator.domain.clock import MICROS
 from emulator.domain.errors import Invalid
-from emulator.domain.upstream import Account, Change, UpstreamObject
-from emulator.providers.base import POOLS, Provider
+from emulator.domain.upstream import Account, Change, Provider, UpstreamObject
+from emulator.providers.base import POOLS, history_times, unknown_fields
 
 PROPERTIES = {
     "contact": ("createdate", "email", "firstname", "hs_object_id", "lastmodifieddate", "lastname", "phone",
@@ -103,7 +103,7 @@ class HubSpot(Provider):
 
     def populate(self, account: Account, now: int) -> None:
         for collection in self.collections:
-            for created in self.history_times(account, account.settings.records_per_collection, now):
+            for created in history_times(account, account.settings.records_per_collection, now):
                 obj = self._new(account, collection, created, self._properties(account, collection))
                 account.order.setdefault(collection, []).append(obj.id)
                 account.objects[(collection, obj.id)] = obj
@@ -122,18 +122,18 @@ class HubSpot(Provider):
         return self._archive(account, target, now)
 
     def _insert(self, account: Account, collection: str, properties: dict, now: int) -> Change:
-        return account.record(self._new(account, collection, now, properties), "created", now)
+        return account.record(self._new(account, collection, now, properties), "insert", now)
 
     def _update(self, account: Account, obj: UpstreamObject, properties: dict, now: int) -> Change:
         obj.data["properties"].update(properties)
         self._stamp(obj, now)
-        return account.record(obj, "updated", now)
+        return account.record(obj, "update", now)
 
     def _archive(self, account: Account, obj: UpstreamObject, now: int) -> Change:
         obj.deleted = True
         self._stamp(obj, now)
         obj.data.update(archived=True, archivedAt=iso(now))
-        return account.record(obj, "deleted", now)
+        return account.record(obj, "delete", now)
 
     def check_data(self, collection: str, data: dict) -> None:
         self._checked(collection, data)
@@ -141,7 +141,7 @@ class HubSpot(Provider):
     def _checked(self, collection: str, data: dict) -> dict:
         """The `properties` of a write, validated as HubSpot would (strings or null, known, no system ones)."""
         self.check_collection(collection)
-        errors = self.unknown_fields(data, {"properties"})
+        errors = unknown_fields(data, {"properties"})
         properties = data.get("properties", {})
         if not isinstance(properties, dict):
             errors["data.properties"] = ["must be an object"]

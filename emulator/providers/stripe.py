@@ -18,10 +18,11 @@ import orjson
 
 from emulator.domain.clock import MICROS
 from emulator.domain.errors import Invalid
-from emulator.domain.upstream import Account, Change, UpstreamObject
-from emulator.providers.base import POOLS, Provider, token
+from emulator.domain.upstream import Account, Change, Provider, UpstreamObject
+from emulator.providers.base import POOLS, history_times, token, unknown_fields
 
 API_VERSION = "2023-08-16"
+EVENT_VERBS = {"insert": "created", "update": "updated", "delete": "deleted"}  # a change's kind, in Stripe's events
 DATA = Path(__file__).resolve().parent / "data" / "stripe"
 PREFIXES = {"customer": ("cus", 14), "product": ("prod", 14), "subscription_item": ("si", 14),
             "subscription": ("sub", 24), "invoice": ("in", 24), "charge": ("ch", 24), "payment_intent": ("pi", 24),
@@ -210,7 +211,7 @@ class Stripe(Provider):
             refs[collection] = obj
         change = None
         if log:
-            change = account.record(obj, "created", created)
+            change = account.record(obj, "insert", created)
         else:
             account.order.setdefault(collection, []).append(obj.id)
             account.objects[(collection, obj.id)] = obj
@@ -231,13 +232,13 @@ class Stripe(Provider):
         if collection == "product":
             target.data["updated"] = seconds(now)
         if log:
-            account.record(target, "updated", now)
+            account.record(target, "update", now)
 
     # ------------------------------------------------------------ the account's life
 
     def populate(self, account: Account, now: int) -> None:
         count = account.settings.records_per_collection
-        times = self.history_times(account, count, now)
+        times = history_times(account, count, now)
         for created in times:
             refs: dict = {}  # each history step is a chain: product, its price, a customer, their subscription...
             for step, collection in enumerate(COLLECTIONS):
@@ -282,14 +283,14 @@ class Stripe(Provider):
             data["description"] = f"Payment for {data['invoice']}"
         elif obj.collection == "charge":
             data.update(amount_refunded=data["amount"], refunded=True)
-        return account.record(obj, "updated", now)
+        return account.record(obj, "update", now)
 
     def _remove(self, account: Account, obj: UpstreamObject, now: int) -> Change:
         """Stripe's delete model: stubs for customers and products, state changes for the rest."""
         data = obj.data
         if obj.collection in DELETABLE:
             obj.deleted = True
-            return account.record(obj, "deleted", now)
+            return account.record(obj, "delete", now)
         if obj.collection == "subscription":
             data.update(status="canceled", canceled_at=seconds(now), ended_at=seconds(now), cancel_at_period_end=False,
                         cancellation_details={"comment": None, "feedback": None, "reason": "cancellation_requested"})
@@ -306,7 +307,7 @@ class Stripe(Provider):
             data.update(status="canceled", canceled_at=seconds(now), cancellation_reason="abandoned")
         elif obj.collection == "charge":
             data.update(amount_refunded=data["amount"], refunded=True)
-        return account.record(obj, "updated", now)
+        return account.record(obj, "update", now)
 
     # ------------------------------------------------------------ writes from outside (injections, mutations)
 
@@ -315,7 +316,7 @@ class Stripe(Provider):
         if allowed is None:
             raise Invalid.field("collection_id", f"stripe:{collection} cannot be written here; "
                                 "write stripe:customer or stripe:product")
-        errors = self.unknown_fields(data, allowed)
+        errors = unknown_fields(data, allowed)
         email = data.get("email")
         if email is not None and (not isinstance(email, str) or not EMAIL.match(email)):
             errors["data.email"] = ["Invalid email address: must look like name@example.com"]
@@ -347,7 +348,7 @@ class Stripe(Provider):
         obj.data.update(data)
         if collection == "product":
             obj.data["updated"] = seconds(now)
-        return account.record(obj, "updated", now)
+        return account.record(obj, "update", now)
 
     def delete(self, account: Account, collection: str, object_id: str, now: int) -> Change:
         self.validate(account, "delete", collection, object_id, {})
@@ -363,7 +364,7 @@ class Stripe(Provider):
     def event(self, account: Account, change: Change) -> dict:
         """The Stripe event for a change (`customer.updated`, `customer.subscription.deleted`, ...)."""
         noun = "customer.subscription" if change.collection == "subscription" else change.collection
-        kind = change.kind
+        kind = EVENT_VERBS[change.kind]
         if change.collection == "subscription" and change.snapshot.data["status"] == "canceled":
             kind = "deleted"
         event = orjson.loads(_template_bytes("event"))

@@ -17,7 +17,7 @@ from urllib.parse import quote
 import jsonschema_rs
 import orjson
 
-from emulator.api.spec import Parameter, load_spec, resolve
+from emulator.spec.document import Parameter, load_spec, resolve
 
 if TYPE_CHECKING:
     from jsonschema import Draft202012Validator
@@ -32,6 +32,10 @@ def _fast(pointer: str) -> jsonschema_rs.Validator:
     reference = quote(pointer, safe="#/~")  # a URI fragment: the braces of path templates are percent-encoded
     return jsonschema_rs.validator_for({"components": spec["components"], "paths": spec["paths"], "$ref": reference},
                                        validate_formats=True)
+
+
+def is_valid(pointer: str, instance: Any) -> bool:
+    return _fast(pointer).is_valid(instance)
 
 
 @functools.cache

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from emulator.domain.tenant import ClockSettings
+from emulator.domain.tenant import ClockStart
 from emulator.domain.upstream import AccountSettings
 
 DEFAULT_BODY_LIMIT = 1024 * 1024
 
 
 @dataclass(frozen=True)
-class Settings:
+class ServerConfig:
     seed: int = 0
     api_keys: frozenset[str] | None = None  # None: any token is its own tenant
-    clock: ClockSettings = field(default_factory=ClockSettings)
+    clock: ClockStart = field(default_factory=ClockStart)
     accounts: AccountSettings = field(default_factory=AccountSettings)  # how new simulated accounts are shaped
     body_limit: int = DEFAULT_BODY_LIMIT
     validate_responses: bool = False  # check every answer against the spec (tests turn this on)
