@@ -81,7 +81,8 @@ def bare(body: bytes = b'{"status":"ok"}') -> Server:
 # ------------------------------------------------------------------ 1. cold start
 
 def cold_start(runs: int) -> None:
-    ours, theirs = [], []
+    ours: list[float] = []
+    theirs: list[float] = []
     for _ in range(runs):
         for servers, start in ((ours, emulator), (theirs, bare)):
             server = start()

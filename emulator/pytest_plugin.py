@@ -4,7 +4,7 @@ Fixtures:
 - `sequin_emulator`: the session's emulator base URL. Started on a free loopback port in a child process (or
   in a thread with `--sequin-inprocess`), or an already running one with `--sequin-url`. Under pytest-xdist
   every worker starts its own.
-- `sequin`: an `emulator.testing.Tenant` with a fresh token, so tests never see each other's data.
+- `sequin`: an `emulator.testing.TenantClient` with a fresh token, so tests never see each other's data.
 
 Options: `--sequin-url URL`, `--sequin-inprocess`, and the ini setting `sequin_emulator_args` for extra
 `serve` arguments (default `--clock manual --changes-per-hour 0`: time moves only when a test says so).
@@ -19,7 +19,7 @@ from collections.abc import Iterator
 import pytest
 
 from emulator.launcher import HOST, free_port, running_emulator, wait_healthy
-from emulator.testing import Tenant
+from emulator.testing import TenantClient
 
 DEFAULT_ARGS = ["--clock", "manual", "--changes-per-hour", "0"]
 
@@ -66,8 +66,8 @@ def sequin_emulator(request: pytest.FixtureRequest) -> Iterator[str]:
 
 
 @pytest.fixture
-def sequin(sequin_emulator: str) -> Iterator[Tenant]:
-    tenant = Tenant(sequin_emulator)
+def sequin(sequin_emulator: str) -> Iterator[TenantClient]:
+    tenant = TenantClient(sequin_emulator)
     try:
         yield tenant
     finally:

@@ -2,9 +2,11 @@
 
 The pytest plugin hands these out as the `sequin` fixture; other test frameworks can use it directly:
 
-    tenant = Tenant("http://127.0.0.1:7376")
+    tenant = TenantClient("http://127.0.0.1:7376")
     ids = tenant.load("fixtures/stripe-basic.yaml")
     records = tenant.drain(ids["consumers"]["worker"])
+
+It talks through any `httpx.Client`, so it also drives an emulator in-process (Starlette's `TestClient`).
 """
 
 from __future__ import annotations
@@ -18,30 +20,37 @@ import httpx
 from emulator.scenario import read as read_scenario
 
 
-class Tenant:
-    """An isolated organization on an emulator: every `Tenant` gets a fresh token unless given one."""
+class TenantClient:
+    """An isolated organization on an emulator: every client gets a fresh token unless given one.
 
-    def __init__(self, base_url: str, token: str | None = None, timeout: float = 30.0) -> None:
-        self.base_url = base_url.rstrip("/")
+    `http` is the client to talk through (its base URL is the emulator's); by default one of its own, for
+    `base_url`, closed by `close()`."""
+
+    def __init__(self, base_url: str = "", token: str | None = None, timeout: float = 30.0,
+                 http: httpx.Client | None = None) -> None:
         self.token = token or f"test-{uuid.uuid4().hex}"
-        self.http = httpx.Client(base_url=self.base_url, headers={"Authorization": f"Bearer {self.token}"},
-                                 timeout=timeout)
+        self.headers = {"Authorization": f"Bearer {self.token}"}
+        self._owns_http = http is None
+        self.http = http if http is not None else httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout)
+        self.base_url = str(self.http.base_url).rstrip("/")
 
     def close(self) -> None:
-        self.http.close()
+        if self._owns_http:
+            self.http.close()
 
     # plain HTTP, for the API under test
-    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        return self.http.request(method, path, **kwargs)
+    def request(self, method: str, path: str, json: Any = None, **kwargs: Any) -> httpx.Response:
+        headers = {**self.headers, **kwargs.pop("headers", {})}
+        return self.http.request(method, path, json=json, headers=headers, **kwargs)
 
     def get(self, path: str, **kwargs: Any) -> httpx.Response:
         return self.request("GET", path, **kwargs)
 
     def post(self, path: str, json: Any = None, **kwargs: Any) -> httpx.Response:
-        return self.request("POST", path, json=json, **kwargs)
+        return self.request("POST", path, json, **kwargs)
 
     def _ok(self, method: str, path: str, json: Any = None, **kwargs: Any) -> Any:
-        response = self.request(method, path, json=json, **kwargs)
+        response = self.request(method, path, json, **kwargs)
         if response.status_code >= 400:
             raise AssertionError(f"{method} {path} answered {response.status_code}: {response.text}")
         return response.json() if response.content else None

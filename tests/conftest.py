@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import warnings
+from collections.abc import Callable, Iterator
 from functools import partialmethod
 
 import pytest
@@ -17,6 +19,7 @@ from emulator.config import ServerConfig  # noqa: E402
 from emulator.domain.tenant import ClockStart  # noqa: E402
 from emulator.domain.timefmt import parse_timestamp  # noqa: E402
 from emulator.domain.upstream import AccountSettings  # noqa: E402
+from emulator.testing import TenantClient  # noqa: E402
 
 START = "2024-01-01T00:00:00Z"
 _tokens = itertools.count()
@@ -34,25 +37,21 @@ def make_config(**overrides) -> ServerConfig:
     return ServerConfig(**{**base, **overrides})
 
 
-class Api:
-    """A TestClient bound to one bearer token (one tenant)."""
+class Api(TenantClient):
+    """The project's test client (`emulator.testing.TenantClient`) on an in-process emulator, with the requests
+    most tests make."""
 
     def __init__(self, client: TestClient, token: str | None) -> None:
-        self.client = client
-        self.headers = {"Authorization": f"Bearer {token}"} if token else {}
+        super().__init__(token=token, http=client)
+        if not token:
+            self.headers = {}
 
-    def request(self, method: str, path: str, json=None, **kwargs):
-        headers = {**self.headers, **kwargs.pop("headers", {})}
-        return self.client.request(method, path, json=json, headers=headers, **kwargs)
-
-    get = partialmethod(request, "GET")
-    post = partialmethod(request, "POST")
-    put = partialmethod(request, "PUT")
-    patch = partialmethod(request, "PATCH")
-    delete = partialmethod(request, "DELETE")
+    put = partialmethod(TenantClient.request, "PUT")
+    patch = partialmethod(TenantClient.request, "PATCH")
+    delete = partialmethod(TenantClient.request, "DELETE")
 
     def ok(self, method: str, path: str, json=None, status: int = 200) -> dict:
-        response = self.request(method, path, json=json)
+        response = self.request(method, path, json)
         assert response.status_code == status, response.text
         return response.json()
 
@@ -69,7 +68,7 @@ class Api:
     def consumer(self, stream_id: str, **fields) -> dict:
         return self.ok("POST", "/v1/http-consumers", {"stream_id": stream_id, **fields})
 
-    def inject(self, sync: dict, *upstream_ids: str, collection_id: str = "stripe:customer", deleted: bool = False,
+    def write_records(self, sync: dict, *upstream_ids: str, collection_id: str = "stripe:customer", deleted: bool = False,
                data: dict | None = None) -> list[dict]:
         """Write records into the sync's stream through the control plane; returns them as written."""
         records = [{"collection_id": collection_id, "upstream_id": uid, "deleted": deleted,
@@ -85,10 +84,23 @@ class Api:
         assert response.status_code == 204, response.text
 
 
+@contextlib.contextmanager
+def emulator_api(token: str | None = "tenant", **config) -> Iterator[Api]:
+    """A tenant on an in-process emulator of its own, configured as `make_config(**config)`, stopped on exit."""
+    with TestClient(create_app(make_config(**config)), follow_redirects=False) as client:
+        yield Api(client, token)
+
+
 @pytest.fixture
-def client() -> TestClient:
-    with TestClient(create_app(make_config()), raise_server_exceptions=True, follow_redirects=False) as c:
-        yield c
+def start_emulator() -> Iterator[Callable[..., Api]]:
+    """`start_emulator(token, **config)`: `emulator_api` for a test; every emulator started stops after it."""
+    with contextlib.ExitStack() as stack:
+        yield lambda token="tenant", **config: stack.enter_context(emulator_api(token, **config))
+
+
+@pytest.fixture
+def client(start_emulator) -> TestClient:
+    return start_emulator().http
 
 
 @pytest.fixture

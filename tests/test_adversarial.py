@@ -275,7 +275,7 @@ def test_head_on_next_delivers_nothing(api):
     stream = api.stream()
     sync = api.sync(stream["id"])
     consumer = api.consumer(stream["id"])
-    api.inject(sync, "cus_1")
+    api.write_records(sync, "cus_1")
     head = api.request("HEAD", f"/v1/http-consumers/{consumer['id']}/next")
     assert head.status_code == 405 and "GET" in head.headers["allow"]
     assert [m["record"]["upstream_id"] for m in api.next(consumer)["data"]] == ["cus_1"]
@@ -285,8 +285,8 @@ def test_head_on_an_oauth_link_leaves_it_usable(api):
     app = api.ok("POST", "/v1/oauth-apps", {"provider": "stripe", "client_id": "c", "client_secret": "s", "name": "a"})
     start = api.ok("POST", "/v1/credentials/start-auth", {"oauth_app_id": app["id"], "credential_kind": "stripe_oauth2",
                                                           "redirect_url": "https://acme.test/done"})["start_url"]
-    assert api.client.head(start).status_code == 405
-    assert api.client.get(start).status_code == 302
+    assert api.http.head(start).status_code == 405
+    assert api.http.get(start).status_code == 302
 
 
 # ------------------------------------------------------------------ OAuth links
@@ -300,8 +300,8 @@ def test_oauth_links_of_tenants_sharing_a_snapshot_stay_apart(api, other):
     mine = api.ok("POST", "/v1/credentials/start-auth", {**body, "redirect_url": "https://mine.test/"})["start_url"]
     theirs = other.ok("POST", "/v1/credentials/start-auth", {**body, "redirect_url": "https://theirs.test/"})["start_url"]
     assert mine != theirs
-    assert api.client.get(mine).headers["location"].startswith("https://mine.test/")
-    assert api.client.get(theirs).headers["location"].startswith("https://theirs.test/")
+    assert api.http.get(mine).headers["location"].startswith("https://mine.test/")
+    assert api.http.get(theirs).headers["location"].startswith("https://theirs.test/")
 
 
 def test_the_start_url_ignores_a_forged_host_header(api):
@@ -339,12 +339,12 @@ def test_bad_scenario_files_are_refused_with_a_message(tmp_path, content, messag
 
 def test_the_test_client_reads_scenario_files_with_the_same_checks(tmp_path):
     from emulator.scenario import ScenarioError
-    from emulator.testing import Tenant
+    from emulator.testing import TenantClient
 
     path = tmp_path / "bomb.yaml"
     path.write_text(ALIAS_BOMB)
     with pytest.raises(ScenarioError, match="expands to more than"):
-        Tenant("http://127.0.0.1:9").load(path)
+        TenantClient("http://127.0.0.1:9").load(path)
 
 
 @pytest.mark.parametrize("arguments", [["--start-time", "bogus"], ["--start-time", "10000-01-01T00:00:00Z"],
@@ -407,7 +407,7 @@ def test_pristine_tenants_are_forgotten_past_the_limit_and_tenants_with_state_ke
 
 
 def test_the_ticker_visits_only_tenants_whose_engine_has_work(api):
-    tenants = api.client.app.state.tenants
+    tenants = api.http.app.state.tenants
     api.sync(api.stream()["id"])
     for n in range(20):
         tenants.get(f"idle-{n}")

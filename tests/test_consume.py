@@ -23,7 +23,7 @@ def tokens(answer: dict) -> list[str]:
 def test_next_by_get_and_post_returns_records_in_stream_order_with_info(api, setup):
     stream, sync = setup
     consumer = api.consumer(stream["id"])
-    written = api.inject(sync, "cus_1", "cus_2", "cus_3")
+    written = api.write_records(sync, "cus_1", "cus_2", "cus_3")
     first = api.ok("GET", f"/v1/http-consumers/{consumer['id']}/next")  # batch_size defaults to 1
     assert ids(first) == ["cus_1"] and first["info"] == {"num_pending": 2, "num_ack_pending": 1}
     record = first["data"][0]["record"]
@@ -41,7 +41,7 @@ def test_next_by_get_and_post_returns_records_in_stream_order_with_info(api, set
 def test_unacked_messages_come_back_after_ack_wait(api, setup):
     stream, sync = setup
     consumer = api.consumer(stream["id"], ack_wait_ms=5000)
-    api.inject(sync, "cus_1")
+    api.write_records(sync, "cus_1")
     first = api.next(consumer)
     api.ok("POST", "/_emulator/clock/advance", {"by": "4999ms"})
     assert api.next(consumer)["data"] == []  # invisible to the other workers meanwhile
@@ -59,7 +59,7 @@ def test_unacked_messages_come_back_after_ack_wait(api, setup):
 def test_nack_makes_messages_available_at_once(api, setup):
     stream, sync = setup
     consumer = api.consumer(stream["id"])
-    api.inject(sync, "cus_1", "cus_2")
+    api.write_records(sync, "cus_1", "cus_2")
     batch = api.next(consumer, 2)
     api.ack(consumer, tokens(batch)[1:], verb="nack")
     assert ids(api.next(consumer, 5)) == ["cus_2"]
@@ -68,7 +68,7 @@ def test_nack_makes_messages_available_at_once(api, setup):
 def test_tokens_of_another_consumer_are_rejected(api, setup):
     stream, sync = setup
     one, two = api.consumer(stream["id"]), api.consumer(stream["id"])
-    api.inject(sync, "cus_1")
+    api.write_records(sync, "cus_1")
     token = tokens(api.next(one))
     for bad in [token, ["garbage"], ["ffff-000000000000"]]:
         response = api.post(f"/v1/http-consumers/{two['id']}/ack", {"ack_tokens": bad})
@@ -83,7 +83,7 @@ def test_tokens_of_another_consumer_are_rejected(api, setup):
 def test_max_deliver_drops_a_message_after_that_many_deliveries(api, setup):
     stream, sync = setup
     consumer = api.consumer(stream["id"], max_deliver=2, ack_wait_ms=1000)
-    api.inject(sync, "cus_1")
+    api.write_records(sync, "cus_1")
     for _ in range(2):
         assert ids(api.next(consumer)) == ["cus_1"]
         api.ok("POST", "/_emulator/clock/advance", {"by": "1s"})
@@ -93,7 +93,7 @@ def test_max_deliver_drops_a_message_after_that_many_deliveries(api, setup):
 def test_max_ack_pending_pauses_delivery(api, setup):
     stream, sync = setup
     consumer = api.consumer(stream["id"], max_ack_pending=2)
-    api.inject(sync, *[f"cus_{i}" for i in range(5)])
+    api.write_records(sync, *[f"cus_{i}" for i in range(5)])
     batch = api.next(consumer, 10)
     assert ids(batch) == ["cus_0", "cus_1"] and batch["info"] == {"num_pending": 3, "num_ack_pending": 2}
     assert api.next(consumer, 10)["data"] == []
@@ -104,10 +104,10 @@ def test_max_ack_pending_pauses_delivery(api, setup):
 def test_updates_move_a_record_and_old_deliveries_can_still_be_acked(api, setup):
     stream, sync = setup
     consumer = api.consumer(stream["id"])
-    api.inject(sync, "cus_1", "cus_2")
+    api.write_records(sync, "cus_1", "cus_2")
     old = api.next(consumer)
     assert ids(old) == ["cus_1"]
-    api.inject(sync, "cus_1", data={"id": "cus_1", "email": "new@example.com"})
+    api.write_records(sync, "cus_1", data={"id": "cus_1", "email": "new@example.com"})
     api.ack(consumer, tokens(old))  # acks the old version only
     rest = api.next(consumer, 10)
     assert ids(rest) == ["cus_2", "cus_1"] and rest["data"][1]["record"]["data"]["email"] == "new@example.com"
@@ -118,8 +118,8 @@ def test_updates_move_a_record_and_old_deliveries_can_still_be_acked(api, setup)
 def test_deletes_are_tombstones_with_the_last_known_data(api, setup):
     stream, sync = setup
     consumer = api.consumer(stream["id"])
-    api.inject(sync, "cus_1", data={"id": "cus_1", "name": "Paul"})
-    api.inject(sync, "cus_1", deleted=True, data={})
+    api.write_records(sync, "cus_1", data={"id": "cus_1", "name": "Paul"})
+    api.write_records(sync, "cus_1", deleted=True, data={})
     answer = api.next(consumer, 10)
     assert len(answer["data"]) == 1  # each record once, in its latest version
     tombstone = answer["data"][0]["record"]
@@ -128,11 +128,11 @@ def test_deletes_are_tombstones_with_the_last_known_data(api, setup):
 
 def test_deliver_policies_and_replay_on_patch(api, setup):
     stream, sync = setup
-    api.inject(sync, "old_1", "old_2")
+    api.write_records(sync, "old_1", "old_2")
     api.ok("POST", "/_emulator/clock/advance", {"by": "2h"})
-    api.inject(sync, "recent")
+    api.write_records(sync, "recent")
     every, new, hour, last = (api.consumer(stream["id"], deliver_policy=p) for p in ("all", "new", "1h", "last"))
-    api.inject(sync, "newest")
+    api.write_records(sync, "newest")
     assert ids(api.next(every, 10)) == ["old_1", "old_2", "recent", "newest"]
     assert ids(api.next(new, 10)) == ["newest"]
     assert ids(api.next(hour, 10)) == ["recent", "newest"]
@@ -150,8 +150,8 @@ def test_filters_and_independent_consumers(api, setup):
     customers = api.consumer(stream["id"], filters={"collection_id": "stripe:customer"})
     everything = api.consumer(stream["id"])
     other_sync = api.consumer(stream["id"], filters={"sync_id": "8ff58ef0-d376-4ae8-b2e2-9f0206aa65b8"})
-    api.inject(sync, "cus_1")
-    api.inject(sync, "in_1", collection_id="stripe:invoice")
+    api.write_records(sync, "cus_1")
+    api.write_records(sync, "in_1", collection_id="stripe:invoice")
     first = api.next(customers, 10)
     assert ids(first) == ["cus_1"] and first["info"]["num_pending"] == 0
     assert ids(api.next(everything, 10)) == ["cus_1", "in_1"]  # unaffected by the other consumer
@@ -183,5 +183,5 @@ def test_injection_checks_sync_and_collection(api, setup):
 def test_updated_idx_is_one_sequence_across_the_tenants_streams(api):
     a, b = api.stream("a"), api.stream("b")
     sync_a, sync_b = api.sync(a["id"]), api.sync(b["id"], credential={"properties": {"kind": "stripe_key", "secret": "x"}})
-    seen = [api.inject(s, "cus_1")[0]["updated_idx"] for s in (sync_a, sync_b, sync_a, sync_b)]
+    seen = [api.write_records(s, "cus_1")[0]["updated_idx"] for s in (sync_a, sync_b, sync_a, sync_b)]
     assert seen == sorted(seen) and len(set(seen)) == 4

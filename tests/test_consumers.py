@@ -31,8 +31,9 @@ def test_settings_filters_and_bounds(api):
     assert consumer["filters"] == {"provider": "*", "sync_id": "*", "collection_id": "stripe:customer"}
     assert (consumer["name"], consumer["deliver_policy"], consumer["max_deliver"], consumer["max_ack_pending"]) == (
         "Primary", "new", 3, 10)
-    for bad in [{"max_deliver": 0}, {"max_deliver": -2}, {"max_ack_pending": 0}, {"ack_wait_ms": 0},
-                {"deliver_policy": "2h"}, {"filters": {"resource_id": "*"}}, {"batch_size": 3}]:
+    cases: list[dict] = [{"max_deliver": 0}, {"max_deliver": -2}, {"max_ack_pending": 0}, {"ack_wait_ms": 0},
+                         {"deliver_policy": "2h"}, {"filters": {"resource_id": "*"}}, {"batch_size": 3}]
+    for bad in cases:
         response = api.post("/v1/http-consumers", {"stream_id": stream["id"], **bad})
         assert response.status_code == 422, bad
     missing = api.post("/v1/http-consumers", {"stream_id": MISSING})

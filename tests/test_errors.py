@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from starlette.testclient import TestClient
 
-from emulator.api.app import create_app
-from tests.conftest import Api, make_config
+from tests.conftest import Api
 
 MISSING = "8ff58ef0-d376-4ae8-b2e2-9f0206aa65b8"
 
@@ -18,9 +16,8 @@ def test_body_that_is_not_json_or_not_an_object_is_400(api):
         assert set(response.json()) == {"summary"} and response.json()["summary"]
 
 
-def test_body_over_the_limit_is_413(client):
-    small = TestClient(create_app(make_config(body_limit=1024)))
-    api = Api(small, "t")
+def test_body_over_the_limit_is_413(start_emulator):
+    api = start_emulator("t", body_limit=1024)
     big = {"slug": "dev", "padding": "x" * 2000}
     response = api.post("/v1/streams", big)
     assert response.status_code == 413 and "1024" in response.json()["summary"]
@@ -39,8 +36,8 @@ def test_missing_or_malformed_token_is_401(client, header):
         assert response.json()["summary"].startswith("Missing or malformed")
 
 
-def test_strict_mode_accepts_only_the_listed_keys():
-    strict = TestClient(create_app(make_config(api_keys=frozenset({"k1", "k2"}))))
+def test_strict_mode_accepts_only_the_listed_keys(start_emulator):
+    strict = start_emulator("k1", api_keys=frozenset({"k1", "k2"})).http
     assert Api(strict, "k1").get("/v1/streams").status_code == 200
     assert Api(strict, "k2").post("/v1/streams", {"slug": "x"}).status_code == 200
     refused = Api(strict, "k3").get("/v1/streams")

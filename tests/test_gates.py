@@ -3,6 +3,7 @@ and mypy, both configured in pyproject.toml and installed by the test extra."""
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 from pathlib import Path
@@ -22,3 +23,56 @@ def test_ruff_finds_nothing():
 def test_mypy_finds_nothing(tmp_path):
     result = _run("mypy", "--cache-dir", str(tmp_path))
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _imports(path: Path, package: str) -> set[str]:
+    """Every `emulator` module a file imports, wherever the import stands (also under TYPE_CHECKING, or inside
+    a function): a circle is a circle to whoever reads the code, even when Python tolerates it."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)  # a module, or a name in one
+            found.add(node.module)
+    return {name for name in found if name.split(".")[0] == package}
+
+
+def _module_graph(package: str) -> dict[str, set[str]]:
+    files = {".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__"): p
+             for p in (ROOT / package).rglob("*.py")}
+    return {module: {name for name in _imports(path, package) if name in files and name != module}
+            for module, path in files.items()}
+
+
+def _circle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One import circle, if there is any (an iterative depth-first search)."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    for root in sorted(graph):
+        if root in state:
+            continue
+        path, stack = [root], [iter(sorted(graph[root]))]
+        state[root] = 1
+        while stack:
+            nxt = next(stack[-1], None)
+            if nxt is None:
+                state[path.pop()] = 2
+                stack.pop()
+            elif state.get(nxt) == 1:
+                return path[path.index(nxt):] + [nxt]
+            elif nxt not in state:
+                state[nxt] = 1
+                path.append(nxt)
+                stack.append(iter(sorted(graph[nxt])))
+    return None
+
+
+def test_the_import_graph_has_no_circles():
+    graph = _module_graph("emulator")
+    assert len(graph) > 40 and "emulator.domain.tenant" in graph["emulator.domain.streams"]  # the graph is real
+    assert _circle(graph) is None, " → ".join(_circle(graph) or [])
+
+
+def test_the_circle_finder_finds_a_circle():
+    assert _circle({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == ["a", "b", "c", "a"]
+    assert _circle({"a": {"b"}, "b": set()}) is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections import Counter
@@ -22,13 +23,21 @@ def server():
         yield url
 
 
-def _setup(url: str, token: str, **consumer) -> tuple[httpx.Client, dict, dict]:
-    http = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=10)
-    stream = http.post("/v1/streams", json={"slug": "live"}).json()
-    sync = http.post("/v1/syncs", json={"stream_id": stream["id"], "name": "s", "collection_ids": ["stripe:customer"],
-                                        "credential": {"properties": {"kind": "stripe_key", "secret": "sk"}}}).json()
-    created = http.post("/v1/http-consumers", json={"stream_id": stream["id"], **consumer}).json()
-    return http, sync, created
+@pytest.fixture
+def setup(server):
+    """`setup(token, **consumer)`: a client of the server for a new tenant, with a stream, a Stripe sync and a
+    consumer; every client is closed after the test."""
+    with contextlib.ExitStack() as stack:
+        def make(token: str, **consumer) -> tuple[httpx.Client, dict, dict]:
+            http = stack.enter_context(httpx.Client(base_url=server, headers={"Authorization": f"Bearer {token}"},
+                                                    timeout=10))
+            stream = http.post("/v1/streams", json={"slug": "live"}).json()
+            sync = http.post("/v1/syncs", json={
+                "stream_id": stream["id"], "name": "s", "collection_ids": ["stripe:customer"],
+                "credential": {"properties": {"kind": "stripe_key", "secret": "sk"}}}).json()
+            created = http.post("/v1/http-consumers", json={"stream_id": stream["id"], **consumer}).json()
+            return http, sync, created
+        yield make
 
 
 def _inject(http: httpx.Client, sync: dict, upstream_ids: list[str]) -> None:
@@ -37,8 +46,8 @@ def _inject(http: httpx.Client, sync: dict, upstream_ids: list[str]) -> None:
     assert response.status_code == 200
 
 
-def test_long_poll_wakes_as_soon_as_a_record_arrives(server):
-    http, sync, consumer = _setup(server, "long-poll")
+def test_long_poll_wakes_as_soon_as_a_record_arrives(setup):
+    http, sync, consumer = setup("long-poll")
     result: dict = {}
 
     def wait():
@@ -56,11 +65,10 @@ def test_long_poll_wakes_as_soon_as_a_record_arrives(server):
     started = time.monotonic()
     empty = http.get(f"/v1/http-consumers/{consumer['id']}/next?wait_for=300").json()
     assert empty["data"] == [] and 0.25 <= time.monotonic() - started < 5
-    http.close()
 
 
-def test_long_poll_wakes_when_an_ack_deadline_passes(server):
-    http, sync, consumer = _setup(server, "deadline", ack_wait_ms=300)
+def test_long_poll_wakes_when_an_ack_deadline_passes(setup):
+    http, sync, consumer = setup("deadline", ack_wait_ms=300)
     _inject(http, sync, ["cus_1"])
     first = http.post(f"/v1/http-consumers/{consumer['id']}/next").json()
     started = time.monotonic()
@@ -68,22 +76,22 @@ def test_long_poll_wakes_when_an_ack_deadline_passes(server):
     assert [m["record"]["upstream_id"] for m in again["data"]] == ["cus_1"]
     assert again["data"][0]["ack_token"] != first["data"][0]["ack_token"]
     assert 0.1 <= time.monotonic() - started < 5
-    http.close()
 
 
-def test_eight_workers_on_one_consumer_lose_nothing_and_duplicate_nothing(server):
-    http, sync, consumer = _setup(server, "workers")
+def test_eight_workers_on_one_consumer_lose_nothing_and_duplicate_nothing(setup):
+    http, sync, consumer = setup("workers")
     upstream_ids = [f"cus_{i:04d}" for i in range(RECORDS)]
     for start in range(0, RECORDS, 100):
         _inject(http, sync, upstream_ids[start:start + 100])
     deliveries: Counter = Counter()
     acked: Counter = Counter()
+    settled: Counter = Counter()  # status → ack and nack answers
     provoked: set[str] = set()
     lock = threading.Lock()
     give_up = time.monotonic() + 60
 
     def work(worker: int) -> None:
-        with httpx.Client(base_url=server, headers=http.headers, timeout=10) as client:
+        with httpx.Client(base_url=http.base_url, headers=http.headers, timeout=10) as client:
             while time.monotonic() < give_up:
                 with lock:
                     if sum(acked.values()) >= RECORDS:
@@ -104,17 +112,19 @@ def test_eight_workers_on_one_consumer_lose_nothing_and_duplicate_nothing(server
                 for verb, tokens in (("nack", to_nack), ("ack", to_ack)):
                     if tokens:
                         response = client.post(f"/v1/http-consumers/{consumer['id']}/{verb}", json={"ack_tokens": tokens})
-                        assert response.status_code == 204
+                        with lock:
+                            settled[response.status_code] += 1  # asserted in the main thread, where failures fail
 
     threads = [threading.Thread(target=work, args=(w,)) for w in range(WORKERS)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=90)
+    assert not any(thread.is_alive() for thread in threads), "every worker finished in time"
+    assert set(settled) == {204}, settled
     assert set(acked) == set(upstream_ids), "every record arrives"
     assert all(n == 1 for n in acked.values()), "each is acked once"
     assert sum(deliveries.values()) == RECORDS + len(provoked), "no redelivery but the provoked ones"
     assert all(deliveries[uid] == 2 for uid in provoked)
     info = http.get(f"/v1/http-consumers/{consumer['id']}/next").json()["info"]
     assert info == {"num_pending": 0, "num_ack_pending": 0}
-    http.close()

@@ -7,18 +7,15 @@ import time
 
 import httpx
 import pytest
-from starlette.testclient import TestClient
 
-from emulator.api.app import create_app
 from emulator.domain.upstream import AccountSettings
 from emulator.launcher import running_emulator
-from tests.conftest import Api, make_config
+from tests.conftest import Api
 
 
 @pytest.fixture
-def world():
-    api = Api(TestClient(create_app(make_config(accounts=AccountSettings(records_per_collection=3,
-                                                                          changes_per_hour=0)))), "mutations")
+def world(start_emulator):
+    api = start_emulator("mutations", accounts=AccountSettings(records_per_collection=3, changes_per_hour=0))
     stream = api.stream()
     sync = api.sync(stream["id"], collection_ids=["stripe:customer", "stripe:product", "stripe:invoice"])
     api.ok("POST", "/_emulator/clock/advance", {"by": "1s"})
@@ -90,9 +87,8 @@ def test_invalid_mutations_write_nothing(world):
     assert missing_sync.status_code == 422 and "sync_id" in missing_sync.json()["validation_errors"]
 
 
-def test_hubspot_mutations_are_validated_like_hubspot():
-    api = Api(TestClient(create_app(make_config(accounts=AccountSettings(records_per_collection=2,
-                                                                          changes_per_hour=0)))), "hub")
+def test_hubspot_mutations_are_validated_like_hubspot(start_emulator):
+    api = start_emulator("hub", accounts=AccountSettings(records_per_collection=2, changes_per_hour=0))
     stream = api.stream()
     sync = api.ok("POST", "/v1/syncs", {"stream_id": stream["id"], "name": "crm", "collection_ids": ["hubspot:contact"],
                                         "credential": {"kind": "hubspot", "hub_id": 3, "refresh_token": "r"}})
@@ -146,8 +142,8 @@ def test_awaiting_a_consumer_that_does_not_ack_times_out_with_504(world):
 
 
 def test_awaiting_returns_once_the_consumer_acked():
-    with running_emulator("--records-per-collection", "2", "--changes-per-hour", "0") as url:
-        http = httpx.Client(base_url=url, headers={"Authorization": "Bearer await"}, timeout=15)
+    with running_emulator("--records-per-collection", "2", "--changes-per-hour", "0") as url, \
+            httpx.Client(base_url=url, headers={"Authorization": "Bearer await"}, timeout=15) as http:
         stream = http.post("/v1/streams", json={"slug": "s"}).json()
         sync = http.post("/v1/syncs", json={"stream_id": stream["id"], "name": "s", "collection_ids": ["stripe:customer"],
                                             "credential": {"properties": {"kind": "stripe_key", "secret": "sk"}}}).json()
@@ -172,4 +168,3 @@ def test_awaiting_returns_once_the_consumer_acked():
             "await_consumer_ids": [consumer["id"]], "await_consumers_timeout": 8000})
         thread.join(timeout=15)
         assert response.status_code == 200 and time.monotonic() - started < 5
-        http.close()

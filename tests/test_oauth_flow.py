@@ -17,7 +17,7 @@ def _start(api, app, **extra):
 
 
 def _code(api, start_url):
-    response = api.client.get(start_url)
+    response = api.http.get(start_url)
     assert response.status_code == 302
     location = urlparse(response.headers["location"])
     assert f"{location.scheme}://{location.netloc}{location.path}" == "https://acme.corp/finish"
@@ -30,7 +30,7 @@ def test_full_flow_yields_a_credential_usable_in_a_sync(api):
     assert "/link/oauth2/start/" in start_url
     query = _code(api, start_url)
     assert query["state"] == ['{"user_id":"u1"}']
-    exchanged = api.client.post("/link/oauth2/token", json={"code": query["code"][0], "client_id": app["id"],
+    exchanged = api.http.post("/link/oauth2/token", json={"code": query["code"][0], "client_id": app["id"],
                                                             "client_secret": "app-secret"})
     assert exchanged.status_code == 200
     result = exchanged.json()
@@ -48,25 +48,25 @@ def test_links_and_codes_are_single_use_and_expire(api):
     start_url = _start(api, app, state="opaque")
     query = _code(api, start_url)
     assert query["state"] == ["opaque"]
-    assert api.client.get(start_url).status_code == 404  # single-use link
+    assert api.http.get(start_url).status_code == 404  # single-use link
     body = {"code": query["code"][0], "client_id": app["id"], "client_secret": "app-secret"}
-    assert api.client.post("/link/oauth2/token", json=body).status_code == 200
-    reused = api.client.post("/link/oauth2/token", json=body)
+    assert api.http.post("/link/oauth2/token", json=body).status_code == 200
+    reused = api.http.post("/link/oauth2/token", json=body)
     assert reused.status_code == 422 and "code" in reused.json()["validation_errors"]
     late = _start(api, app)
     api.ok("POST", "/_emulator/clock/advance", {"by": "301s"})
-    assert api.client.get(late).status_code == 404
+    assert api.http.get(late).status_code == 404
     code = _code(api, _start(api, app))["code"][0]
     api.ok("POST", "/_emulator/clock/advance", {"by": "6m"})
-    assert api.client.post("/link/oauth2/token", json={**body, "code": code}).status_code == 422
+    assert api.http.post("/link/oauth2/token", json={**body, "code": code}).status_code == 422
 
 
 def test_wrong_client_secret_is_401_and_keeps_the_code(api):
     app = _app(api)
     code = _code(api, _start(api, app))["code"][0]
-    wrong = api.client.post("/link/oauth2/token", json={"code": code, "client_id": app["id"], "client_secret": "no"})
+    wrong = api.http.post("/link/oauth2/token", json={"code": code, "client_id": app["id"], "client_secret": "no"})
     assert wrong.status_code == 401 and wrong.json()["summary"]
-    right = api.client.post("/link/oauth2/token", json={"code": code, "client_id": app["id"],
+    right = api.http.post("/link/oauth2/token", json={"code": code, "client_id": app["id"],
                                                         "client_secret": "app-secret"})
     assert right.status_code == 200
 

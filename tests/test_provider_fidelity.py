@@ -14,6 +14,7 @@ from emulator.domain.timefmt import parse_timestamp
 from emulator.domain.upstream import Account, AccountSettings
 from emulator.providers import PROVIDERS
 from emulator.providers.hubspot import PROPERTIES, modified_property
+from emulator.providers.stripe import Stripe
 from tests import stripe_schema
 
 NOW = 1_704_067_200_000_000  # 2024-01-01
@@ -90,14 +91,14 @@ def test_stripe_delete_model(stripe_accounts):
     assert ("subscription", "canceled", None) in statuses
     assert ("invoice", "void", None) in statuses
     assert ("price", None, False) in statuses  # archived
-    stripe = PROVIDERS["stripe"]
+    stripe = Stripe()
     for acct in stripe_accounts:
         for obj in (o for o in acct.objects.values() if o.deleted):
             assert stripe_schema.errors(f"deleted_{obj.collection}", stripe.stub(obj)) == []
 
 
 def test_stripe_events_validate(stripe_accounts):
-    stripe = PROVIDERS["stripe"]
+    stripe = Stripe()
     types = set()
     for acct in stripe_accounts:
         for change in acct.changes.kept[:150]:

@@ -10,28 +10,30 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
-from starlette.testclient import TestClient
 
-from emulator.api.app import create_app
 from emulator.domain.tenant import Tenants
 from emulator.launcher import running_emulator
 from emulator.scenario import ScenarioError, load_file
-from tests.conftest import Api, make_config
+from tests.conftest import Api
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
 
-def loaded(name: str) -> tuple[Api, dict]:
-    api = Api(TestClient(create_app(make_config())), f"scenario-{name}")
-    return api, api.ok("POST", "/_emulator/scenario", yaml.safe_load((FIXTURES / name).read_text()))
+@pytest.fixture
+def loaded(start_emulator):
+    """`loaded(name)`: a tenant on an emulator of its own with the shipped scenario `name` loaded, and its ids."""
+    def load(name: str) -> tuple[Api, dict]:
+        api = start_emulator(f"scenario-{name}")
+        return api, api.ok("POST", "/_emulator/scenario", yaml.safe_load((FIXTURES / name).read_text()))
+    return load
 
 
-def test_stripe_basic():
+def test_stripe_basic(loaded):
     api, ids = loaded("stripe-basic.yaml")
     sync = api.ok("GET", f"/v1/syncs/{ids['syncs']['Acme Stripe']}")
     assert sync["initial_backfill_completed_at"] is not None and sync["health"]["status"] == "healthy"
     records = api.next({"id": ids["consumers"]["worker"]}, 1000)["data"]
-    by_collection = {}
+    by_collection: dict[str, list[dict]] = {}
     for message in records:
         by_collection.setdefault(message["record"]["collection_id"], []).append(message["record"])
     assert {c: len(r) for c, r in by_collection.items()} == {
@@ -42,7 +44,7 @@ def test_stripe_basic():
     assert api.next({"id": ids["consumers"]["worker"]}, 10)["data"] == []  # quiet: no changes of its own
 
 
-def test_hubspot_crm():
+def test_hubspot_crm(loaded):
     api, ids = loaded("hubspot-crm.yaml")
     contacts = api.next({"id": ids["consumers"]["contacts"]}, 1000)["data"]
     assert len(contacts) == 40 and {m["record"]["collection_id"] for m in contacts} == {"hubspot:contact"}
@@ -51,7 +53,7 @@ def test_hubspot_crm():
     assert len(api.next({"id": ids["consumers"]["everything"]}, 1000)["data"]) > 50
 
 
-def test_faults():
+def test_faults(loaded):
     api, ids = loaded("faults.yaml")
     health = {name: api.ok("GET", f"/v1/syncs/{sid}")["health"] for name, sid in ids["syncs"].items()}
     assert health["Outage"]["status"] == "error" and health["Revoked"]["status"] == "error"

@@ -11,11 +11,9 @@ import json
 from urllib.parse import quote
 
 import pytest
-from starlette.testclient import TestClient
 
-from emulator.api.app import create_app
 from emulator.domain.upstream import AccountSettings
-from tests.conftest import Api, make_config
+from tests.conftest import Api
 
 MASK = "***********"
 
@@ -44,11 +42,9 @@ PAGE_IDS = "8ff58ef0-d376-4ae8-b2e2-9f0206aa65b8"
 
 
 @pytest.fixture
-def user():
+def user(start_emulator):
     """A tenant on an emulator whose simulated accounts have a few records, as a new user's would."""
-    settings = make_config(accounts=AccountSettings(records_per_collection=4, changes_per_hour=0))
-    with TestClient(create_app(settings)) as client:
-        yield Api(client, "YOUR_API_KEY")
+    return start_emulator("YOUR_API_KEY", accounts=AccountSettings(records_per_collection=4, changes_per_hour=0))
 
 
 def _paste(api: Api, method: str, path: str, body: str, substitute: dict[str, str]) -> dict:
@@ -186,7 +182,7 @@ def test_an_e1_era_consumer_body_reads_the_default_stream(api):
     consumer = api.ok("POST", "/v1/http-consumers", {"ack_wait": 5000, "filters": {"collection_id": "stripe:customer"}})
     assert consumer["stream_id"] == sync["stream_id"] and consumer["ack_wait_ms"] == 5000
     assert consumer["filters"] == {"provider": "*", "sync_id": "*", "collection_id": "stripe:customer"}
-    api.inject(sync, "cus_1")
+    api.write_records(sync, "cus_1")
     assert [m["record"]["upstream_id"] for m in api.next(consumer)["data"]] == ["cus_1"]
 
 

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
-import subprocess
-import sys
 
 import httpx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from starlette.testclient import TestClient
 
-from emulator.api.app import create_app
 from emulator.domain.upstream import AccountSettings
-from emulator.launcher import free_port, wait_healthy
-from tests.conftest import Api, make_config
+from emulator.launcher import emulator_process
+from tests.conftest import Api, emulator_api
 
 OPERATIONS = st.lists(st.one_of(
     st.tuples(st.just("advance"), st.sampled_from(["1s", "30s", "10m"])),
@@ -26,9 +23,8 @@ OPERATIONS = st.lists(st.one_of(
 ), max_size=12)
 
 
-def world(token: str) -> Api:
-    return Api(TestClient(create_app(make_config(accounts=AccountSettings(records_per_collection=3,
-                                                                          changes_per_hour=60)))), token)
+def world(token: str) -> contextlib.AbstractContextManager[Api]:
+    return emulator_api(token, accounts=AccountSettings(records_per_collection=3, changes_per_hour=60))
 
 
 def play(api: Api, consumer: dict, sync: dict, operations, tokens: list[str]) -> list[str]:
@@ -62,14 +58,17 @@ def play(api: Api, consumer: dict, sync: dict, operations, tokens: list[str]) ->
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(before=OPERATIONS, after=OPERATIONS)
 def test_export_import_export_is_identical_and_both_go_on_alike(before, after):
-    original = world("original")
+    with world("original") as original, world("copy") as copy:  # another emulator, another token
+        _export_import_export(original, copy, before, after)
+
+
+def _export_import_export(original: Api, copy: Api, before, after) -> None:
     stream = original.stream()
     consumer = original.consumer(stream["id"], ack_wait_ms=20000, max_deliver=3)
     sync = original.sync(stream["id"])
     tokens: list[str] = []
     play(original, consumer, sync, before, tokens)
     exported = original.get("/_emulator/state").content
-    copy = world("copy")  # another emulator, another token
     assert copy.request("PUT", "/_emulator/state", content=exported).status_code == 200
     assert copy.get("/_emulator/state").content == exported
     going_on = play(original, consumer, sync, after, list(tokens))
@@ -87,37 +86,30 @@ def test_a_bad_snapshot_is_422_and_leaves_the_tenant_as_it_was(api):
 
 def test_state_file_is_loaded_at_start_and_saved_on_shutdown(tmp_path):
     state = tmp_path / "state.json"
-
-    def start():
-        port = free_port()
-        process = subprocess.Popen([sys.executable, "-m", "emulator", "serve", "--port", str(port), "--state",
-                                    str(state), "--records-per-collection", "3"], stderr=subprocess.PIPE)
-        url = f"http://127.0.0.1:{port}"
-        wait_healthy(url, process=process)
-        return process, httpx.Client(base_url=url, headers={"Authorization": "Bearer keep"}, timeout=10)
+    serve = ("--state", str(state), "--records-per-collection", "3")
 
     def stop(process):
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=20) == 0
-        process.stderr.close()
 
-    process, http = start()
-    stream = http.post("/v1/streams", json={"slug": "kept"}).json()
-    consumer = http.post("/v1/http-consumers", json={"stream_id": stream["id"]}).json()
-    sync = http.post("/v1/syncs", json={"stream_id": stream["id"], "name": "s", "collection_ids": ["stripe:customer"],
-                                        "credential": {"properties": {"kind": "stripe_key", "secret": "sk"}}}).json()
-    http.put("/_emulator/clock", json={"mode": "manual"})
-    http.post("/_emulator/clock/advance", json={"by": "1s"})
-    first = http.get(f"/v1/http-consumers/{consumer['id']}/next").json()
-    before = http.get("/_emulator/state").content
-    stop(process)
+    with emulator_process(*serve) as (process, url), httpx.Client(base_url=url, headers=KEEP, timeout=10) as http:
+        stream = http.post("/v1/streams", json={"slug": "kept"}).json()
+        consumer = http.post("/v1/http-consumers", json={"stream_id": stream["id"]}).json()
+        sync = http.post("/v1/syncs", json={"stream_id": stream["id"], "name": "s", "collection_ids": ["stripe:customer"],
+                                            "credential": {"properties": {"kind": "stripe_key", "secret": "sk"}}}).json()
+        http.put("/_emulator/clock", json={"mode": "manual"})
+        http.post("/_emulator/clock/advance", json={"by": "1s"})
+        first = http.get(f"/v1/http-consumers/{consumer['id']}/next").json()
+        before = http.get("/_emulator/state").content
+        stop(process)
     assert state.exists()
-    process, http = start()
-    try:
+    with emulator_process(*serve) as (process, url), httpx.Client(base_url=url, headers=KEEP, timeout=10) as http:
         assert http.get("/_emulator/state").content == before
         assert http.get(f"/v1/syncs/{sync['id']}").json()["name"] == "s"
         second = http.get(f"/v1/http-consumers/{consumer['id']}/next").json()
         assert second["data"][0]["record"]["upstream_id"] != first["data"][0]["record"]["upstream_id"]
         assert second["info"]["num_ack_pending"] == 2  # the first delivery is still out
-    finally:
         stop(process)
+
+
+KEEP = {"Authorization": "Bearer keep"}

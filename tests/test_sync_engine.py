@@ -3,29 +3,19 @@
 from __future__ import annotations
 
 import pytest
-from starlette.testclient import TestClient
 
-from emulator.api.app import create_app
 from emulator.domain.timefmt import parse_timestamp
 from emulator.domain.upstream import AccountSettings
-from tests.conftest import START, Api, make_config
+from tests.conftest import START, Api
 
 STILL = dict(changes_per_hour=0)
 
 
-def emulator(seed: int = 7, **account) -> Api:
-    settings = make_config(seed=seed, accounts=AccountSettings(**{"records_per_collection": 20, **account}))
-    return Api(TestClient(create_app(settings)), "engine")
-
-
-def drain(api: Api, consumer: dict) -> list[dict]:
-    records = []
-    while True:
-        answer = api.next(consumer, 1000)
-        if not answer["data"]:
-            return records
-        records += [m["record"] for m in answer["data"]]
-        api.ack(consumer, [m["ack_token"] for m in answer["data"]])
+@pytest.fixture
+def emulator(start_emulator):
+    """`emulator(seed, **account)`: a tenant on an emulator of its own, simulated accounts shaped by `account`."""
+    return lambda seed=7, **account: start_emulator(
+        "engine", seed=seed, accounts=AccountSettings(**{"records_per_collection": 20, **account}))
 
 
 def faulty_sync(api: Api, stream: dict, faults: dict, **fields) -> dict:
@@ -40,7 +30,7 @@ def seconds_after_start(timestamp: str) -> float:
 
 
 @pytest.fixture
-def stripe():
+def stripe(emulator):
     api = emulator(records_per_collection=250, **STILL)
     stream = api.stream()
     return api, stream, api.consumer(stream["id"])
@@ -57,7 +47,7 @@ def test_backfill_time_follows_the_rate_limit(stripe):
     api.ok("POST", "/_emulator/clock/advance", {"by": "500ms"})
     done = api.ok("GET", f"/v1/syncs/{sync['id']}")["initial_backfill_completed_at"]
     assert seconds_after_start(done) == 2.5
-    records = drain(api, consumer)
+    records = api.drain(consumer["id"])
     assert [r["collection_id"] for r in records] == ["stripe:customer"] * 250 + ["stripe:invoice"] * 250
     created = [r["upstream_created_at"] for r in records[:250]]
     assert created == sorted(created)  # oldest first
@@ -73,23 +63,23 @@ def test_max_concurrent_requests_caps_the_pace(stripe):
     assert seconds_after_start(api.ok("GET", f"/v1/syncs/{sync['id']}")["initial_backfill_completed_at"]) == 0.2
 
 
-def test_max_age_days_limits_the_backfill():
+def test_max_age_days_limits_the_backfill(emulator):
     api = emulator(records_per_collection=100, history_days=90, **STILL)
     stream = api.stream()
     consumer = api.consumer(stream["id"])
     api.sync(stream["id"], max_age_days=30)
     api.ok("POST", "/_emulator/clock/advance", {"by": "10s"})
-    records = drain(api, consumer)
+    records = api.drain(consumer["id"])
     assert 10 < len(records) < 70  # about a third of 100 spread over 90 days
     assert all(seconds_after_start(r["upstream_created_at"]) >= -30 * 86400 for r in records)
 
 
 def _customer_id(api: Api, consumer: dict) -> str:
-    return drain(api, consumer)[0]["upstream_id"]
+    return api.drain(consumer["id"])[0]["upstream_id"]
 
 
 @pytest.fixture
-def backfilled():
+def backfilled(emulator):
     """A quiet Stripe customer sync whose backfill (20 customers) is done; returns (api, consumer, sync, a customer id)."""
     api = emulator(**STILL)
     stream = api.stream()
@@ -100,7 +90,7 @@ def backfilled():
 
 
 @pytest.mark.parametrize("frequency,unseen_after,seen_after", [("continuous", "0s", "2s"), ("4h", "1h", "3h")])
-def test_changes_arrive_at_the_sync_frequency(frequency, unseen_after, seen_after):
+def test_changes_arrive_at_the_sync_frequency(emulator, frequency, unseen_after, seen_after):
     api = emulator(**STILL)
     stream = api.stream()
     consumer = api.consumer(stream["id"])
@@ -112,9 +102,9 @@ def test_changes_arrive_at_the_sync_frequency(frequency, unseen_after, seen_afte
                      "data": {"email": "paul@arrakis.example"}})
     assert change["kind"] == "update" and change["data"]["email"] == "paul@arrakis.example"
     api.ok("POST", "/_emulator/clock/advance", {"by": unseen_after})
-    assert drain(api, consumer) == []  # upstream now, but not polled yet
+    assert api.drain(consumer["id"]) == []  # upstream now, but not polled yet
     api.ok("POST", "/_emulator/clock/advance", {"by": seen_after})
-    [record] = drain(api, consumer)
+    [record] = api.drain(consumer["id"])
     assert record["upstream_id"] == customer and record["data"]["email"] == "paul@arrakis.example"
 
 
@@ -125,7 +115,7 @@ def test_injected_insert_and_delete_reach_the_stream_as_record_and_tombstone(bac
     gone = api.ok("POST", url, {"kind": "delete", "collection_id": "stripe:customer", "upstream_id": new["upstream_id"]})
     assert gone["deleted"] is True
     api.ok("POST", "/_emulator/clock/advance", {"by": "2s"})
-    records = drain(api, consumer)
+    records = api.drain(consumer["id"])
     assert [(r["upstream_id"], r["deleted"]) for r in records] == [(new["upstream_id"], True)]  # once, latest version
     assert records[0]["data"]["email"] == "a@b.example"
     bad = api.post(url, {"kind": "update", "collection_id": "stripe:customer", "upstream_id": new["upstream_id"],
@@ -143,26 +133,26 @@ def test_disabled_sync_pauses_and_resumes(backfilled):
     api.ok("POST", f"/_emulator/upstream/{sync['credential_id']}/changes",
            {"kind": "update", "collection_id": "stripe:customer", "upstream_id": customer, "data": {"name": "Paused"}})
     api.ok("POST", "/_emulator/clock/advance", {"by": "1m"})
-    assert drain(api, consumer) == []
+    assert api.drain(consumer["id"]) == []
     api.ok("PATCH", f"/v1/syncs/{sync['id']}", {"status": "active"})
     api.ok("POST", "/_emulator/clock/advance", {"by": "2s"})
-    assert [r["data"]["name"] for r in drain(api, consumer)] == ["Paused"]
+    assert [r["data"]["name"] for r in api.drain(consumer["id"])] == ["Paused"]
 
 
 def test_adding_a_collection_backfills_it_and_removing_one_stops_its_changes(backfilled):
     api, consumer, sync, _ = backfilled
     api.ok("PATCH", f"/v1/syncs/{sync['id']}", {"collection_ids": ["stripe:product"]})
     api.ok("POST", "/_emulator/clock/advance", {"by": "1s"})
-    products = drain(api, consumer)
+    products = api.drain(consumer["id"])
     assert {r["collection_id"] for r in products} == {"stripe:product"} and len(products) == 20
     patched = api.ok("GET", f"/v1/syncs/{sync['id']}")
     api.ok("POST", f"/_emulator/upstream/{sync['credential_id']}/changes",
            {"kind": "insert", "collection_id": "stripe:customer", "data": {}})
     api.ok("POST", "/_emulator/clock/advance", {"by": "5s"})
-    assert drain(api, consumer) == [] and patched["collection_ids"] == ["stripe:product"]
+    assert api.drain(consumer["id"]) == [] and patched["collection_ids"] == ["stripe:product"]
 
 
-def test_outage_stalls_then_recovers_with_health_notes():
+def test_outage_stalls_then_recovers_with_health_notes(emulator):
     api = emulator(**STILL)
     stream = api.stream()
     consumer = api.consumer(stream["id"])
@@ -174,16 +164,16 @@ def test_outage_stalls_then_recovers_with_health_notes():
     api.ok("POST", "/_emulator/clock/advance", {"by": "1m"})
     health = api.ok("GET", f"/v1/syncs/{sync['id']}")["health"]
     assert health["status"] == "error" and health["provider"]["status"] == "error"
-    assert drain(api, consumer) == []
+    assert api.drain(consumer["id"]) == []
     assert api.ok("GET", "/v1/syncs?health.status=error")["data"][0]["id"] == sync["id"]
     api.ok("PUT", f"/_emulator/upstream/{cred['id']}/settings", {"outage": False})
     api.ok("POST", "/_emulator/clock/advance", {"by": "2m"})
     recovered = api.ok("GET", f"/v1/syncs/{sync['id']}")
     assert recovered["health"] == {"status": "healthy", "sync_id": sync["id"]}
-    assert recovered["initial_backfill_completed_at"] is not None and len(drain(api, consumer)) == 20
+    assert recovered["initial_backfill_completed_at"] is not None and len(api.drain(consumer["id"])) == 20
 
 
-def test_revoked_credential_errors_until_imported_again():
+def test_revoked_credential_errors_until_imported_again(emulator):
     api = emulator(**STILL)
     stream = api.stream()
     consumer = api.consumer(stream["id"])
@@ -193,12 +183,12 @@ def test_revoked_credential_errors_until_imported_again():
     assert health["status"] == "error" and health["credential"]["status"] == "error"
     credential = api.ok("GET", f"/v1/credentials/{sync['credential_id']}")
     assert credential["health"]["status"] == "error" and "401" in credential["health"]["notes"][0]
-    assert drain(api, consumer) == []
+    assert api.drain(consumer["id"]) == []
     api.ok("POST", "/v1/credentials", {"properties": {"kind": "stripe_key", "secret": "sk_test_1", "test": True}})
     assert api.ok("GET", f"/v1/credentials/{sync['credential_id']}")["health"]["status"] == "ok"
     api.ok("POST", "/_emulator/clock/advance", {"by": "2m"})
     assert api.ok("GET", f"/v1/syncs/{sync['id']}")["health"]["status"] == "healthy"
-    assert len(drain(api, consumer)) == 20
+    assert len(api.drain(consumer["id"])) == 20
 
 
 def test_throttling_slows_progress_and_warns(stripe):
@@ -218,10 +208,10 @@ def test_error_rate_slows_but_completes(stripe):
     api.ok("POST", "/_emulator/clock/advance", {"by": "5m"})
     found = api.ok("GET", f"/v1/syncs/{sync['id']}")
     assert seconds_after_start(found["initial_backfill_completed_at"]) > 1.0
-    assert len(drain(api, consumer)) == 250
+    assert len(api.drain(consumer["id"])) == 250
 
 
-def test_size_is_fixed_once_the_account_exists():
+def test_size_is_fixed_once_the_account_exists(emulator):
     api = emulator(**STILL)
     sync = api.sync(api.stream()["id"])
     refused = api.put(f"/_emulator/upstream/{sync['credential_id']}/settings", {"records_per_collection": 5})
@@ -231,19 +221,19 @@ def test_size_is_fixed_once_the_account_exists():
     assert settings["records_per_collection"] == 3
 
 
-def test_deleting_a_sync_keeps_its_records_and_stops_changes():
+def test_deleting_a_sync_keeps_its_records_and_stops_changes(emulator):
     api = emulator()
     stream = api.stream()
     consumer = api.consumer(stream["id"])
     sync = api.sync(stream["id"])
     api.ok("POST", "/_emulator/clock/advance", {"by": "1s"})
     api.ok("DELETE", f"/v1/syncs/{sync['id']}")
-    assert len(drain(api, consumer)) >= 20  # what it wrote stays
+    assert len(api.drain(consumer["id"])) >= 20  # what it wrote stays
     api.ok("POST", "/_emulator/clock/advance", {"by": "1h"})
-    assert drain(api, consumer) == []
+    assert api.drain(consumer["id"]) == []
 
 
-def _run(seed: int) -> list[str]:
+def _run(emulator, seed: int) -> list[str]:
     api = emulator(seed=seed, records_per_collection=30)
     stream = api.stream()
     consumer = api.consumer(stream["id"])
@@ -259,16 +249,16 @@ def _run(seed: int) -> list[str]:
     return answers
 
 
-def test_a_manual_clock_run_is_byte_for_byte_reproducible():
-    first = _run(11)
-    assert first == _run(11)
-    assert first != _run(12)
+def test_a_manual_clock_run_is_byte_for_byte_reproducible(emulator):
+    first = _run(emulator, 11)
+    assert first == _run(emulator, 11)
+    assert first != _run(emulator, 12)
     everything = "".join(first)
     for marker in ['"deleted":true', '"collection_id":"stripe:invoice"', '"collection_id":"hubspot:contact"']:
         assert marker in everything
 
 
-def test_collections_api():
+def test_collections_api(emulator):
     api = emulator(**STILL)
     stripe_cred = api.ok("POST", "/v1/credentials", {"properties": {"kind": "stripe_key", "secret": "sk"}})
     listed = api.ok("GET", f"/v1/collections/{stripe_cred['id']}")["data"]

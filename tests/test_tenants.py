@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from starlette.testclient import TestClient
-
-from emulator.api.app import create_app
 from emulator.domain.tenant import org_id_of
-from tests.conftest import Api, make_config
+from tests.conftest import Api, emulator_api
 
 
 def test_every_token_is_its_own_organization(api, other):
@@ -40,12 +37,16 @@ def test_reset_forgets_only_the_callers_tenant(api, other):
 
 
 def _scenario(seed: int) -> list[str]:
-    client = TestClient(create_app(make_config(seed=seed)))
-    api, answers = Api(client, "same-token"), []
+    with emulator_api("same-token", seed=seed) as api:
+        return _calls(api)
+
+
+def _calls(api: Api) -> list[str]:
+    answers = []
     for call in [("POST", "/v1/streams", {"slug": "dev"}), ("POST", "/v1/oauth-apps",
                  {"provider": "stripe", "client_id": "c", "client_secret": "s", "name": "n"})]:
         answers.append(api.request(call[0], call[1], json=call[2]).text)
-    stream_id = client.get("/v1/streams", headers=api.headers).json()["data"][0]["id"]
+    stream_id = api.get("/v1/streams").json()["data"][0]["id"]
     api.ok("POST", "/_emulator/clock/advance", {"by": "5m"})
     for body in [{"stream_id": stream_id, "name": "s", "collection_ids": ["stripe:customer"],
                   "credential": {"properties": {"kind": "stripe_key", "secret": "sk"}}},

@@ -32,8 +32,8 @@ def _consume(http: httpx.Client, consumer_id: str, state: dict, seen: list, dead
 
 def test_default_server_backfills_then_trickles_changes():
     # 3600x: one wall second is an emulator hour, so the default change rate shows in seconds
-    with running_emulator("--clock", "scaled", "--clock-scale", "3600") as url:
-        http = httpx.Client(base_url=url, headers={"Authorization": "Bearer user"}, timeout=10)
+    with running_emulator("--clock", "scaled", "--clock-scale", "3600") as url, \
+            httpx.Client(base_url=url, headers={"Authorization": "Bearer user"}, timeout=10) as http:
         stream = http.post("/v1/streams", json={"slug": "prod"}).json()
         sync = http.post("/v1/syncs", json={
             "stream_id": stream["id"], "name": "Stripe", "collection_ids": ["stripe:customer", "stripe:invoice"],
@@ -55,12 +55,11 @@ def test_default_server_backfills_then_trickles_changes():
         ids = {(r["collection_id"], r["upstream_id"]) for r in seen[:backfilled]}
         assert any((r["collection_id"], r["upstream_id"]) not in ids for r in live), "inserts arrive"
         assert any((r["collection_id"], r["upstream_id"]) in ids and not r["deleted"] for r in live), "updates arrive"
-        http.close()
 
 
 def test_a_real_client_loop_drains_a_backfilled_sync_to_the_upstream_state():
-    with running_emulator("--clock", "manual", "--records-per-collection", "150", "--changes-per-hour", "0") as url:
-        http = httpx.Client(base_url=url, headers={"Authorization": "Bearer drain"}, timeout=10)
+    with running_emulator("--clock", "manual", "--records-per-collection", "150", "--changes-per-hour", "0") as url, \
+            httpx.Client(base_url=url, headers={"Authorization": "Bearer drain"}, timeout=10) as http:
         stream = http.post("/v1/streams", json={"slug": "drain"}).json()
         sync = http.post("/v1/syncs", json={
             "stream_id": stream["id"], "name": "Stripe", "sync_frequency": "continuous",
@@ -78,7 +77,8 @@ def test_a_real_client_loop_drains_a_backfilled_sync_to_the_upstream_state():
                                         "upstream_id": product}).status_code == 200
         http.get(f"/v1/http-consumers/{consumer['id']}/next?batch_size=1000")  # more deliveries left to time out
         http.post("/_emulator/clock/advance", json={"by": "10m"})  # the two earlier deliveries time out
-        state, seen = {}, []
+        state: dict = {}
+        seen: list[dict] = []
         _consume(http, consumer["id"], state, seen, time.monotonic() + 30,
                  lambda answer: answer["info"] == {"num_pending": 0, "num_ack_pending": 0})
         keys = [(r["collection_id"], r["upstream_id"], r["updated_idx"]) for r in seen]
@@ -89,4 +89,3 @@ def test_a_real_client_loop_drains_a_backfilled_sync_to_the_upstream_state():
                                         params={"collection_id": collection_id}).json()["data"]}
         assert final == upstream and len(upstream) == 150 + 150 - 1
         assert final[(first["collection_id"], first["upstream_id"])]["name"] == "Updated"
-        http.close()
