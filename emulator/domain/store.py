@@ -20,13 +20,29 @@ T = TypeVar("T", bound=HasId)
 
 
 class Store(Generic[T]):
-    def __init__(self, kind: str) -> None:
+    """Items by id, in insertion order; with `unique`, also by that attribute's value (a stream's slug), which
+    only `set_unique` may change."""
+
+    def __init__(self, kind: str, unique: str | None = None) -> None:
         self.kind = kind
+        self.unique = unique
         self._items: dict[str, T] = {}
+        self._by_unique: dict[Any, T] = {}
 
     def add(self, item: T) -> T:
         self._items[item.id] = item
+        if self.unique:
+            self._by_unique[getattr(item, self.unique)] = item
         return item
+
+    def with_unique(self, value: Any) -> T | None:
+        return self._by_unique.get(value)
+
+    def set_unique(self, item: T, value: Any) -> None:
+        assert self.unique is not None
+        del self._by_unique[getattr(item, self.unique)]
+        setattr(item, self.unique, value)
+        self._by_unique[value] = item
 
     def get(self, item_id: str) -> T:
         try:
@@ -40,6 +56,8 @@ class Store(Generic[T]):
     def remove(self, item_id: str) -> T:
         item = self.get(item_id)
         del self._items[item_id]
+        if self.unique:
+            del self._by_unique[getattr(item, self.unique)]
         return item
 
     def update(self, item_id: str, changes: Any, now: int) -> T:

@@ -10,7 +10,7 @@ from emulator.domain.tenant import Tenant
 
 
 def _ensure_unique_slug(tenant: Tenant, slug: str, current: Stream | None = None) -> None:
-    owner = tenant.stream_with_slug(slug)
+    owner = tenant.streams.with_unique(slug)
     if owner is not None and owner is not current:
         raise Invalid.field("slug", f"is already used by another stream ({slug!r})")
 
@@ -29,7 +29,7 @@ def stream_id_or_default(tenant: Tenant, stream_id: str | None) -> str:
     stream before streams existed, and the getting-started page still creates them without one."""
     if stream_id is not None:
         return stream_id
-    existing = tenant.stream_with_slug(DEFAULT_SLUG)
+    existing = tenant.streams.with_unique(DEFAULT_SLUG)
     return (existing or create(tenant, NewStream(DEFAULT_SLUG))).id
 
 
@@ -37,7 +37,7 @@ def update(tenant: Tenant, stream_id: str, changes: StreamChanges) -> Stream:
     stream = tenant.streams.get(stream_id)
     if isinstance(changes.slug, str):
         _ensure_unique_slug(tenant, changes.slug, stream)
-        stream.slug = changes.slug
+        tenant.streams.set_unique(stream, changes.slug)
     stream.updated_at = tenant.now()
     return stream
 

@@ -44,7 +44,7 @@ class Tenant:
     org_id: str
     ids: IdFactory
     clock: Clock
-    streams: Store[Stream] = field(default_factory=lambda: Store("stream"))
+    streams: Store[Stream] = field(default_factory=lambda: Store("stream", unique="slug"))
     oauth_apps: Store[OAuthApp] = field(default_factory=lambda: Store("OAuth app"))
     credentials: Store[Credential] = field(default_factory=lambda: Store("credential"))
     syncs: Store[Sync] = field(default_factory=lambda: Store("sync"))
@@ -61,9 +61,6 @@ class Tenant:
 
     def now(self) -> int:
         return self.clock.now()
-
-    def stream_with_slug(self, slug: str) -> Stream | None:
-        return next((stream for stream in self.streams if stream.slug == slug), None)
 
     def runs(self) -> Iterator[tuple[Sync, SyncRun]]:
         """Every sync the engine runs, with its run, in creation order."""
