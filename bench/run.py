@@ -177,17 +177,17 @@ def generation(records: int) -> None:
     from emulator.domain.inputs import NewStream, NewSync
     from emulator.domain.tenant import ClockStart, Tenants
     from emulator.domain.upstream import AccountSettings
-    from emulator.providers.stripe import COLLECTIONS
+    from emulator.providers.stripe import Stripe
     from emulator.spec.inputs import parse
 
-    per_collection = records // len(COLLECTIONS)
+    per_collection = records // len(Stripe.collections)
     tenants = Tenants(seed=1, clock=ClockStart(mode="manual", start=1_704_067_200_000_000),
                       accounts=AccountSettings(records_per_collection=per_collection, changes_per_hour=0))
     tenant = tenants.get("bench")
     started = time.perf_counter()
     stream = streams.create(tenant, NewStream("gen"))
     sync = syncs.create(tenant, parse(NewSync, {
-        "stream_id": stream.id, "name": "s", "collection_ids": [f"stripe:{c}" for c in COLLECTIONS],
+        "stream_id": stream.id, "name": "s", "collection_ids": [f"stripe:{c}" for c in Stripe.collections],
         "rate_limit": {"allowed_requests": 1000, "interval": 1},
         "credential": {"properties": {"kind": "stripe_key", "secret": "sk"}}}))
     engine.advance_clock(tenant, tenant.now() + 3600 * 1_000_000)

@@ -14,7 +14,7 @@ from emulator.domain.timefmt import parse_timestamp
 from emulator.domain.upstream import Account, AccountSettings
 from emulator.providers import PROVIDERS
 from emulator.providers.hubspot import PROPERTIES, modified_property
-from emulator.providers.stripe import Stripe
+from emulator.providers.stripe import INCLUDABLE, Stripe
 from tests import stripe_schema
 
 NOW = 1_704_067_200_000_000  # 2024-01-01
@@ -22,11 +22,16 @@ HUBSPOT_SCHEMA = Path(__file__).resolve().parent / "data" / "hubspot" / "crm-v3.
 
 
 def account(provider: str, seed: int, records: int = 40, changes: int = 300) -> Account:
-    acct = Account(PROVIDERS[provider], str(seed), AccountSettings(records_per_collection=records))
+    """An account generated at NOW, then living `changes` of its own changes (one a minute), with whatever falls
+    due meanwhile."""
+    acct = Account(PROVIDERS[provider], str(seed), AccountSettings(records_per_collection=records, changes_per_hour=60))
     acct.rng = random.Random(seed)
     acct.provider.populate(acct, NOW)
-    for i in range(changes):
-        acct.provider.random_change(acct, NOW + i * 60_000_000)
+    acct.schedule_next_change(NOW)
+    for _ in range(changes):
+        step = acct.next_step_at()
+        assert step is not None
+        acct.provider.step(acct, step)
     return acct
 
 
@@ -43,7 +48,8 @@ def test_the_shipped_fixtures_pass_the_validator():
 @pytest.mark.parametrize("collection", PROVIDERS["stripe"].collections)
 def test_stripe_objects_validate_strictly_with_the_default_key_set(stripe_accounts, collection):
     seen = 0
-    expected_keys = set(stripe_schema.fixtures()[collection])
+    # the sample object's keys, less those 2023-08-16 returns only when expanded (a charge's `refunds`)
+    expected_keys = set(stripe_schema.fixtures()[collection]) - set(INCLUDABLE.get(collection, ()))
     for acct in stripe_accounts:
         for obj in (o for o in acct.objects.values() if o.collection == collection):
             assert stripe_schema.errors(collection, obj.data) == [], obj.data["id"]

@@ -41,17 +41,21 @@ def test_backfill_time_follows_the_rate_limit(stripe):
     sync = api.sync(stream["id"], collection_ids=["stripe:customer", "stripe:invoice"], sync_frequency="4h",
                     rate_limit={"allowed_requests": 2, "interval": 1})
     assert sync["initial_backfill_completed_at"] is None
-    api.ok("POST", "/_emulator/clock/advance", {"by": "2s"})
-    # 250 customers and 250 invoices: 3 pages each, one request every 0.5 s from t=0: the last at 2.5 s
+    customers = len(api.upstream(sync["credential_id"], "stripe:customer"))
+    invoices = len(api.upstream(sync["credential_id"], "stripe:invoice"))  # one per billed period: more
+    assert customers == 250 and invoices > 250
+    # pages of 100, one request every 0.5 s from t=0: the last page at (pages - 1) / 2 s
+    last = (-(-customers // 100) + -(-invoices // 100) - 1) * 0.5
+    api.ok("POST", "/_emulator/clock/advance", {"by": f"{int(last * 1000) - 1}ms"})
     assert api.ok("GET", f"/v1/syncs/{sync['id']}")["initial_backfill_completed_at"] is None
-    api.ok("POST", "/_emulator/clock/advance", {"by": "500ms"})
+    api.ok("POST", "/_emulator/clock/advance", {"by": "1ms"})
     done = api.ok("GET", f"/v1/syncs/{sync['id']}")["initial_backfill_completed_at"]
-    assert seconds_after_start(done) == 2.5
+    assert seconds_after_start(done) == last
     records = api.drain(consumer["id"])
-    assert [r["collection_id"] for r in records] == ["stripe:customer"] * 250 + ["stripe:invoice"] * 250
-    created = [r["upstream_created_at"] for r in records[:250]]
+    assert [r["collection_id"] for r in records] == ["stripe:customer"] * customers + ["stripe:invoice"] * invoices
+    created = [r["upstream_created_at"] for r in records[:customers]]
     assert created == sorted(created)  # oldest first
-    assert all(seconds_after_start(r["inserted_at"]) in (0, 0.5, 1.0) for r in records[:250])
+    assert all(seconds_after_start(r["inserted_at"]) in (0, 0.5, 1.0) for r in records[:customers])
 
 
 def test_max_concurrent_requests_caps_the_pace(stripe):

@@ -113,6 +113,7 @@ def run_until(tenant: Tenant, until: int, steps: Steps | None = None, limit: int
                 _account_change(tenant, target, at)
                 if steps.count(target) >= MAX_CHANGES_PER_RUN:
                     target.schedule_next_change(until)
+                    target.quiet_until = until
             else:
                 _request(tenant, target, at)
                 if steps.count(target) >= MAX_REQUESTS_PER_RUN:
@@ -155,8 +156,9 @@ Step = tuple[int, int, "Account | SyncRun"]  # (time, order, what makes the step
 def _next_step(tenant: Tenant, until: int) -> Step | None:
     best: Step | None = None
     for order, account in enumerate(tenant.accounts.values()):
-        if account.next_change_at is not None and account.next_change_at <= until:
-            candidate: Step = (account.next_change_at, order, account)
+        at = account.next_step_at()
+        if at is not None and at <= until:
+            candidate: Step = (at, order, account)
             best = candidate if best is None or candidate[:2] < best[:2] else best
     for order, (sync, run) in enumerate(tenant.runs(), start=len(tenant.accounts)):
         if sync.status != "active":
@@ -169,8 +171,8 @@ def _next_step(tenant: Tenant, until: int) -> Step | None:
 
 
 def _account_change(tenant: Tenant, account: Account, at: int) -> None:
-    account.provider.random_change(account, at)
-    account.schedule_next_change(at)
+    account.quiet_until = None
+    account.provider.step(account, at)
 
 
 def _spacing(sync: Sync) -> int:

@@ -52,8 +52,8 @@ class SyncRun:
             return max(self.next_request_at, self.next_poll_at)
         if self.cursor < len(account.changes):
             news = account.changes[self.cursor].time
-        elif account.next_change_at is not None:
-            news = account.next_change_at
+        elif (step := account.next_step_at()) is not None:
+            news = step
         else:
             return None
         poll = self.next_poll_at

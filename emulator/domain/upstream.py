@@ -94,8 +94,19 @@ class Account:
     objects: dict[tuple[str, str], UpstreamObject] = field(default_factory=dict)
     order: dict[str, list[str]] = field(default_factory=dict)  # collection → ids, in creation order
     changes: ChangeLog = field(default_factory=ChangeLog)
-    next_change_at: int | None = None
+    next_change_at: int | None = None  # the next change the account makes on its own (at `changes_per_hour`)
     rng: random.Random = field(default_factory=random.Random)
+    quiet_until: int | None = None  # an advance capped its steps: nothing more happens up to this time
+    agenda: list[tuple[int, str, str]] | None = None  # the provider's due times (a heap), rebuilt from objects
+
+    def next_step_at(self) -> int | None:
+        """When the account next does anything: a change of its own, or something falling due (a renewal)."""
+        due = self.provider.next_due(self)
+        times = [t for t in (self.next_change_at, due) if t is not None]
+        if not times:
+            return None
+        at = min(times)
+        return self.quiet_until + 1 if self.quiet_until is not None and at <= self.quiet_until else at
 
     def get(self, collection: str, object_id: str) -> UpstreamObject | None:
         return self.objects.get((collection, object_id))
@@ -137,12 +148,13 @@ class Account:
                 "objects": [dataclasses.asdict(o) for o in self.objects.values()],
                 "order": self.order, "changes_base": self.changes.base,
                 "changes": [dataclasses.asdict(c) for c in self.changes.kept],
-                "next_change_at": self.next_change_at, "rng": rng_state(self.rng)}
+                "next_change_at": self.next_change_at, "quiet_until": self.quiet_until, "rng": rng_state(self.rng)}
 
     @classmethod
     def from_json(cls, saved: dict, provider: Provider) -> Account:
         account = cls(provider, saved["seed"], AccountSettings(**saved["settings"]), order=saved["order"],
-                      next_change_at=saved["next_change_at"], rng=rng_from_state(saved["rng"]))
+                      next_change_at=saved["next_change_at"], quiet_until=saved["quiet_until"],
+                      rng=rng_from_state(saved["rng"]))
         account.objects = {(o["collection"], o["id"]): UpstreamObject(**o) for o in saved["objects"]}
         account.changes = ChangeLog([Change(**{**c, "snapshot": UpstreamObject(**c["snapshot"])})
                                      for c in saved["changes"]], base=saved["changes_base"])
@@ -168,6 +180,22 @@ class Provider(ABC):
     @abstractmethod
     def random_change(self, account: Account, now: int) -> Change | None:
         """One change the upstream makes on its own (a new customer, an updated deal, a voided invoice...)."""
+
+    def next_due(self, account: Account) -> int | None:
+        """When something next falls due in the account by the provider's own rules (a subscription renews, a
+        failed payment is retried), if anything does."""
+        return None
+
+    def run_due(self, account: Account, now: int) -> None:
+        """Do what has fallen due by `now`, each as changes at `now` (by default nothing ever falls due)."""
+        return None
+
+    def step(self, account: Account, now: int) -> None:
+        """The account's step at `now`: what fell due, then a change of its own if one is due."""
+        self.run_due(account, now)
+        if account.next_change_at is not None and account.next_change_at <= now:
+            self.random_change(account, now)
+            account.schedule_next_change(now)
 
     @abstractmethod
     def check_data(self, collection: str, data: dict) -> None:

@@ -45,8 +45,11 @@ class Pools:
 
     @functools.cached_property
     def cities(self) -> list[tuple[str, str, str, str]]:
-        return [(self._faker.city(), self._faker.state_abbr(), self._faker.postcode(), self._faker.street_address())
-                for _ in range(self.SIZE)]
+        """(city, state, ZIP code, street): the 50 states and DC only, as `country: "US"` requires (Faker would
+        mix in territories such as PR and GU, which are countries of their own in an address)."""
+        return [(self._faker.city(), self._faker.state_abbr(include_territories=False,
+                                                            include_freely_associated_states=False),
+                 self._faker.postcode(), self._faker.street_address()) for _ in range(self.SIZE)]
 
     @functools.cached_property
     def phones(self) -> list[str]:
