@@ -77,13 +77,14 @@ def set_clock(tenant: Tenant, to: int) -> None:
 
 
 class Steps:
-    """The steps each account and sync took in one advance (which may run in slices), for the caps."""
+    """What each account and sync did in one advance (which may run in slices), for the caps: an account's
+    changes, a sync's requests."""
 
     def __init__(self) -> None:
         self.done: dict[int, int] = {}  # by id() of the account or sync run
 
-    def count(self, target: object) -> int:
-        self.done[id(target)] = self.done.get(id(target), 0) + 1
+    def count(self, target: object, amount: int = 1) -> int:
+        self.done[id(target)] = self.done.get(id(target), 0) + amount
         return self.done[id(target)]
 
 
@@ -110,8 +111,9 @@ def run_until(tenant: Tenant, until: int, steps: Steps | None = None, limit: int
             at, _, target = step
             taken += 1
             if isinstance(target, Account):
+                logged = len(target.changes)
                 _account_change(tenant, target, at)
-                if steps.count(target) >= MAX_CHANGES_PER_RUN:
+                if steps.count(target, max(1, len(target.changes) - logged)) >= MAX_CHANGES_PER_RUN:
                     target.schedule_next_change(until)
                     target.quiet_until = until
             else:
