@@ -103,6 +103,9 @@ def stripe_violations(account: Account, now: int) -> list[str]:
                 paying is None or paying["status"] != "succeeded"
                 or by_id.get(("charge", invoice["charge"]), {}).get("status") != "succeeded"):
             found.append(f"a paid invoice's payment intent or charge did not succeed: {iid}")
+        if invoice["status"] != "paid" and paying is not None and \
+                any(c["status"] == "succeeded" for c in charges_of[paying["id"]]):
+            found.append(f"an unpaid invoice has a succeeded charge: {iid} {invoice['status']}")
         if invoice["status"] != "void" and invoice["amount_remaining"] != invoice["amount_due"] - invoice["amount_paid"]:
             found.append(f"an invoice's amounts do not add up: {iid}")
         if invoice["status"] == "paid" and invoice["amount_paid"] != invoice["amount_due"]:

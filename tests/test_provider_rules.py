@@ -76,6 +76,9 @@ def test_a_stripe_account_keeps_stripes_rules_for_a_week(seed):
     assert {("customer", "delete"), ("invoice", "insert"), ("charge", "update")} <= kinds
     reasons = {o.data["billing_reason"] for o in account.objects.values() if o.collection == "invoice"}
     assert reasons == {"subscription_create", "subscription_cycle"}
+    cards = {(o.data["payment_method_details"]["card"]["brand"], o.data["payment_method_details"]["card"]["last4"])
+             for o in account.objects.values() if o.collection == "charge"}
+    assert len(cards) >= 8  # a varied set of test cards, not one sample card
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
