@@ -79,8 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--changes-per-hour", default=AccountSettings.changes_per_hour,
                        type=_bounded(float, _schema("UpstreamSettings", "changes_per_hour")),
                        help="upstream changes per hour of emulator time, per account (default %(default)s)")
-    serve.add_argument("--scenario", action="append", default=[], metavar="FILE",
-                       help="load a scenario file at start (repeatable); see fixtures/")
+    serve.add_argument("--scenario", action="append", default=[], metavar="FILE|NAME",
+                       help="load a scenario at start, a file or a shipped one by name (repeatable); "
+                            "`sequin-emulator scenarios` lists the shipped ones")
     serve.add_argument("--state", metavar="FILE",
                        help="load the emulator's state from FILE at start (if it exists), save it there on shutdown; "
                             "the file holds every tenant's secrets and is written with mode 0600")
@@ -90,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
                        default=5.0, help="how long a stop waits for requests in flight (default %(default)s)")
     serve.add_argument("--validate-responses", action="store_true",
                        help="check every answer against the spec (slower; for debugging the emulator)")
+    commands.add_parser("scenarios", help="list the shipped scenarios (load one with serve --scenario NAME)")
     contract = commands.add_parser("contract", help="run the contract-test kit against a deployment")
     contract.add_argument("--base-url", help="the deployment to check (default: start an emulator)")
     contract.add_argument("--api-key", help="its API key")
@@ -137,8 +139,18 @@ def config_from(args: argparse.Namespace) -> ServerConfig:
                                              history_days=args.history_days, changes_per_hour=args.changes_per_hour))
 
 
+def list_scenarios() -> int:
+    from emulator.scenario import describe, shipped
+
+    for name, path in shipped().items():
+        print(f"{name}: {describe(path)}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "scenarios":
+        return list_scenarios()
     if args.command == "contract":
         return run_contract(args)
     if args.command == "serve":

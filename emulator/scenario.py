@@ -193,10 +193,41 @@ def _expanded_size(root: yaml.Node) -> int | None:
     return sizes[id(root)]
 
 
-def read(path: str | Path) -> tuple[Any, yaml.Node | None]:
-    """A scenario file's content and its YAML node tree (for line numbers), or a ScenarioError saying why not."""
+_HERE = Path(__file__).resolve().parent
+# Installed wheels carry the shipped scenarios inside the package; a source checkout reads the top-level fixtures/.
+SHIPPED_CANDIDATES = (_HERE / "fixtures", _HERE.parent / "fixtures")
+
+
+def shipped() -> dict[str, Path]:
+    """The scenarios that come with the emulator, by name (`stripe-basic`, ...)."""
+    folder = next((p for p in SHIPPED_CANDIDATES if p.is_dir()), None)
+    return {} if folder is None else {p.stem: p for p in sorted(folder.glob("*.yaml"))}
+
+
+def locate(scenario: str | Path) -> Path:
+    """A scenario file: `scenario` itself if it is a file, else the shipped scenario of that name."""
+    path = Path(scenario)
+    if path.exists() or path.suffix or len(path.parts) > 1:
+        return path
+    found = shipped().get(str(scenario))
+    if found is None:
+        names = ", ".join(shipped()) or "none"
+        raise ScenarioError(f"{scenario}: no such file, nor a shipped scenario (shipped: {names})")
+    return found
+
+
+def describe(path: Path) -> str:
+    """A scenario's `description`, if it has one."""
+    data, _ = read(path)
+    return str(data.get("description", "")) if isinstance(data, dict) else ""
+
+
+def read(scenario: str | Path) -> tuple[Any, yaml.Node | None]:
+    """A scenario's content and its YAML node tree (for line numbers), or a ScenarioError saying why not.
+    `scenario` is a file's path or a shipped scenario's name."""
+    path = locate(scenario)
     try:
-        text = Path(path).read_bytes().decode("utf-8")
+        text = path.read_bytes().decode("utf-8")
     except OSError as exc:
         raise ScenarioError(f"{path}: cannot be read: {exc.strerror}") from None
     except UnicodeDecodeError as exc:
@@ -219,7 +250,8 @@ def read(path: str | Path) -> tuple[Any, yaml.Node | None]:
 
 
 def load_file(tenants: Tenants, path: str | Path, token: str | None = None) -> dict[str, dict[str, str]]:
-    """Load a scenario file into the tenant of `token` (else the file's `token`, else `demo`)."""
+    """Load a scenario (a file, or a shipped one by name) into the tenant of `token` (else the file's `token`,
+    else `demo`)."""
     data, root = read(path)
     if not isinstance(data, dict):
         raise ScenarioError(f"{path}:1: a scenario is a mapping (streams:, syncs:, ...), not {type(data).__name__}")

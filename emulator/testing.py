@@ -57,7 +57,8 @@ class TenantClient:
 
     # helpers
     def load(self, scenario: str | Path | dict) -> dict[str, dict[str, str]]:
-        """Load a scenario (a file path, or the parsed mapping); returns ids by name."""
+        """Load a scenario (a file's path, a shipped scenario's name such as `"stripe-basic"`, or the parsed
+        mapping); returns ids by name."""
         data = scenario if isinstance(scenario, dict) else read_scenario(scenario)[0]
         return self._ok("POST", "/_emulator/scenario", data)
 

@@ -113,3 +113,18 @@ def test_serve_reports_a_bad_scenario_and_exits(tmp_path):
 def test_the_control_plane_reports_paths(api):
     response = api.post("/_emulator/scenario", {"streams": [{"slug": "a"}], "consumers": [{"name": "c", "stream": "b"}]})
     assert response.status_code == 422 and list(response.json()["validation_errors"]) == ["consumers.0.stream"]
+
+
+def test_shipped_scenarios_load_by_name_and_are_listed(start_emulator):
+    listed = subprocess.run([sys.executable, "-m", "emulator", "scenarios"], capture_output=True, text=True,
+                            timeout=60, check=True).stdout.splitlines()
+    assert [line.split(":")[0] for line in listed] == ["faults", "hubspot-crm", "stripe-basic"]
+    assert all(line.split(": ", 1)[1] for line in listed)  # each with its description
+    api = start_emulator("by-name")
+    ids = api.load("hubspot-crm")  # the test client takes a name as well as a path
+    assert list(ids["syncs"]) == ["CRM"] and set(ids["consumers"]) >= {"contacts", "everything"}
+    with running_emulator("--scenario", "stripe-basic") as url:
+        syncs = httpx.get(f"{url}/v1/syncs", headers={"Authorization": "Bearer demo"}).json()["data"]
+        assert [s["name"] for s in syncs] == ["Acme Stripe"]
+    with pytest.raises(ScenarioError, match=r"no-such: no such file, nor a shipped scenario \(shipped: faults, "):
+        load_file(Tenants(), "no-such")
