@@ -103,9 +103,11 @@ class HubSpot(Provider):
                     "industry": rng.choice(INDUSTRIES), "city": rng.choice(POOLS.cities)[0],
                     "numberofemployees": str(rng.choice([5, 12, 50, 250, 1200])), "phone": rng.choice(POOLS.phones)}
         stage = rng.choice(STAGES)
-        return {"amount": str(rng.choice([500, 1200, 5000, 25000])), "closedate": iso(now) if stage in CLOSED else None,
+        deal = {"amount": str(rng.choice([500, 1200, 5000, 25000])), "closedate": None,
                 "dealname": f"{rng.choice(POOLS.companies)} - {rng.choice(['New', 'Renewal', 'Upsell'])}",
                 "dealstage": stage, "pipeline": "default"}
+        _close(deal, now)
+        return deal
 
     def _stamp(self, obj: UpstreamObject, now: int) -> None:
         """Keep the envelope and the system properties in step with the object's times."""
@@ -229,8 +231,8 @@ class HubSpot(Provider):
     def _update(self, account: Account, obj: UpstreamObject, properties: dict, now: int) -> Change:
         props = obj.data["properties"]
         props.update(properties)
-        if obj.collection == "deal" and props["dealstage"] in CLOSED and props["closedate"] is None:
-            props["closedate"] = iso(now)  # HubSpot sets the close date of a deal closed without one
+        if obj.collection == "deal":
+            _close(props, now)
         change = self._save(account, obj, "update", now, log=True)
         assert change is not None
         return change
@@ -278,13 +280,12 @@ class HubSpot(Provider):
         return normalized
 
     def insert(self, account: Account, collection: str, data: dict, now: int) -> Change:
-        properties = {**self._properties(account, collection, now), **self._checked(collection, data)}
-        if collection == "deal" and properties["dealstage"] not in CLOSED and "closedate" not in data.get("properties", {}):
-            properties["closedate"] = None
-        obj = self._new(account, collection, now, properties)
-        if collection == "deal" and properties["dealstage"] in CLOSED and properties["closedate"] is None:
-            obj.data["properties"]["closedate"] = iso(now)
-        return account.record(obj, "insert", now)
+        given = self._checked(collection, data)
+        properties = {**self._properties(account, collection, now), **given}
+        if collection == "deal":
+            properties["closedate"] = given.get("closedate")  # the made-up stage's date does not carry over
+            _close(properties, now)
+        return account.record(self._new(account, collection, now, properties), "insert", now)
 
     def update(self, account: Account, collection: str, object_id: str, data: dict, now: int) -> Change:
         self.validate(account, "update", collection, object_id, data)
@@ -293,6 +294,12 @@ class HubSpot(Provider):
     def delete(self, account: Account, collection: str, object_id: str, now: int) -> Change:
         self.validate(account, "delete", collection, object_id, {})
         return self._archive(account, self.existing(account, collection, object_id), now)
+
+
+def _close(deal: dict, now: int) -> None:
+    """HubSpot's rule: a deal closed (won or lost) without a close date gets one, then."""
+    if deal["dealstage"] in CLOSED and deal["closedate"] is None:
+        deal["closedate"] = iso(now)
 
 
 def _value_problem(kind: str | tuple[str, ...], value: str | None) -> str | None:
