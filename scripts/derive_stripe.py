@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Derive the compact Stripe material the project carries from Stripe's published spec and fixtures.
 
-    python3 scripts/derive_stripe.py [--shared ../shared/provider-specs/stripe]
+    python3 scripts/derive_stripe.py --source DIR   # DIR: a copy of github.com/stripe/openapi's openapi/ folder
+                                                    # (spec3.yaml, fixtures3.json, LICENSE) at API 2023-08-16
 
 Writes (all MIT, Stripe's license copied beside them):
 - emulator/providers/data/stripe/fixtures.json: the sample objects the generators start from;
@@ -84,16 +85,17 @@ def field_type(schema: dict) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "provider-specs" / "stripe")
+    parser.add_argument("--source", type=Path, required=True,
+                        help="a folder with Stripe's spec3.yaml, fixtures3.json and LICENSE (github.com/stripe/openapi)")
     args = parser.parse_args()
-    spec = yaml.load((args.shared / "spec3.yaml").read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    fixtures = json.loads((args.shared / "fixtures3.json").read_text())["resources"]
+    spec = yaml.load((args.source / "spec3.yaml").read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    fixtures = json.loads((args.source / "fixtures3.json").read_text())["resources"]
     schemas = spec["components"]["schemas"]
 
     data_dir, test_dir = ROOT / "emulator/providers/data/stripe", ROOT / "tests/data/stripe"
     for folder in (data_dir, test_dir):
         folder.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(args.shared / "LICENSE", folder / "LICENSE")
+        shutil.copyfile(args.source / "LICENSE", folder / "LICENSE")
 
     (data_dir / "fixtures.json").write_text(json.dumps({name: fixtures[name] for name in TEMPLATES}, indent=1,
                                                        sort_keys=True) + "\n")

@@ -2,7 +2,7 @@
 
 The spec is OpenAPI 3.0: `nullable` is rewritten as JSON Schema, and strict mode adds
 `additionalProperties: false` to every object schema that lists its properties, so unknown or misspelt
-fields fail (see ../shared/provider-specs/NOTES.md §1.6).
+fields fail (Stripe's own spec leaves objects open, which would let any extra field through).
 """
 
 from __future__ import annotations

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from contract_tests.broken import VARIANTS
 from emulator.launcher import HOST, free_port, wait_healthy
+from sequin_contract.broken import VARIANTS
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
@@ -18,13 +18,13 @@ pytestmark = pytest.mark.slow
 
 def run_kit_against(kind: str | None) -> subprocess.CompletedProcess:
     port = free_port()
-    server_args = ["-m", "contract_tests.broken", kind] if kind else ["-m", "emulator", "serve"]
+    server_args = ["-m", "sequin_contract.broken", kind] if kind else ["-m", "emulator", "serve"]
     server = subprocess.Popen([sys.executable, *server_args, "--port", str(port)], cwd=ROOT,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_healthy(f"http://{HOST}:{port}", process=server)
-        return subprocess.run([sys.executable, "-m", "pytest", "contract_tests/test_contract.py", "-q", "-p",
-                               "no:cacheprovider", "--base-url", f"http://{HOST}:{port}", "--api-key", "kit"],
+        return subprocess.run([sys.executable, "-m", "pytest", "sequin_contract/test_contract.py", "-q", "-p",
+                               "no:cacheprovider", "--sequin-base-url", f"http://{HOST}:{port}", "--sequin-api-key", "kit"],
                               cwd=ROOT, capture_output=True, text=True, timeout=300)
     finally:
         server.terminate()

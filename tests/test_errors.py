@@ -1,4 +1,4 @@
-"""Every error row of CONTRACT.md §2, and auth, through HTTP."""
+"""Every error case of the contract (docs/contract.md, "Errors"), and auth, through HTTP."""
 
 from __future__ import annotations
 

@@ -68,10 +68,28 @@ def test_faults(loaded):
     assert ids["syncs"]["Outage"] not in writers and ids["syncs"]["Revoked"] not in writers
 
 
-def test_serve_loads_scenarios_at_start():
-    with running_emulator("--scenario", str(FIXTURES / "stripe-basic.yaml")) as url:
-        syncs = httpx.get(f"{url}/v1/syncs", headers={"Authorization": "Bearer demo"}).json()["data"]
-        assert [s["name"] for s in syncs] == ["Acme Stripe"]
+def test_serve_loads_scenarios_at_start_each_into_its_own_tenant(tmp_path):
+    own = tmp_path / "own.yaml"
+    own.write_text("streams:\n  - slug: mine\n")  # no `token:`, so the tenant `demo`
+    shipped = ["stripe-basic", str(FIXTURES / "hubspot-crm.yaml"), "faults"]
+    with running_emulator(*[a for s in [*shipped, str(own)] for a in ("--scenario", s)]) as url:
+        def names(token: str, what: str) -> list[str]:
+            answer = httpx.get(f"{url}/v1/{what}", headers={"Authorization": f"Bearer {token}"}).json()["data"]
+            return sorted(item.get("name") or item["slug"] for item in answer)
+        assert names("stripe-basic", "syncs") == ["Acme Stripe"]
+        assert names("hubspot-crm", "syncs") == ["CRM"]
+        assert names("faults", "syncs") == ["Flaky", "Outage", "Revoked", "Throttled"]
+        assert names("demo", "streams") == ["mine"]
+
+
+def test_shipped_scenarios_combine_in_one_tenant(start_emulator):
+    api = start_emulator("combined")
+    loaded = {name: api.load(name) for name in ("stripe-basic", "hubspot-crm", "faults")}
+    syncs = {s["name"] for s in api.ok("GET", "/v1/syncs")["data"]}
+    assert syncs == {name for ids in loaded.values() for name in ids["syncs"]} and len(syncs) == 6
+    assert {s["slug"] for s in api.ok("GET", "/v1/streams")["data"]} == {"main", "crm", "faults"}
+    worker = loaded["stripe-basic"]["consumers"]["worker"]
+    assert api.next({"id": worker}, 10)["data"], "the first scenario's sync still delivers"
 
 
 @pytest.mark.parametrize(
@@ -124,7 +142,7 @@ def test_shipped_scenarios_load_by_name_and_are_listed(start_emulator):
     ids = api.load("hubspot-crm")  # the test client takes a name as well as a path
     assert list(ids["syncs"]) == ["CRM"] and set(ids["consumers"]) >= {"contacts", "everything"}
     with running_emulator("--scenario", "stripe-basic") as url:
-        syncs = httpx.get(f"{url}/v1/syncs", headers={"Authorization": "Bearer demo"}).json()["data"]
+        syncs = httpx.get(f"{url}/v1/syncs", headers={"Authorization": "Bearer stripe-basic"}).json()["data"]
         assert [s["name"] for s in syncs] == ["Acme Stripe"]
     with pytest.raises(ScenarioError, match=r"no-such: no such file, nor a shipped scenario \(shipped: faults, "):
         load_file(Tenants(), "no-such")

@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import pytest
 
-from contract_tests.test_schemathesis import schemathesis, whole_spec
 from emulator.launcher import running_emulator
+from sequin_contract.schemathesis_run import Deployment
 
 
 @pytest.mark.slow
 def test_schemathesis_finds_no_failure_on_the_whole_spec(tmp_path):
     with running_emulator("--api-key", "st-key", "--validate-responses") as url:
-        for number, selection in enumerate(whole_spec(emulator=True)):
-            result = schemathesis(url, "st-key", *selection, "--max-examples", "8", "--seed", "1", "--report",
-                                  "junit", "--report-dir", str(tmp_path / str(number)), timeout=600)
+        deployment = Deployment.probe(url, "st-key")
+        assert deployment.emulator and not deployment.permissive
+        for result in deployment.whole_spec("--max-examples", "8", "--seed", "1", report=tmp_path / "st.xml",
+                                            timeout=600):
             assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
             assert "passed" in result.stdout

@@ -1,7 +1,7 @@
 """Deliberately broken emulators, to prove the kit fails when a server breaks the contract.
 
 Each variant wraps the true emulator's ASGI app and breaks one promise. Run one with
-`python -m contract_tests.broken KIND --port PORT`; `tests/test_contract_kit.py` runs the kit against every
+`python -m sequin_contract.broken KIND --port PORT`; `tests/test_contract_kit.py` runs the kit against every
 kind and expects it to fail, and against the true emulator and expects it to pass.
 """
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -10,9 +9,10 @@ from dataclasses import dataclass, field
 import httpx
 import pytest
 
-from contract_tests.client import Client
+from sequin_contract import missing_extra
+from sequin_contract.client import Client
+from sequin_contract.options import LIVE_MAX_RPS
 
-LIVE_MAX_RPS = 5.0
 RUN = uuid.uuid4().hex[:8]
 SCHEMATHESIS_REPORTS: list[str] = []  # JUnit files of this session's Schemathesis runs, for the summary
 
@@ -25,18 +25,17 @@ class Target:
     emulator: bool  # the control plane answers, so time and upstream changes can be driven
 
 
-def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("sequin contract")
-    group.addoption("--base-url", default=os.environ.get("SEQUIN_BASE_URL"), help="the deployment to check")
-    group.addoption("--api-key", default=os.environ.get("SEQUIN_API_KEY"), help="its API key")
-    group.addoption("--live", action="store_true", help="a real deployment: pace requests, touch only own resources")
-    group.addoption("--max-rps", type=float, default=None, help=f"request rate cap (default {LIVE_MAX_RPS} with --live)")
+def pytest_configure(config: pytest.Config) -> None:
+    missing = missing_extra()
+    if missing:
+        raise pytest.UsageError(missing)
 
 
 @pytest.fixture(scope="session")
 def target(request: pytest.FixtureRequest) -> Iterator[Target]:
     config = request.config
-    base_url, api_key, live = config.getoption("base_url"), config.getoption("api_key"), config.getoption("live")
+    base_url, api_key = config.getoption("sequin_base_url"), config.getoption("sequin_api_key")
+    live = config.getoption("sequin_live")
     if not base_url:
         from emulator.launcher import running_emulator
 
@@ -45,7 +44,7 @@ def target(request: pytest.FixtureRequest) -> Iterator[Target]:
             yield Target(url, api_key, live=False, emulator=True)
         return
     if not api_key:
-        raise pytest.UsageError("--api-key (or SEQUIN_API_KEY) is required with --base-url")
+        raise pytest.UsageError("--sequin-api-key (or SEQUIN_API_KEY) is required with --sequin-base-url")
     try:
         emulator = not live and httpx.get(f"{base_url}/_emulator/health", timeout=10).status_code == 200
     except httpx.HTTPError:
@@ -55,7 +54,7 @@ def target(request: pytest.FixtureRequest) -> Iterator[Target]:
 
 @pytest.fixture(scope="session")
 def client(target: Target, request: pytest.FixtureRequest) -> Iterator[Client]:
-    rate = request.config.getoption("max_rps") or (LIVE_MAX_RPS if target.live else None)
+    rate = request.config.getoption("sequin_max_rps") or (LIVE_MAX_RPS if target.live else None)
     kit_client = Client(target.base_url, target.api_key, max_rps=rate)
     yield kit_client
     kit_client.close()
