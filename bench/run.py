@@ -1,11 +1,11 @@
 """The emulator's benchmarks, each against a baseline measured in the same run; prints one table.
 
-    .venv/bin/python bench/run.py [--quick] [--no-prism]
+    .venv/bin/python bench/run.py [--quick] [--no-prism] [--only postgres]
 
 Rows: figure, target, measured value, baseline, ratio. Baselines: a bare Starlette app on uvicorn serving the
-same bytes (start-up, throughput, latency), and plain copying plus JSON encoding of the same records
-(generation). `--quick` shortens every measurement (for a smoke run); the figures in RESULTS.md come from a
-full run.
+same bytes (start-up, throughput, latency), plain copying plus JSON encoding of the same records (generation),
+and a plain psycopg COPY / INSERT into the same PostgreSQL server (Postgres consumers, bench/postgres.py).
+`--quick` shortens every measurement (for a smoke run); the figures in RESULTS.md come from a full run.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+import postgres  # noqa: E402
 import robustness  # noqa: E402
 from load import hammer, read_response, request_bytes  # noqa: E402
 
@@ -340,9 +341,22 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="short runs, for a smoke test")
     parser.add_argument("--no-prism", action="store_true")
+    parser.add_argument("--only", choices=["postgres"], help="run only these rows")
     args = parser.parse_args()
     q = args.quick
     print("running benchmarks" + (" (quick)" if q else ""), flush=True)
+    if args.only != "postgres":
+        everything_else(args)
+    postgres.throughput(emulator, row, _customer, 10_000 if q else 100_000)
+    postgres.lag(emulator, row, 20 if q else 200)
+    widths = [max(len(r[i]) for r in ROWS + [("figure", "target", "measured", "baseline", "ratio")]) for i in range(5)]
+    print()
+    for r in [("figure", "target", "measured", "baseline", "ratio")] + ROWS:
+        print(" | ".join(cell.ljust(width) for cell, width in zip(r, widths, strict=True)))
+
+
+def everything_else(args: argparse.Namespace) -> None:
+    q = args.quick
     cold_start(2 if q else 7)
     management(1.0 if q else 5.0)
     consume(2000 if q else 20000)
@@ -356,10 +370,6 @@ def main() -> None:
     robustness.wrk(emulator, bare, row, 1.0 if q else 5.0)
     if not args.no_prism:
         prism(1.0 if q else 5.0)
-    widths = [max(len(r[i]) for r in ROWS + [("figure", "target", "measured", "baseline", "ratio")]) for i in range(5)]
-    print()
-    for r in [("figure", "target", "measured", "baseline", "ratio")] + ROWS:
-        print(" | ".join(cell.ljust(width) for cell, width in zip(r, widths, strict=True)))
 
 
 if __name__ == "__main__":

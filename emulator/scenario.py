@@ -13,7 +13,18 @@ from typing import Any
 
 import yaml
 
-from emulator.domain import accounts, consumers, credentials, engine, inputs, oauth_apps, streams, syncs, upstream_writes
+from emulator.domain import (
+    accounts,
+    consumers,
+    credentials,
+    engine,
+    inputs,
+    oauth_apps,
+    postgres,
+    streams,
+    syncs,
+    upstream_writes,
+)
 from emulator.domain.clock import Clock
 from emulator.domain.errors import DomainError, Invalid
 from emulator.domain.tenant import Tenant, Tenants
@@ -44,7 +55,7 @@ def _lookup(table: dict[str, str], name: str, path: str, kind: str) -> str:
 
 def _unique(data: dict) -> None:
     for section, key in (("oauth_apps", "name"), ("credentials", "name"), ("streams", "slug"), ("syncs", "name"),
-                         ("consumers", "name")):
+                         ("consumers", "name"), ("targets", "name"), ("postgres_consumers", "name")):
         seen: set = set()
         for i, item in enumerate(data.get(section, [])):
             if item[key] in seen:
@@ -75,7 +86,7 @@ def apply(tenant: Tenant, data: Any) -> dict[str, dict[str, str]]:
     _unique(data)
     existing = {s.id for s in tenant.streams}
     ids: dict[str, dict[str, str]] = {"oauth_apps": {}, "credentials": {}, "streams": {s.slug: s.id for s in tenant.streams},
-                                      "syncs": {}, "consumers": {}}
+                                      "syncs": {}, "consumers": {}, "targets": {}, "postgres_consumers": {}}
 
     def each(section: str, create: Callable[[str, dict], tuple[str, str]]) -> None:
         for i, item in enumerate(data.get(section, [])):
@@ -134,6 +145,17 @@ def apply(tenant: Tenant, data: Any) -> dict[str, dict[str, str]]:
         return item["name"], consumers.create(tenant, parse(inputs.NewConsumer, body)).id
 
     each("consumers", consumer)
+    each("targets", lambda path, item: (item["name"], postgres.create_target(tenant, parse(inputs.NewPostgresTarget,
+                                                                                             item)).id))
+
+    def postgres_consumer(path: str, item: dict) -> tuple[str, str]:
+        body = {k: v for k, v in item.items() if k != "target"}
+        body["target_id"] = _lookup(ids["targets"], item["target"], "target", "target")
+        if item.get("syncs", ["*"]) != ["*"]:
+            body["syncs"] = [_lookup(ids["syncs"], name, f"syncs.{j}", "sync") for j, name in enumerate(item["syncs"])]
+        return item["name"], postgres.create_consumer(tenant, parse(inputs.NewPostgresConsumer, body)).id
+
+    each("postgres_consumers", postgres_consumer)
     if "advance" in data:
         try:
             to = advanced(tenant.now(), data["advance"])

@@ -75,6 +75,16 @@ class TenantClient:
             self.advance(step)
         raise AssertionError(f"sync {sync_id} had not finished its backfill after {steps} steps of {step}")
 
+    def wait_for_postgres(self, consumer_id: str, timeout: float = 30.0) -> dict:
+        """Wait until a Postgres consumer has committed everything it covers to its table; returns its progress
+        (`caught_up`, `pending`, `health`), or raises AssertionError after `timeout` seconds."""
+        longer = {"timeout": timeout + 10} if self._owns_http else {}  # a client handed in keeps its own settings
+        progress = self._ok("POST", f"/_emulator/consumers/postgres/{consumer_id}/wait",
+                            {"timeout_ms": int(timeout * 1000)}, **longer)
+        if not progress["caught_up"]:
+            raise AssertionError(f"Postgres consumer {consumer_id} had not caught up after {timeout} s: {progress}")
+        return progress
+
     def inject(self, credential_id: str, kind: str, collection_id: str, upstream_id: str | None = None,
                data: dict | None = None) -> dict:
         """Make an upstream insert / update / delete; syncs see it at their next poll."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import os
 import warnings
 from collections.abc import Callable, Iterator
 from functools import partialmethod
@@ -20,6 +21,7 @@ from emulator.domain.tenant import ClockStart  # noqa: E402
 from emulator.domain.timefmt import parse_timestamp  # noqa: E402
 from emulator.domain.upstream import AccountSettings  # noqa: E402
 from emulator.testing import TenantClient  # noqa: E402
+from tests.postgres_server import PostgresServer, binaries  # noqa: E402
 
 START = "2024-01-01T00:00:00Z"
 _tokens = itertools.count()
@@ -112,3 +114,17 @@ def api(client) -> Api:
 def other(client) -> Api:
     """A second tenant on the same emulator."""
     return Api(client, f"other-{next(_tokens)}")
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A real PostgreSQL server for the session (tests/postgres_server.py), stopped at the end."""
+    bin_dir = binaries()
+    if bin_dir is None:
+        message = "PostgreSQL's server binaries (initdb, pg_ctl) are not installed: Debian's `postgresql` package"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    server = PostgresServer(bin_dir)
+    yield server
+    server.close()

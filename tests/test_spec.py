@@ -52,7 +52,9 @@ def test_every_operation_documents_its_errors(op):
 def test_every_create_links_to_its_get_update_and_delete():
     for create, resource in [("createStream", "Stream"), ("importCredential", "Credential"),
                              ("createOAuthApp", "OAuthApp"), ("createSync", "Sync"),
-                             ("createHttpConsumer", "HttpConsumer")]:
+                             ("createHttpConsumer", "HttpConsumer"), ("createPostgresTarget", "PostgresTarget"),
+                             ("createDbPostgresTarget", "DbPostgresTarget"),
+                             ("createPostgresConsumer", "PostgresConsumer")]:
         op = next(o for o in OPS if o.operation_id == create)
         targets = {link["operationId"] for link in op.responses["200"]["links"].values()}
         assert {f"get{resource}", f"update{resource}", f"delete{resource}"} <= targets

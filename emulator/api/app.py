@@ -288,7 +288,11 @@ def create_app(config: ServerConfig | None = None, tenants: Tenants | None = Non
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
         app.state.loop = asyncio.get_running_loop()  # for stopping() from a signal handler
-        tasks = [asyncio.create_task(_tick(tenants, pipeline.turns, config.tick_seconds))]
+        from emulator.postgres_writer import PostgresWriter  # psycopg loads only when a server runs
+
+        writer = PostgresWriter(tenants)
+        tasks = [asyncio.create_task(_tick(tenants, pipeline.turns, config.tick_seconds)),
+                 asyncio.create_task(writer.run())]
         if config.state_file and config.state_interval:
             tasks.append(asyncio.create_task(_save_every(tenants, config.state_file, config.state_interval)))
         try:
@@ -296,6 +300,7 @@ def create_app(config: ServerConfig | None = None, tenants: Tenants | None = Non
         finally:
             for task in tasks:
                 task.cancel()
+            await writer.close()  # the pools' connections closed, not left to the database to notice
             if config.state_file:
                 state_file.save(tenants, config.state_file)
 

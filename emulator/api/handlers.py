@@ -27,6 +27,7 @@ from emulator.domain import (
     mutations,
     oauth_apps,
     oauth_flow,
+    postgres,
     snapshot,
     streams,
     syncs,
@@ -242,6 +243,65 @@ def delete_http_consumer(call: Call) -> Reply:
     return 200, views.deleted(consumers.delete(call.tenant, call.params["id"]).id)
 
 
+@operation("createPostgresTarget")
+@operation("createDbPostgresTarget")
+def create_postgres_target(call: Call) -> Reply:
+    return 200, views.postgres_target(postgres.create_target(call.tenant, call.input(inputs.NewPostgresTarget)))
+
+
+@operation("listPostgresTargets")
+@operation("listDbPostgresTargets")
+def list_postgres_targets(call: Call) -> Reply:
+    return 200, filtered([views.postgres_target(t) for t in call.tenant.targets.newest_first()], call.params)
+
+
+@operation("getPostgresTarget")
+@operation("getDbPostgresTarget")
+def get_postgres_target(call: Call) -> Reply:
+    return 200, views.postgres_target(call.tenant.targets.get(call.params["id"]))
+
+
+@operation("updatePostgresTarget")
+@operation("updateDbPostgresTarget")
+def update_postgres_target(call: Call) -> Reply:
+    changes = call.input(inputs.PostgresTargetChanges)
+    return 200, views.postgres_target(postgres.update_target(call.tenant, call.params["id"], changes))
+
+
+@operation("deletePostgresTarget")
+@operation("deleteDbPostgresTarget")
+def delete_postgres_target(call: Call) -> Reply:
+    return 200, views.deleted(postgres.delete_target(call.tenant, call.params["id"]).id)
+
+
+@operation("createPostgresConsumer")
+def create_postgres_consumer(call: Call) -> Reply:
+    return 200, views.postgres_consumer(postgres.create_consumer(call.tenant, call.input(inputs.NewPostgresConsumer)))
+
+
+@operation("listPostgresConsumers")
+def list_postgres_consumers(call: Call) -> Reply:
+    sync_id = call.params.get("sync_id")
+    found = [c for c in call.tenant.postgres_consumers.newest_first() if sync_id is None or c.covers(sync_id)]
+    return 200, filtered([views.postgres_consumer(c) for c in found], call.params, ignore=("sync_id",))
+
+
+@operation("getPostgresConsumer")
+def get_postgres_consumer(call: Call) -> Reply:
+    return 200, views.postgres_consumer(call.tenant.postgres_consumers.get(call.params["id"]))
+
+
+@operation("updatePostgresConsumer")
+def update_postgres_consumer(call: Call) -> Reply:
+    changes = call.input(inputs.PostgresConsumerChanges)
+    return 200, views.postgres_consumer(postgres.update_consumer(call.tenant, call.params["id"], changes))
+
+
+@operation("deletePostgresConsumer")
+def delete_postgres_consumer(call: Call) -> Reply:
+    return 200, views.deleted(postgres.delete_consumer(call.tenant, call.params["id"]).id)
+
+
 @operation("startAuth")
 def start_auth(call: Call) -> Reply:
     token = oauth_flow.start(call.tenants, call.tenant, call.input(inputs.StartAuth))
@@ -381,6 +441,24 @@ async def run_mutation(call: Call) -> Reply:
 
 
 # ---------------------------------------------------------------- control plane
+
+@operation("awaitPostgresConsumer")
+async def await_postgres_consumer(call: Call) -> Reply:
+    """Wait until the writer has committed everything the consumer covers (or the time is up)."""
+    tenant, consumer_id = call.tenant, call.params["id"]
+    tenant.postgres_consumers.get(consumer_id)
+    timeout = call.input(inputs.PostgresConsumerWait).timeout_ms
+
+    def caught_up() -> bool:
+        consumer = tenant.postgres_consumers.find(consumer_id)
+        return consumer is not None and consumer.active and postgres.caught_up(tenant, consumer)
+
+    done = await _until(tenant, caught_up, timeout)
+    tenant = call.tenants.get(tenant.token)  # a reset or an import meanwhile: answer from the new state
+    consumer = tenant.postgres_consumers.get(consumer_id)
+    return 200, {"caught_up": done, "pending": postgres.pending(tenant, consumer),
+                 "health": views.health(consumer.health)}
+
 
 @operation("emulatorHealth")
 def emulator_health(call: Call) -> Reply:

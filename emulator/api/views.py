@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from emulator.domain.catalog import MASK, masked
 from emulator.domain.health import Health
-from emulator.domain.models import Credential, HttpConsumer, OAuthApp, Stream, Sync
+from emulator.domain.models import Credential, HttpConsumer, OAuthApp, PostgresConsumer, PostgresTarget, Stream, Sync
 from emulator.domain.tenant import Tenant
 from emulator.domain.timefmt import format_micros as ts
 
@@ -53,6 +53,18 @@ def http_consumer(c: HttpConsumer) -> dict:
             "ack_wait_ms": c.ack_wait_ms, "max_deliver": c.max_deliver, "max_ack_pending": c.max_ack_pending,
             "filters": dict(c.filters), "metadata": c.metadata, "created_at": ts(c.created_at),
             "updated_at": ts(c.updated_at)}
+
+
+def postgres_target(t: PostgresTarget) -> dict:
+    return {"id": t.id, "name": t.name, "kind": "postgres", "health": health(t.health),
+            "connection": {**t.connection, "password": MASK}, "ssh_tunnel_id": None, "metadata": t.metadata,
+            "created_at": ts(t.created_at), "updated_at": ts(t.updated_at)}
+
+
+def postgres_consumer(c: PostgresConsumer) -> dict:
+    return {"id": c.id, "name": c.name, "active": c.active, "syncs": list(c.syncs), "target_id": c.target_id,
+            "table_name": c.table_name, "health": health(c.health), "metadata": c.metadata,
+            "created_at": ts(c.created_at), "updated_at": ts(c.updated_at)}
 
 
 def deleted(resource_id: str) -> dict:

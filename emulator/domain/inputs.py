@@ -184,6 +184,54 @@ class ConsumerChanges:
     normalize = staticmethod(_fold_ack_wait)
 
 
+# ------------------------------------------------------------------ Postgres targets and consumers
+
+@dataclass(frozen=True)
+class NewPostgresTarget:
+    SCHEMA: ClassVar[str] = "PostgresTargetCreate"
+    name: str
+    connection: dict
+    metadata: dict
+    ssh_tunnel_id: str | None = None
+
+
+@dataclass(frozen=True)
+class PostgresTargetChanges:
+    SCHEMA: ClassVar[str] = "PostgresTargetUpdate"
+    name: str | Unset = UNSET
+    connection: dict | Unset = UNSET  # only the fields given change
+    ssh_tunnel_id: str | None | Unset = UNSET
+    metadata: dict | Unset = UNSET
+
+
+@dataclass(frozen=True)
+class NewPostgresConsumer:
+    SCHEMA: ClassVar[str] = "PostgresConsumerCreate"
+    name: str
+    target_id: str
+    syncs: list[str]
+    active: bool
+    table_name: str
+    metadata: dict
+
+
+@dataclass(frozen=True)
+class PostgresConsumerChanges:
+    SCHEMA: ClassVar[str] = "PostgresConsumerUpdate"
+    name: str | Unset = UNSET
+    target_id: str | Unset = UNSET  # immutable: accepted only with its current value
+    syncs: list[str] | Unset = UNSET
+    active: bool | Unset = UNSET
+    table_name: str | Unset = UNSET  # immutable, as target_id
+    metadata: dict | Unset = UNSET
+
+
+@dataclass(frozen=True)
+class PostgresConsumerWait:
+    SCHEMA: ClassVar[str] = "AwaitPostgresConsumer"
+    timeout_ms: int
+
+
 # ------------------------------------------------------------------ writes to streams and upstream accounts
 
 @dataclass(frozen=True)

@@ -1,9 +1,10 @@
-"""The five Management API resources, as plain objects. Each owns the state that lives and dies with it (moto's
-backends, LocalStack's stores): a stream its log of records, a consumer its delivery cursor, a sync the engine's
-run, a credential its collection refresh. Deleting a resource takes its state along; nothing to keep in step.
+"""The Management API resources, as plain objects. Each owns the state that lives and dies with it (moto's
+backends, LocalStack's stores): a stream its log of records, an HTTP consumer its delivery cursor, a sync the
+engine's run, a credential its collection refresh, a Postgres consumer its place in the streams. Deleting a
+resource takes its state along; nothing to keep in step.
 
-`row` / `from_row` turn a resource into its snapshot row and back, the same way for all five: the fields marked
-`owned` are saved by their own classes (`StreamLog`, `ConsumerCursor`, `SyncRun`), not in the row.
+`row` / `from_row` turn a resource into its snapshot row and back, the same way for all: the fields marked
+`owned` are saved by their own classes (`StreamLog`, `ConsumerCursor`, `SyncRun`, `TableCursor`), not in the row.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from emulator.domain.delivery import ConsumerCursor, DeliveryRules
 from emulator.domain.health import Health
 from emulator.domain.records import StreamLog
 from emulator.domain.runs import SyncRun
+from emulator.domain.table_cursor import TableCursor
 
 OWNED = {"owned": True}  # field metadata: the resource's own state, not part of its row
 
@@ -115,8 +117,41 @@ class HttpConsumer:
         return DeliveryRules(self.ack_wait_ms, self.max_deliver, self.max_ack_pending, self.filters)
 
 
-Resource = Stream | OAuthApp | Credential | Sync | HttpConsumer
-R = TypeVar("R", Stream, OAuthApp, Credential, Sync, HttpConsumer)
+@dataclass
+class PostgresTarget:
+    """A database of the user's, which Postgres consumers write into."""
+
+    id: str
+    name: str
+    connection: dict  # host, port, database, username, password
+    metadata: dict
+    health: Health  # set by the writer: whether the database answered
+    created_at: int
+    updated_at: int
+
+
+@dataclass
+class PostgresConsumer:
+    """Writes every record version of its syncs into a table of its target."""
+
+    id: str
+    name: str
+    target_id: str
+    syncs: list[str]  # sync ids, or ["*"]: every sync of the organization
+    active: bool
+    table_name: str
+    metadata: dict
+    health: Health  # set by the writer: whether its writes succeed
+    created_at: int
+    updated_at: int
+    cursor: TableCursor = owned(default_factory=TableCursor)  # what is committed to the table
+
+    def covers(self, sync_id: str) -> bool:
+        return self.syncs == ["*"] or sync_id in self.syncs
+
+
+Resource = Stream | OAuthApp | Credential | Sync | HttpConsumer | PostgresTarget | PostgresConsumer
+R = TypeVar("R", Stream, OAuthApp, Credential, Sync, HttpConsumer, PostgresTarget, PostgresConsumer)
 
 
 def row(resource: Resource) -> dict:
@@ -137,7 +172,8 @@ def from_row(cls: type[R], saved: dict) -> R:
 
 
 _HINTS: dict[type, dict[str, Any]] = {cls: typing.get_type_hints(cls)
-                                      for cls in (Stream, OAuthApp, Credential, Sync, HttpConsumer)}
+                                      for cls in (Stream, OAuthApp, Credential, Sync, HttpConsumer, PostgresTarget,
+                                                  PostgresConsumer)}
 
 
 def _typed(hint: Any, value: Any) -> Any:

@@ -7,7 +7,7 @@ them straight away and skips them when it polls.
 
 from __future__ import annotations
 
-from emulator.domain import accounts, consumers, streams, upstream_writes
+from emulator.domain import accounts, consumers, postgres, streams, upstream_writes
 from emulator.domain.errors import Invalid, NotFound
 from emulator.domain.inputs import Mutation
 from emulator.domain.records import RecordVersion
@@ -38,8 +38,9 @@ def run(tenant: Tenant, mutation: Mutation) -> list[RecordVersion]:
         raise Invalid.field("sync_id", "is not a sync of this organization")
     if mutation.collection_id not in sync.collection_ids:
         raise Invalid.field("collection_id", f"is not one of the sync's collections ({', '.join(sync.collection_ids)})")
-    unknown = {f"await_consumer_ids.{i}": ["is not an HTTP consumer of this organization"]
-               for i, cid in enumerate(mutation.await_consumer_ids) if tenant.consumers.find(cid) is None}
+    unknown = {f"await_consumer_ids.{i}": ["is not an HTTP or Postgres consumer of this organization"]
+               for i, cid in enumerate(mutation.await_consumer_ids)
+               if tenant.consumers.find(cid) is None and tenant.postgres_consumers.find(cid) is None}
     if unknown:
         raise Invalid(unknown)
     account = accounts.account_for(tenant, tenant.credentials.get(sync.credential_id))
@@ -71,5 +72,7 @@ def run(tenant: Tenant, mutation: Mutation) -> list[RecordVersion]:
 
 
 def awaited(tenant: Tenant, consumer_ids: list[str], versions: list[RecordVersion]) -> bool:
-    """Have all these consumers acked all these versions (or been deleted meanwhile)?"""
-    return all(consumers.has_acked(tenant, cid, versions) for cid in consumer_ids if tenant.consumers.find(cid))
+    """Have all these consumers acked (HTTP) or committed to their table (Postgres) all these versions, or been
+    deleted meanwhile?"""
+    return all(consumers.has_acked(tenant, cid, versions) if tenant.consumers.find(cid)
+               else postgres.has_committed(tenant, cid, versions) for cid in consumer_ids)

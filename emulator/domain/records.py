@@ -10,9 +10,9 @@ make a consumer's `num_pending` exact without scanning the whole log.
 from __future__ import annotations
 
 from array import array
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import orjson
 
@@ -63,6 +63,13 @@ class StreamLog:
     def _index(self) -> None:
         """Build the lookups from `entries`: live positions, and live counts per block of positions."""
         self.position: dict[RecordKey, int] = {}  # live position of every record
+        # `updated_idx` per position, never decreasing (an emptied slot repeats the one before), to find the
+        # versions written after a given idx by bisection: Postgres consumers keep their place as an idx
+        self.idxs = array("q")
+        last = 0
+        for version in self.entries:
+            last = version.idx if version is not None else last
+            self.idxs.append(last)
         self._blocks: list[Counter] = []  # live versions per FilterKey, per block of positions
         self._block_live: list[int] = []  # live versions per block of positions
         for start in range(0, len(self.entries), self.block):
@@ -135,6 +142,7 @@ class StreamLog:
             self._block_live.append(0)
         self.entries.append(version)
         self.inserted_at.append(now)
+        self.idxs.append(idx)
         self.position[key] = position
         self._blocks[-1][version.filter_key] += 1
         self._block_live[-1] += 1
@@ -154,6 +162,14 @@ class StreamLog:
         for block in self._blocks[start // self.block + 1:]:
             count += sum(n for fk, n in block.items() if n and matches(fk))
         return count
+
+    def versions_after(self, idx: int) -> Iterator[RecordVersion]:
+        """The live versions with an `updated_idx` above `idx`, in stream order."""
+        entries = self.entries
+        for position in range(bisect_right(self.idxs, idx), len(entries)):
+            version = entries[position]
+            if version is not None:
+                yield version
 
     def first_position_since(self, time: int) -> int:
         return bisect_left(self.inserted_at, time)

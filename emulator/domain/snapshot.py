@@ -17,9 +17,19 @@ from emulator.domain.delivery import ConsumerCursor
 from emulator.domain.errors import Invalid
 from emulator.domain.ids import IdFactory
 from emulator.domain.memory import collector_paused
-from emulator.domain.models import Credential, HttpConsumer, OAuthApp, Stream, Sync, from_row
+from emulator.domain.models import (
+    Credential,
+    HttpConsumer,
+    OAuthApp,
+    PostgresConsumer,
+    PostgresTarget,
+    Stream,
+    Sync,
+    from_row,
+)
 from emulator.domain.records import StreamLog
 from emulator.domain.runs import SyncRun
+from emulator.domain.table_cursor import TableCursor
 from emulator.domain.tenant import Faults, Tenant, Tenants
 from emulator.domain.upstream import Account, AccountSettings
 from emulator.providers import PROVIDERS
@@ -43,6 +53,9 @@ def export(tenant: Tenant) -> dict:
         "runs": {sync.id: run.to_json() for sync, run in tenant.runs()},
         "refreshes": {c.id: c.refresh for c in tenant.credentials if c.refresh is not None},
         "faults": dataclasses.asdict(tenant.faults),
+        "targets": [models.row(target) for target in tenant.targets],
+        "postgres_consumers": [models.row(consumer) for consumer in tenant.postgres_consumers],
+        "table_cursors": {consumer.id: consumer.cursor.to_json() for consumer in tenant.postgres_consumers},
     }
 
 
@@ -103,6 +116,12 @@ def _reference_errors(s: dict) -> dict[str, list[str]]:
     for i, row in enumerate(s["consumers"]):
         if row["stream_id"] not in streams:
             p.add(f"consumers.{i}.stream_id", "is not a stream of the snapshot")
+    targets = p.unique(s.get("targets", []), "id", "targets")
+    postgres_consumers = p.unique(s.get("postgres_consumers", []), "id", "postgres_consumers")
+    for i, row in enumerate(s.get("postgres_consumers", [])):
+        if row["target_id"] not in targets:
+            p.add(f"postgres_consumers.{i}.target_id", "is not a target of the snapshot")
+    p.same_keys(s.get("table_cursors", {}), set(postgres_consumers), "table_cursors", "postgres_consumers")
     p.same_keys(s["logs"], set(streams), "logs", "streams")
     last_idx = s["last_idx"]
     for stream_id, log in s["logs"].items():
@@ -221,4 +240,9 @@ def restore(tenants: Tenants, token: str, snapshot: dict) -> Tenant:
         tenant.accounts = {key: Account.from_json(saved, PROVIDERS[saved["provider"]])
                            for key, saved in snapshot["accounts"].items()}
         tenant.faults = Faults(**snapshot["faults"])
+        for saved in snapshot.get("targets", []):
+            tenant.targets.add(from_row(PostgresTarget, saved))
+        for saved in snapshot.get("postgres_consumers", []):
+            postgres_consumer = tenant.postgres_consumers.add(from_row(PostgresConsumer, saved))
+            postgres_consumer.cursor = TableCursor.from_json(snapshot["table_cursors"][postgres_consumer.id])
     return tenants.replace(token, tenant)

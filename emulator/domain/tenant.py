@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from emulator.domain.clock import Clock
 from emulator.domain.ids import IdFactory, derived_uuid
-from emulator.domain.models import Credential, HttpConsumer, OAuthApp, Stream, Sync
+from emulator.domain.models import Credential, HttpConsumer, OAuthApp, PostgresConsumer, PostgresTarget, Stream, Sync
 from emulator.domain.runs import SyncRun
 from emulator.domain.store import Store
 from emulator.domain.upstream import Account, AccountSettings
@@ -49,6 +49,8 @@ class Tenant:
     credentials: Store[Credential] = field(default_factory=lambda: Store("credential"))
     syncs: Store[Sync] = field(default_factory=lambda: Store("sync"))
     consumers: Store[HttpConsumer] = field(default_factory=lambda: Store("HTTP consumer"))
+    targets: Store[PostgresTarget] = field(default_factory=lambda: Store("Postgres target"))
+    postgres_consumers: Store[PostgresConsumer] = field(default_factory=lambda: Store("Postgres consumer"))
     seed: int = 0
     account_defaults: AccountSettings = field(default_factory=AccountSettings)  # how new simulated accounts are shaped
     accounts: dict[str, Account] = field(default_factory=dict)  # account key → simulated upstream account
@@ -80,7 +82,8 @@ class Tenant:
         """Nothing to lose: no resources, no accounts, no faults, the clock as every new tenant's. Only
         its journal would go if it were forgotten and built again on its next request."""
         return not (len(self.streams) or len(self.oauth_apps) or len(self.credentials) or len(self.syncs)
-                    or len(self.consumers) or self.accounts or self.listeners or self.last_idx) \
+                    or len(self.consumers) or len(self.targets) or len(self.postgres_consumers) or self.accounts
+                    or self.listeners or self.last_idx) \
             and self.faults == Faults() and not self.clock.moved and self.clock.mode == clock.mode \
             and self.clock.scale == clock.scale and self.engine_fault is None
 
@@ -122,6 +125,10 @@ class Tenants:
             if len(self._tenants) > floor + floor // 10:  # a sweep per 10% of growth: amortized O(1)
                 self._forget_pristine(keep=token)
         return tenant
+
+    def find(self, token: str) -> Tenant | None:
+        """The tenant of `token` if there is one (never making one)."""
+        return self._tenants.get(token)
 
     def _forget_pristine(self, keep: str) -> None:
         for token, tenant in list(self._tenants.items()):

@@ -1,0 +1,242 @@
+"""Writing into users' PostgreSQL databases: one asyncio task per Postgres consumer, one small connection pool
+(psycopg 3) per target, a watcher per target for its `health`.
+
+The domain (`emulator.domain.postgres`) says what to write and keeps each consumer's place; this module only talks
+to the databases and reports back. A batch is staged with COPY into a temporary table and upserted from there in
+the same transaction, so a batch is all or nothing and as quick as COPY allows; the upsert applies only a higher
+`updated_idx`, so writing a batch again (after a failure, a replay) changes nothing. A failed write is retried
+with back-off (0.1 s, doubling, at most 60 s between tries), nothing moving on until it succeeds, so nothing is
+lost or reordered; a dropped table is created again and everything written again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import weakref
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import orjson
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from emulator.domain import postgres
+from emulator.domain.models import PostgresTarget
+from emulator.domain.tenant import Tenant, Tenants
+
+LOG = logging.getLogger("sequin_emulator.postgres")
+RETRY_FIRST, RETRY_MOST = 0.1, 60.0  # seconds between tries of a failed write: first, and at most
+IDLE = 1.0  # a caught-up consumer looks again at least this often (it is woken by new records anyway)
+RECONCILE_EVERY = 0.1  # how soon a new consumer starts and a deleted one stops
+WATCH_OK = 5.0  # how often a target's database is checked while it answers (while not: as failed writes back off)
+CONNECT_TIMEOUT = 5  # seconds
+
+COLUMNS = ("sequin_id uuid PRIMARY KEY, sync_id uuid NOT NULL, sync_external_id text, sync_metadata jsonb, "
+           "collection_id text NOT NULL, upstream_id text NOT NULL, upstream_created_at timestamptz, "
+           "upstream_updated_at timestamptz, updated_idx bigint NOT NULL, deleted boolean NOT NULL, data jsonb, "
+           "inserted_at timestamptz NOT NULL, updated_at timestamptz NOT NULL")
+NAMES = [column.split()[0] for column in COLUMNS.split(", ")]
+KEPT_ON_UPDATE = {"sequin_id", "inserted_at"}  # a new version updates everything else
+STAGE = "sequin_emulator_batch"
+CREATE_STAGE = f"CREATE TEMP TABLE IF NOT EXISTS {STAGE} ({COLUMNS.replace(' PRIMARY KEY', '')}) ON COMMIT DELETE ROWS"
+COPY_STAGE = f"COPY {STAGE} ({', '.join(NAMES)}) FROM STDIN"
+
+
+def _create(table: str) -> sql.Composed:
+    return sql.SQL("CREATE TABLE IF NOT EXISTS {} (" + COLUMNS + ")").format(sql.Identifier(table))
+
+
+def _upsert(table: str) -> sql.Composed:
+    columns = sql.SQL(", ").join(map(sql.Identifier, NAMES))
+    updates = sql.SQL(", ").join(sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(name))
+                                 for name in NAMES if name not in KEPT_ON_UPDATE)
+    return sql.SQL("INSERT INTO {table} AS t ({columns}) SELECT {columns} FROM {stage} ON CONFLICT (sequin_id) "
+                   "DO UPDATE SET {updates} WHERE t.updated_idx < EXCLUDED.updated_idx").format(
+        table=sql.Identifier(table), columns=columns, stage=sql.Identifier(STAGE), updates=updates)
+
+
+def row(payload: bytes) -> tuple:
+    """A record (its JSON as the stream serves it) as the table's row; JSON columns as JSON text."""
+    r = orjson.loads(payload)
+    sync = r["sync"]
+    return (r["id"], r["sync_id"], sync["external_id"], orjson.dumps(sync["metadata"]).decode(), r["collection_id"],
+            r["upstream_id"], r["upstream_created_at"], r["upstream_updated_at"], r["updated_idx"], r["deleted"],
+            orjson.dumps(r["data"]).decode(), r["inserted_at"], r["inserted_at"])
+
+
+def conninfo(target: PostgresTarget) -> str:
+    c = target.connection
+    return make_conninfo(host=c["host"], port=c["port"], dbname=c["database"], user=c["username"],
+                         password=c["password"], connect_timeout=CONNECT_TIMEOUT, application_name="sequin-emulator")
+
+
+class MissingTable(Exception):
+    """The consumer's table is gone (dropped while the consumer ran)."""
+
+
+class PostgresWriter:
+    """Keeps a task running for every Postgres consumer of every tenant, and a pool for every target in use."""
+
+    def __init__(self, tenants: Tenants) -> None:
+        self.tenants = tenants
+        self.tasks: dict[tuple[str, str], asyncio.Task] = {}  # (token, consumer or target id) → its task
+        self.pools: dict[tuple[str, str, str], AsyncConnectionPool] = {}  # (token, target id, conninfo) → pool
+        self.tables: set[tuple[tuple[str, str, str], str]] = set()  # (pool key, table) known to exist
+        self.staged: weakref.WeakSet[psycopg.AsyncConnection] = weakref.WeakSet()  # connections with the stage table
+
+    async def run(self) -> None:
+        """Start and stop consumer tasks and target watchers as resources come and go. Never returns."""
+        while True:
+            try:
+                await self.reconcile()
+            except Exception:  # noqa: BLE001 - the last line of defence: log and keep delivering
+                LOG.exception("the Postgres writer failed a round; it goes on")
+            await asyncio.sleep(RECONCILE_EVERY)
+
+    async def reconcile(self) -> None:
+        wanted: dict[tuple[str, str], Callable[[str, str], Coroutine[Any, Any, None]]] = {}
+        in_use: set[tuple[str, str, str]] = set()
+        for tenant in self.tenants:
+            for consumer in tenant.postgres_consumers:
+                wanted[(tenant.token, consumer.id)] = self._consume
+            for target in tenant.targets:
+                wanted[(tenant.token, target.id)] = self._watch
+                in_use.add(self._pool_key(tenant, target))
+        for key, task in list(self.tasks.items()):
+            if key not in wanted or task.done():
+                task.cancel()
+                del self.tasks[key]
+        for key, work in wanted.items():
+            if key not in self.tasks:
+                self.tasks[key] = asyncio.create_task(work(*key))
+        for unused in [k for k in self.pools if k not in in_use]:
+            await self.pools.pop(unused).close()
+            self.tables = {t for t in self.tables if t[0] != unused}
+
+    async def close(self) -> None:
+        """Stop every task and close every pool (the server is stopping)."""
+        for task in self.tasks.values():
+            task.cancel()
+        await asyncio.gather(*self.tasks.values(), return_exceptions=True)
+        self.tasks.clear()
+        for pool in self.pools.values():
+            await pool.close()
+        self.pools.clear()
+
+    # ---------------------------------------------------------------- pools
+
+    @staticmethod
+    def _pool_key(tenant: Tenant, target: PostgresTarget) -> tuple[str, str, str]:
+        return tenant.token, target.id, conninfo(target)
+
+    async def _pool(self, tenant: Tenant, target: PostgresTarget) -> AsyncConnectionPool:
+        key = self._pool_key(tenant, target)
+        pool = self.pools.get(key)
+        if pool is None:
+            pool = self.pools[key] = AsyncConnectionPool(key[2], min_size=1, max_size=2, open=False,
+                                                          timeout=CONNECT_TIMEOUT, reconnect_timeout=0,
+                                                          check=AsyncConnectionPool.check_connection,
+                                                          name=f"target-{target.id}")
+            await pool.open(wait=False)
+        return pool
+
+    @staticmethod
+    async def _reason(target: PostgresTarget, exc: Exception) -> str:
+        """The driver's own message: a pool that cannot connect only says it timed out, so ask the database."""
+        if isinstance(exc, PoolTimeout):
+            try:
+                connection = await psycopg.AsyncConnection.connect(conninfo(target))
+                await connection.close()
+            except psycopg.Error as direct:
+                return str(direct).strip()
+        return str(exc).strip() or type(exc).__name__
+
+    # ---------------------------------------------------------------- the tasks
+
+    def _current(self, token: str, tenant: Tenant | None) -> Tenant | None:
+        """The tenant of `token` now, or None if it was replaced (a reset or an import) since `tenant`."""
+        now = self.tenants.find(token)
+        return now if now is tenant else None
+
+    async def _watch(self, token: str, target_id: str) -> None:
+        """Keep a target's health current, whether or not a consumer writes to it."""
+        tenant = self.tenants.find(token)
+        backoff = RETRY_FIRST
+        while tenant is not None and (target := tenant.targets.find(target_id)) is not None:
+            try:
+                async with (await self._pool(tenant, target)).connection() as connection:
+                    await connection.execute("SELECT 1")
+                postgres.connected(tenant, target)
+                pause, backoff = WATCH_OK, RETRY_FIRST
+            except (psycopg.Error, PoolTimeout, OSError) as exc:
+                reason = await self._reason(target, exc)
+                if self._current(token, tenant):
+                    postgres.unreachable(tenant, target, reason)
+                pause, backoff = backoff, min(backoff * 2, RETRY_MOST)
+            await asyncio.sleep(pause)
+            tenant = self._current(token, tenant)
+
+    async def _consume(self, token: str, consumer_id: str) -> None:
+        """Write the consumer's batches, one transaction each, until it is deleted (or its tenant replaced)."""
+        woken = asyncio.Event()
+        tenant = self.tenants.find(token)
+        if tenant is None:
+            return
+        tenant.listeners.add(woken.set)
+        backoff = RETRY_FIRST
+        try:
+            while self._current(token, tenant) and (consumer := tenant.postgres_consumers.find(consumer_id)):
+                woken.clear()
+                batch = postgres.next_batch(tenant, consumer)
+                target = tenant.targets.get(consumer.target_id)
+                if batch is None and (self._pool_key(tenant, target), consumer.table_name) in self.tables:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(woken.wait(), IDLE)
+                    continue
+                try:  # with nothing to write yet, this makes the table, so the app finds it from the start
+                    await self._write(tenant, target, consumer.table_name, batch)
+                except MissingTable:
+                    if self._current(token, tenant) and tenant.postgres_consumers.find(consumer_id) is consumer:
+                        postgres.table_missing(tenant, consumer)
+                    continue
+                except (psycopg.Error, PoolTimeout, OSError) as exc:
+                    reason = await self._reason(target, exc)
+                    if self._current(token, tenant) and tenant.postgres_consumers.find(consumer_id) is consumer:
+                        postgres.failed(tenant, consumer, target, reason)
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, RETRY_MOST)
+                    continue
+                backoff = RETRY_FIRST
+                if self._current(token, tenant) and tenant.postgres_consumers.find(consumer_id) is consumer:
+                    postgres.connected(tenant, target)
+                    if batch is None:
+                        postgres.table_ready(tenant, consumer)
+                    else:
+                        postgres.committed(tenant, consumer, batch)
+        finally:
+            tenant.listeners.discard(woken.set)
+
+    async def _write(self, tenant: Tenant, target: PostgresTarget, table: str, batch: postgres.Batch | None) -> None:
+        """One transaction: make sure the table is there, stage the rows with COPY, upsert them."""
+        pool = await self._pool(tenant, target)
+        known = (self._pool_key(tenant, target), table)
+        async with pool.connection() as connection, connection.transaction(), connection.cursor() as cursor:
+            if known not in self.tables:
+                await cursor.execute(_create(table))
+            if batch is not None:
+                if connection not in self.staged:
+                    await cursor.execute(CREATE_STAGE)
+                    self.staged.add(connection)
+                async with cursor.copy(COPY_STAGE) as copy:
+                    for payload in batch.rows:
+                        await copy.write_row(row(payload))
+                try:
+                    await cursor.execute(_upsert(table))
+                except psycopg.errors.UndefinedTable:
+                    self.tables.discard(known)
+                    raise MissingTable(table) from None
+        self.tables.add(known)
