@@ -1,10 +1,11 @@
 """The emulator's benchmarks, each against a baseline measured in the same run; prints one table.
 
-    .venv/bin/python bench/run.py [--quick] [--no-prism] [--only postgres]
+    .venv/bin/python bench/run.py [--quick] [--no-prism] [--only postgres|providers]
 
 Rows: figure, target, measured value, baseline, ratio. Baselines: a bare Starlette app on uvicorn serving the
 same bytes (start-up, throughput, latency), plain copying plus JSON encoding of the same records (generation),
-and a plain psycopg COPY / INSERT into the same PostgreSQL server (Postgres consumers, bench/postgres.py).
+a plain psycopg COPY / INSERT into the same PostgreSQL server (Postgres consumers, bench/postgres.py), and
+localstripe serving the same SDK workload (the Stripe API, bench/stripe_api.py).
 `--quick` shortens every measurement (for a smoke run); the figures in RESULTS.md come from a full run.
 """
 
@@ -33,6 +34,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import postgres  # noqa: E402
 import robustness  # noqa: E402
+import stripe_api  # noqa: E402
 from load import hammer, read_response, request_bytes  # noqa: E402
 
 from emulator.launcher import free_port, wait_healthy  # noqa: E402
@@ -341,14 +343,17 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="short runs, for a smoke test")
     parser.add_argument("--no-prism", action="store_true")
-    parser.add_argument("--only", choices=["postgres"], help="run only these rows")
+    parser.add_argument("--only", choices=["postgres", "providers"], help="run only these rows")
     args = parser.parse_args()
     q = args.quick
     print("running benchmarks" + (" (quick)" if q else ""), flush=True)
-    if args.only != "postgres":
+    if args.only is None:
         everything_else(args)
-    postgres.throughput(emulator, row, _customer, 10_000 if q else 100_000)
-    postgres.lag(emulator, row, 20 if q else 200)
+    if args.only in (None, "postgres"):
+        postgres.throughput(emulator, row, _customer, 10_000 if q else 100_000)
+        postgres.lag(emulator, row, 20 if q else 200)
+    if args.only in (None, "providers"):
+        stripe_api.throughput(emulator, row, 100 if q else 1000)
     widths = [max(len(r[i]) for r in ROWS + [("figure", "target", "measured", "baseline", "ratio")]) for i in range(5)]
     print()
     for r in [("figure", "target", "measured", "baseline", "ratio")] + ROWS:

@@ -75,6 +75,11 @@ class TenantClient:
             self.advance(step)
         raise AssertionError(f"sync {sync_id} had not finished its backfill after {steps} steps of {step}")
 
+    def api_base(self, credential_id: str) -> str:
+        """Where the credential's simulated account answers its provider's own API, for the official SDK:
+        `stripe.StripeClient(key, base_addresses={"api": base})`, `hubspot.HubSpot(access_token=..., host=base)`."""
+        return str(self._ok("GET", f"/_emulator/upstream/{credential_id}")["api_base"])
+
     def wait_for_postgres(self, consumer_id: str, timeout: float = 30.0) -> dict:
         """Wait until a Postgres consumer has committed everything it covers to its table; returns its progress
         (`caught_up`, `pending`, `health`), or raises AssertionError after `timeout` seconds."""

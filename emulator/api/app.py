@@ -10,12 +10,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
+import itertools
 import time
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
+import yaml
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -23,14 +25,14 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from emulator import scenario, state_file
-from emulator.api import handlers, problems
+from emulator.api import handlers, problems, provider_api
 from emulator.api.problems import ApiError, JSONResponse
 from emulator.config import ServerConfig
 from emulator.domain import engine
 from emulator.domain.errors import DomainError
 from emulator.domain.tenant import Tenant, Tenants
 from emulator.domain.timefmt import format_micros
-from emulator.spec.document import Operation, load_spec, operations
+from emulator.spec.document import Operation, load_spec, operations, spec_path
 from emulator.spec.validation import parameter_errors, schema_errors, validated
 
 
@@ -285,6 +287,14 @@ def create_app(config: ServerConfig | None = None, tenants: Tenants | None = Non
     spec_json = orjson.dumps(load_spec())
     routes.append(Route("/openapi.json", lambda request: Response(spec_json, media_type="application/json"),
                         methods=["GET"]))
+    providers_json = orjson.dumps(yaml.safe_load(spec_path("providers.yaml").read_text()))
+    routes.append(Route("/_providers/openapi.json", lambda request: Response(providers_json,
+                                                                             media_type="application/json"),
+                        methods=["GET"]))
+    routes.append(Route("/_providers/{credential_id}/stripe/v1/{rest:path}", provider_api.stripe_endpoint,
+                        methods=["GET", "POST", "DELETE"]))
+    routes.append(Route("/_providers/{credential_id}/hubspot/crm/{rest:path}", provider_api.hubspot_endpoint,
+                        methods=["GET", "POST", "PATCH", "PUT", "DELETE"]))
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
         app.state.loop = asyncio.get_running_loop()  # for stopping() from a signal handler
@@ -308,6 +318,9 @@ def create_app(config: ServerConfig | None = None, tenants: Tenants | None = Non
                     lifespan=lifespan)
     app.state.tenants = tenants
     app.state.config = config
+    app.state.stripe_apis = {}  # (token, account key) → its Stripe API (idempotency keys live there)
+    app.state.hubspot_apis = {}
+    app.state.provider_requests = itertools.count()  # request ids follow the call order
     if config.state_file:
         state_file.load(tenants, config.state_file)
     if config.demo:

@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from emulator import __version__, scenario
-from emulator.api import problems, views
+from emulator.api import problems, provider_api, views
 from emulator.domain import (
     accounts,
     collections,
@@ -38,6 +38,7 @@ from emulator.domain.models import Sync
 from emulator.domain.store import metadata_matches
 from emulator.domain.tenant import Tenant, Tenants
 from emulator.domain.timefmt import advanced, format_micros, parse_clock_time
+from emulator.providers import PROVIDERS
 from emulator.spec.inputs import parse, with_defaults
 
 T = TypeVar("T")
@@ -519,6 +520,17 @@ def inject_upstream_change(call: Call) -> Reply:
 def list_upstream_records(call: Call) -> Reply:
     return 200, views.listing(upstream_writes.live_objects(call.tenant, call.params["credential_id"],
                                                            call.params["collection_id"]))
+
+
+@operation("getUpstreamAccount")
+def get_upstream_account(call: Call) -> Reply:
+    credential = call.tenant.credentials.get(call.params["credential_id"])
+    simulated = credential.provider in PROVIDERS
+    settings = accounts.account_for(call.tenant, credential).settings.as_dict() if simulated else \
+        call.tenant.account_defaults.as_dict()
+    base = str(call.request.base_url).rstrip("/")
+    return 200, {"credential_id": credential.id, "provider": credential.provider, "settings": settings,
+                 "api_base": f"{base}{provider_api.api_path(credential.id, credential.provider)}" if simulated else None}
 
 
 @operation("setUpstreamSettings")

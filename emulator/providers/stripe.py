@@ -224,13 +224,19 @@ class Stripe(Provider):
     # ------------------------------------------------------------ subscriptions and their invoices
 
     def _subscribe(self, account: Account, customer: UpstreamObject, price: UpstreamObject, now: int,
-                   log: bool) -> UpstreamObject:
+                   log: bool, trial_days: int | None = None, quantity: int | None = None,
+                   decline: bool | None = None) -> UpstreamObject:
+        """A new subscription and its first invoice. The account's own (and history) pick a trial, a quantity and
+        the payment's outcome at random; the Stripe API passes what it was asked for."""
         rng, obj = account.rng, self._base(account, "subscription", now)
         start = seconds(now)
-        trial = rng.random() < 0.2
-        end = start + TRIAL_DAYS * DAY if trial else add_interval(start, price.data["recurring"]["interval"], start)
+        if trial_days is None:
+            trial_days = TRIAL_DAYS if rng.random() < 0.2 else 0
+        trial = trial_days > 0
+        end = start + trial_days * DAY if trial else add_interval(start, price.data["recurring"]["interval"], start)
         item = self._base(account, "subscription_item", now)
-        item.update(price=fresh(price.data), subscription=obj["id"], quantity=rng.randint(1, 5), tax_rates=[])
+        item.update(price=fresh(price.data), subscription=obj["id"], quantity=quantity or rng.randint(1, 5),
+                    tax_rates=[])
         obj.update(customer=customer.id, start_date=start, billing_cycle_anchor=start if not trial else end,
                    current_period_start=start, current_period_end=end, status="trialing" if trial else "active",
                    cancel_at=None, canceled_at=None, cancel_at_period_end=False, ended_at=None,
@@ -240,11 +246,12 @@ class Stripe(Provider):
                    items={"data": [item], "has_more": False, "object": "list",
                           "url": f"/v1/subscription_items?subscription={obj['id']}"})
         subscription = self._new(account, obj, now, log)
-        self._bill(account, subscription, now, log, "subscription_create")
+        self._bill(account, subscription, now, log, "subscription_create", decline)
         self._schedule(account, subscription)
         return subscription
 
-    def _bill(self, account: Account, subscription: UpstreamObject, now: int, log: bool, reason: str) -> None:
+    def _bill(self, account: Account, subscription: UpstreamObject, now: int, log: bool, reason: str,
+              decline: bool | None = None) -> None:
         """The invoice for the subscription's current period, finalized, and its first payment attempt."""
         sub, rng = subscription.data, account.rng
         customer = account.get("customer", sub["customer"])
@@ -289,7 +296,7 @@ class Stripe(Provider):
             invoice["status_transitions"]["paid_at"] = at
             self._put(account, new, "update", now, log)
         else:
-            self._attempt(account, new, now, log)
+            self._attempt(account, new, now, log, decline)
 
     def _attempt(self, account: Account, invoice_obj: UpstreamObject, now: int, log: bool,
                  decline: bool | None = None) -> None:

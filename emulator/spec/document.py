@@ -14,12 +14,13 @@ import yaml
 
 _HERE = Path(__file__).resolve().parent
 # Installed wheels carry a copy inside the package; a source checkout reads the top-level openapi/ folder.
-SPEC_CANDIDATES = (_HERE.parent / "openapi" / "sequin.yaml", _HERE.parent.parent / "openapi" / "sequin.yaml")
+OPENAPI_FOLDERS = (_HERE.parent / "openapi", _HERE.parent.parent / "openapi")
 METHODS = ("get", "put", "post", "delete", "patch")
 
 
-def spec_path() -> Path:
-    return next(p for p in SPEC_CANDIDATES if p.exists())
+def spec_path(name: str = "sequin.yaml") -> Path:
+    """An OpenAPI document of the project: the Sequin API's (`sequin.yaml`) or the provider APIs' (`providers.yaml`)."""
+    return next(folder / name for folder in OPENAPI_FOLDERS if (folder / name).exists())
 
 
 @functools.cache

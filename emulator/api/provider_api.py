@@ -1,0 +1,209 @@
+"""The simulated accounts' own APIs over HTTP, for the providers' official SDKs:
+
+- `/_providers/{credential_id}/stripe/v1/...` answers as Stripe does
+  (`stripe.StripeClient(key, base_addresses={"api": ".../_providers/{id}/stripe"})`);
+- `/_providers/{credential_id}/hubspot/crm/...` answers as HubSpot's CRM API does
+  (`hubspot.HubSpot(access_token=token, host=".../_providers/{id}/hubspot")`).
+
+This layer finds the account, checks the caller's key against the credential's own, applies the account's faults
+(`outage` → 500, `revoked` → 401, `throttle` → 429 with Retry-After, `error_rate` → that share of 500s), reads the
+provider's encoding and renders its envelope; `emulator.providers.stripe_api` / `hubspot_api` do the rest.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import random
+from collections.abc import Callable
+from urllib.parse import parse_qsl
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from emulator.domain import accounts, engine
+from emulator.domain.catalog import STRIPE_KEY_FIELDS
+from emulator.domain.models import Credential
+from emulator.domain.tenant import Tenant, Tenants
+from emulator.domain.upstream import Account
+from emulator.providers import forms
+from emulator.providers.hubspot_api import Call, HubSpotApi, HubSpotError, correlation_id
+from emulator.providers.stripe import API_VERSION
+from emulator.providers.stripe_api import Request as StripeRequest
+from emulator.providers.stripe_api import StripeApi, StripeError
+
+BODY_LIMIT = 1 << 20
+RETRY_AFTER = 1  # seconds, for a throttled account
+
+
+def api_path(credential_id: str, provider: str) -> str:
+    """Where a credential's account answers its provider's API, below the emulator's base URL."""
+    return f"/_providers/{credential_id}/{provider}"
+
+
+def _find(tenants: Tenants, credential_id: str, provider: str) -> tuple[Tenant, Credential] | None:
+    """The tenant that owns the credential (ids are unique across tenants: they derive from each org's id)."""
+    for tenant in tenants:
+        credential = tenant.credentials.find(credential_id)
+        if credential is not None and credential.provider == provider:
+            return tenant, credential
+    return None
+
+
+def _presented_key(request: Request) -> str | None:
+    """The caller's key: a bearer token, or (Stripe) basic auth's user name."""
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer":
+        return value.strip() or None
+    if scheme.lower() == "basic":
+        try:
+            return base64.b64decode(value).decode().split(":", 1)[0] or None
+        except (ValueError, UnicodeDecodeError):
+            return None
+    return None
+
+
+def _masked(key: str) -> str:
+    return f"{key[:8]}{'*' * 12}{key[-4:]}" if len(key) > 12 else "****"
+
+
+def _fault(account: Account, draw: str) -> tuple[int, str] | None:
+    """The account's fault for this request, as (status, reason), if one applies."""
+    settings = account.settings
+    if settings.revoked:
+        return 401, "the credential was revoked"
+    if settings.outage:
+        return 500, "the simulated account has an outage"
+    if settings.throttle:
+        return 429, "the simulated account is throttled"
+    if settings.error_rate and random.Random(f"{account.seed}|{draw}").random() < settings.error_rate:
+        return 500, "an error (the account's error_rate)"
+    return None
+
+
+class _Served:
+    """What every provider request needs: its number (for ids that follow the call order), tenant, account."""
+
+    def __init__(self, request: Request, provider: str) -> None:
+        tenants: Tenants = request.app.state.tenants
+        self.number = next(request.app.state.provider_requests)
+        self.tag = hashlib.sha256(f"{tenants.seed}|{self.number}".encode()).hexdigest()
+        self.found = _find(tenants, request.path_params["credential_id"], provider)
+
+    def account(self, request: Request, expected: str | None) -> tuple[Tenant, Credential, Account] | str:
+        """The tenant, credential and account, caught up to now; or why the caller may not use them."""
+        assert self.found is not None
+        tenant, credential = self.found
+        key = _presented_key(request)
+        if key is None:
+            return "You did not provide an API key or access token (Authorization: Bearer ...)."
+        if key != expected:
+            return f"Invalid API Key provided: {_masked(key)}"
+        engine.catch_up(tenant)
+        return tenant, credential, accounts.account_for(tenant, credential)
+
+
+async def _body(request: Request) -> bytes:
+    raw = await request.body() if request.method in ("POST", "PATCH", "PUT") else b""
+    if len(raw) > BODY_LIMIT:
+        raise ValueError(f"The request body is over {BODY_LIMIT} bytes")
+    return raw
+
+
+# ------------------------------------------------------------------ Stripe
+
+def _stripe_json(status: int, body: dict, served: _Served, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json",
+                    headers={"Request-Id": f"req_{served.tag[:14]}", "Stripe-Version": API_VERSION, **(headers or {})})
+
+
+async def stripe_endpoint(request: Request) -> Response:
+    served = _Served(request, "stripe")
+    if served.found is None:
+        return _stripe_json(404, StripeError(404, "No simulated Stripe account at this address: the credential id "
+                                             "names no Stripe credential of the emulator.").body(), served)
+    properties = served.found[1].properties
+    found = served.account(request, next((properties[f] for f in STRIPE_KEY_FIELDS if properties.get(f)), None))
+    if isinstance(found, str):
+        return _stripe_json(401, StripeError(401, found).body(), served)
+    tenant, credential, account = found
+    fault = _fault(account, served.tag)
+    if fault is not None:
+        status, reason = fault
+        kind = "api_error" if status == 500 else "invalid_request_error"
+        code = {401: "api_key_expired", 429: "rate_limit"}.get(status)
+        return _stripe_json(status, StripeError(status, f"Request failed: {reason}.", code, kind=kind).body(), served,
+                            {"Retry-After": str(RETRY_AFTER)} if status == 429 else None)
+    apis: dict[tuple[str, str], StripeApi] = request.app.state.stripe_apis
+    try:
+        raw = await _body(request)
+        params = forms.parse(parse_qsl(request.url.query, keep_blank_values=True) +
+                             parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
+        api = _current(apis, (tenant.token, credential.account_key), account,
+                       lambda: StripeApi(account, account.provider))  # type: ignore[arg-type]
+        parts = [p for p in request.path_params["rest"].split("/") if p]
+        status, body = api.handle(StripeRequest(request.method, parts, params, tenant.now()),
+                                  request.headers.get("idempotency-key"))
+    except StripeError as error:
+        return _stripe_json(error.status, error.body(), served)
+    except (forms.FormError, ValueError) as error:
+        return _stripe_json(400, StripeError(400, str(error), "parameter_invalid_string").body(), served)
+    tenant.notify()
+    return _stripe_json(status, body, served)
+
+
+def _current(apis: dict, key: tuple[str, str], account: Account, make: Callable[[], object]):
+    """The account's API object, made again when the account is a new one (the tenant was reset or imported)."""
+    api = apis.get(key)
+    if api is None or api.account is not account:
+        api = apis[key] = make()
+    return api
+
+
+# ------------------------------------------------------------------ HubSpot
+
+def _hubspot_json(status: int, body: object, headers: dict[str, str] | None = None) -> Response:
+    if body is None:
+        return Response(status_code=status, headers=headers)
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json", headers=headers)
+
+
+async def hubspot_endpoint(request: Request) -> Response:
+    served = _Served(request, "hubspot")
+    correlation = correlation_id(served.tag, served.number)
+    if served.found is None:
+        return _hubspot_json(404, HubSpotError(404, "No simulated HubSpot portal at this address: the credential id "
+                                               "names no HubSpot credential of the emulator.", "OBJECT_NOT_FOUND")
+                             .body(correlation))
+    properties = served.found[1].properties
+    found = served.account(request, properties.get("access_token") or properties.get("refresh_token"))
+    if isinstance(found, str):
+        return _hubspot_json(401, HubSpotError(401, f"Authentication credentials not found. {found}",
+                                               "INVALID_AUTHENTICATION").body(correlation))
+    tenant, credential, account = found
+    fault = _fault(account, served.tag)
+    if fault is not None:
+        status, reason = fault
+        category = {401: "INVALID_AUTHENTICATION", 429: "RATE_LIMITS", 500: "INTERNAL_ERROR"}[status]
+        return _hubspot_json(status, HubSpotError(status, f"Request failed: {reason}.", category).body(correlation),
+                             {"Retry-After": str(RETRY_AFTER)} if status == 429 else None)
+    apis: dict[tuple[str, str], HubSpotApi] = request.app.state.hubspot_apis
+    try:
+        raw = await _body(request)
+        body = orjson.loads(raw) if raw.strip() else None
+        query: dict[str, object] = {}
+        for key in request.query_params:  # a repeated parameter (`properties=a&properties=b`) as a list
+            values = request.query_params.getlist(key)
+            query[key] = values if len(values) > 1 else values[0]
+        api = _current(apis, (tenant.token, credential.account_key), account,
+                       lambda: HubSpotApi(account, account.provider))  # type: ignore[arg-type]
+        parts = [p for p in request.path_params["rest"].split("/") if p]
+        status, answer = api.handle(Call(request.method, parts, query, body, tenant.now()))
+    except HubSpotError as error:
+        return _hubspot_json(error.status, error.body(correlation))
+    except (orjson.JSONDecodeError, ValueError) as error:
+        return _hubspot_json(400, HubSpotError(400, f"Invalid input JSON: {error}").body(correlation))
+    tenant.notify()
+    return _hubspot_json(status, answer)
+

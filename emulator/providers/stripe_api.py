@@ -1,0 +1,590 @@
+"""Stripe's REST API (version 2023-08-16) over a simulated account, for the official SDKs.
+
+The writes go through the same model as everything else in the account (`emulator.providers.stripe`): a
+subscription created here is billed, charged and renewed by Stripe's rules, and every change is in the account's
+change log, where syncs find it at their next poll. What is served: customers, products, prices, subscriptions,
+invoices, payment intents and charges (create where Stripe lets an API user create them, retrieve, update, list,
+and the lifecycle calls), events from the account's change log, `expand[]` one level, list paging and `created`
+filters, idempotency keys, and Stripe's error envelope and statuses.
+
+Parameters arrive as strings (form encoding); each operation converts what it takes, with Stripe's messages.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from emulator.domain.errors import Invalid
+from emulator.domain.upstream import Account, UpstreamObject
+from emulator.providers.stripe import (
+    API_VERSION,
+    CUSTOMER_FIELDS,
+    EVENT_VERBS,
+    PRODUCT_FIELDS,
+    Stripe,
+    _template_bytes,
+    fresh,
+    seconds,
+)
+
+LIST_LIMIT = (1, 100, 10)  # Stripe's bounds and default for `limit`
+INTEGERS = {"balance", "unit_amount", "amount", "quantity", "trial_period_days", "limit", "interval_count"}
+BOOLEANS = {"active", "cancel_at_period_end", "confirm", "livemode"}
+# what `expand[]` may name, per object: the field holds an id of that collection
+EXPANDABLE: dict[str, dict[str, str | None]] = {
+    "customer": {"default_source": None},
+    "product": {"default_price": "price"},
+    "price": {"product": "product"},
+    "subscription": {"customer": "customer", "latest_invoice": "invoice"},
+    "invoice": {"customer": "customer", "subscription": "subscription", "charge": "charge",
+                "payment_intent": "payment_intent"},
+    "payment_intent": {"customer": "customer", "invoice": "invoice", "latest_charge": "charge"},
+    "charge": {"customer": "customer", "invoice": "invoice", "payment_intent": "payment_intent", "refunds": None},
+}
+PATHS = {"customers": "customer", "products": "product", "prices": "price", "subscriptions": "subscription",
+         "invoices": "invoice", "payment_intents": "payment_intent", "charges": "charge"}
+
+
+class StripeError(Exception):
+    """An answer in Stripe's error envelope: `{"error": {"type", "code", "message", "param"}}`."""
+
+    def __init__(self, status: int, message: str, code: str | None = None, param: str | None = None,
+                 kind: str = "invalid_request_error") -> None:
+        super().__init__(message)
+        self.status, self.message, self.code, self.param, self.kind = status, message, code, param, kind
+
+    def body(self) -> dict:
+        error: dict[str, Any] = {"type": self.kind, "message": self.message}
+        if self.code:
+            error["code"] = self.code
+            error["doc_url"] = f"https://stripe.com/docs/error-codes/{self.code.replace('_', '-')}"
+        if self.param:
+            error["param"] = self.param
+        return {"error": error}
+
+
+def missing(collection: str, object_id: str) -> StripeError:
+    return StripeError(404, f"No such {collection}: '{object_id}'", "resource_missing", "id")
+
+
+def _integer(params: dict, key: str, low: int | None = None, high: int | None = None) -> int | None:
+    if key not in params:
+        return None
+    value = params[key]
+    try:
+        number = int(value) if isinstance(value, str) and value.strip().lstrip("-").isdigit() else None
+    except ValueError:
+        number = None
+    if number is None or (low is not None and number < low) or (high is not None and number > high):
+        bounds = f" (between {low} and {high})" if low is not None and high is not None else ""
+        raise StripeError(400, f"Invalid integer: {str(value)[:50]}{bounds}", "parameter_invalid_integer", key)
+    return number
+
+
+def _boolean(params: dict, key: str) -> bool | None:
+    if key not in params:
+        return None
+    value = params[key]
+    if value in ("true", "false"):
+        return value == "true"
+    raise StripeError(400, f"Invalid boolean: {str(value)[:50]}", "parameter_invalid_boolean", key)
+
+
+def _string(params: dict, key: str, required: bool = False) -> str | None:
+    value = params.get(key)
+    if value is None:
+        if required:
+            raise StripeError(400, f"Missing required param: {key}.", "parameter_missing", key)
+        return None
+    if not isinstance(value, str):
+        raise StripeError(400, f"Invalid string: {key}", "parameter_invalid_string", key)
+    return value
+
+
+def _typed(params: dict, allowed: set[str]) -> dict:
+    """The writable fields of a customer or product, typed as the model wants them ('' unsets, as on Stripe)."""
+    unknown = sorted(set(params) - allowed - {"expand"})
+    if unknown:
+        raise StripeError(400, f"Received unknown parameter: {unknown[0]}", "parameter_unknown", unknown[0])
+    data: dict[str, Any] = {}
+    for key, value in params.items():
+        if key == "expand":
+            continue
+        if key in INTEGERS:
+            data[key] = _integer(params, key)
+        elif key in BOOLEANS:
+            data[key] = _boolean(params, key)
+        elif key == "metadata":
+            if value == "":
+                data[key] = {}
+            elif not isinstance(value, dict):
+                raise StripeError(400, "Invalid object", "parameter_invalid_object", key)
+            else:
+                data[key] = value
+        elif key == "address" and value == "":
+            data[key] = None
+        else:
+            data[key] = None if value == "" and key not in ("name", "email") else value
+    return data
+
+
+def _invalid(exc: Invalid) -> StripeError:
+    """The model's refusal (`data.email: Invalid email address`) as Stripe's 400."""
+    path, reasons = next(iter(exc.errors.items()))
+    param = path.removeprefix("data.")
+    code = "email_invalid" if "email" in reasons[0].lower() and param == "email" else "parameter_invalid_string"
+    for word, named in (("integer", "parameter_invalid_integer"), ("boolean", "parameter_invalid_boolean"),
+                        ("unknown parameter", "parameter_unknown"), ("Missing required", "parameter_missing")):
+        if word in reasons[0]:
+            code = named
+    return StripeError(400, reasons[0], code, param)
+
+
+@dataclass
+class Request:
+    method: str
+    parts: list[str]  # the path after /v1, split
+    params: dict
+    now: int  # µs, the tenant's clock
+
+
+@dataclass
+class StripeApi:
+    """One simulated account's Stripe API. `idempotent` remembers answers by Idempotency-Key (24 h on Stripe)."""
+
+    account: Account
+    model: Stripe
+    idempotent: dict[str, tuple[bytes, int, dict]] = field(default_factory=dict)
+
+    # ---------------------------------------------------------------- dispatch
+
+    def handle(self, request: Request, idempotency_key: str | None = None) -> tuple[int, dict]:
+        fingerprint = orjson.dumps([request.method, request.parts, request.params], option=orjson.OPT_SORT_KEYS)
+        if idempotency_key and request.method == "POST":
+            seen = self.idempotent.get(idempotency_key)
+            if seen is not None:
+                if seen[0] != fingerprint:
+                    raise StripeError(400, "Keys for idempotent requests can only be used with the same parameters "
+                                      "they were first used with.", "idempotency_key_in_use", kind="idempotency_error")
+                return seen[1], seen[2]
+        status, body = self._route(request)
+        if idempotency_key and request.method == "POST":
+            self.idempotent[idempotency_key] = (fingerprint, status, body)
+        return status, body
+
+    def _route(self, request: Request) -> tuple[int, dict]:
+        parts, method = request.parts, request.method
+        if parts == ["events"] and method == "GET":
+            return 200, self._events(request)
+        if len(parts) == 2 and parts[0] == "events" and method == "GET":
+            return 200, self._event(parts[1])
+        if not parts or parts[0] not in PATHS:
+            raise StripeError(404, f"Unrecognized request URL ({method}: /v1/{'/'.join(parts)}).")
+        collection = PATHS[parts[0]]
+        handler = self._handler(collection, method, parts[1:])
+        return 200, handler(request)
+
+    def _handler(self, collection: str, method: str, rest: list[str]) -> Callable[[Request], dict]:
+        if not rest:
+            if method == "GET":
+                return lambda request: self._list(collection, request)
+            if method == "POST":
+                create = getattr(self, f"_create_{collection}", None)
+                if create is not None:
+                    return create
+        elif len(rest) == 1:
+            if method == "GET":
+                return lambda request: self._expanded(self._visible(collection, rest[0]), request.params)
+            if method == "POST":
+                return lambda request: self._update(collection, rest[0], request)
+            if method == "DELETE":
+                delete = getattr(self, f"_delete_{collection}", None)
+                if delete is not None:
+                    return lambda request: delete(rest[0], request)
+        elif len(rest) == 2 and method == "POST":
+            action = getattr(self, f"_{rest[1]}_{collection}", None)
+            if action is not None:
+                return lambda request: action(rest[0], request)
+        path = "/".join([next(k for k, v in PATHS.items() if v == collection), *rest])
+        raise StripeError(404, f"Unrecognized request URL ({method}: /v1/{path}).")
+
+    # ---------------------------------------------------------------- reading
+
+    def _object(self, collection: str, object_id: str) -> UpstreamObject:
+        obj = self.account.get(collection, object_id)
+        if obj is None or (obj.deleted and collection != "customer"):
+            raise missing(collection, object_id)
+        return obj
+
+    def _visible(self, collection: str, object_id: str) -> dict:
+        """An object as `GET /v1/<type>/<id>` answers it (a deleted customer as Stripe's stub)."""
+        obj = self._object(collection, object_id)
+        return self.model.stub(obj) if obj.deleted else obj.data
+
+    def _expanded(self, data: dict, params: dict, prefix: str = "") -> dict:
+        """`data` as JSON-ready, with the fields named by `expand[]` (one level) replaced by their objects."""
+        wanted = params.get("expand", [])
+        if not isinstance(wanted, list):
+            raise StripeError(400, "Invalid array", "parameter_invalid_array", "expand")
+        out = fresh(data)
+        collection = data.get("object", "")
+        for path in wanted:
+            name = path.removeprefix(prefix) if prefix and path.startswith(prefix) else (None if prefix else path)
+            if name is None:
+                continue
+            expandable = EXPANDABLE.get(collection, {})
+            if name not in expandable or "." in name:
+                raise StripeError(400, f"This property cannot be expanded ({path}).", "parameter_invalid_string",
+                                  "expand")
+            target, value = expandable[name], out.get(name)
+            if target is not None and isinstance(value, str):
+                found = self.account.get(target, value)
+                out[name] = fresh(self.model.stub(found) if found and found.deleted else found.data) if found else value
+        if collection == "charge" and "refunds" in wanted:
+            out["refunds"] = {"object": "list", "data": [], "has_more": False, "url": f"/v1/charges/{out['id']}/refunds"}
+        return out
+
+    def _list(self, collection: str, request: Request) -> dict:
+        params = request.params
+        limit = _integer(params, "limit", LIST_LIMIT[0], LIST_LIMIT[1]) or LIST_LIMIT[2]
+        filters = self._filters(collection, params)
+        items = [o.data for o in self._newest_first(collection) if all(f(o.data) for f in filters)]
+        after, before = _string(params, "starting_after"), _string(params, "ending_before")
+        if after is not None and before is not None:
+            raise StripeError(400, "You may only specify one of these parameters: ending_before, starting_after.",
+                              "parameter_invalid_string", "ending_before")
+        ids = [item["id"] for item in items]
+        if after is not None:
+            if after not in ids:
+                raise missing(collection, after)
+            page = items[ids.index(after) + 1:]
+            has_more, page = len(page) > limit, page[:limit]
+        elif before is not None:
+            if before not in ids:
+                raise missing(collection, before)
+            earlier = items[:ids.index(before)]
+            has_more, page = len(earlier) > limit, earlier[-limit:]
+        else:
+            has_more, page = len(items) > limit, items[:limit]
+        url = f"/v1/{next(k for k, v in PATHS.items() if v == collection)}"
+        return {"object": "list", "data": [self._expanded(item, params, "data.") for item in page],
+                "has_more": has_more, "url": url}
+
+    def _newest_first(self, collection: str) -> list[UpstreamObject]:
+        found = [self.account.objects[(collection, i)] for i in self.account.order.get(collection, ())]
+        live = [o for o in found if not o.deleted]
+        return sorted(reversed(live), key=lambda o: -o.data["created"])  # newest first, later creation first on ties
+
+    def _filters(self, collection: str, params: dict) -> list[Callable[[dict], bool]]:
+        filters: list[Callable[[dict], bool]] = []
+        created = params.get("created")
+        if isinstance(created, dict):
+            for op in ("gt", "gte", "lt", "lte"):
+                if op in created:
+                    filters.append(_created(op, _integer(created, op) or 0))
+        elif created is not None:
+            moment = _integer(params, "created")
+            filters.append(lambda d: d["created"] == moment)
+        for key in ("customer", "product", "subscription", "payment_intent", "email", "price"):
+            value = params.get(key)
+            if value is None:
+                continue
+            filters.append(_priced(value) if key == "price" else _field_is(key, value))
+        if "active" in params:
+            wanted = _boolean(params, "active")
+            filters.append(lambda d: d.get("active") == wanted)
+        status = params.get("status")
+        if collection == "subscription" and status != "all":
+            filters.append((lambda d: d["status"] == status) if status else (lambda d: d["status"] != "canceled"))
+        elif status is not None and collection in ("invoice", "payment_intent"):
+            filters.append(lambda d: d["status"] == status)
+        return filters
+
+    # ---------------------------------------------------------------- events
+
+    def _event_of(self, position: int) -> dict:
+        change = self.account.changes[position]
+        noun = "customer.subscription" if change.collection == "subscription" else change.collection
+        kind = EVENT_VERBS[change.kind]
+        if change.collection == "subscription" and change.snapshot.data.get("status") == "canceled":
+            kind = "deleted"
+        event = orjson.loads(_template_bytes("event"))
+        digest = hashlib.sha256(f"{self.account.seed}|{position}".encode()).hexdigest()[:24]
+        data = self.model.stub(change.snapshot) if change.snapshot.deleted else change.snapshot.data
+        event.update(id=f"evt_{digest}", api_version=API_VERSION, created=seconds(change.time),
+                     type=f"{noun}.{kind}", data={"object": fresh(data)}, livemode=False, pending_webhooks=0,
+                     request={"id": None, "idempotency_key": None})
+        return event
+
+    def _events(self, request: Request) -> dict:
+        changes = self.account.changes
+        events = [self._event_of(position) for position in range(len(changes) - 1, changes.base - 1, -1)]
+        kind = request.params.get("type")
+        if isinstance(kind, str):
+            events = [e for e in events if e["type"] == kind or (kind.endswith(".*") and e["type"].startswith(kind[:-1]))]
+        params = request.params
+        limit = _integer(params, "limit", LIST_LIMIT[0], LIST_LIMIT[1]) or LIST_LIMIT[2]
+        items = events
+        ids = [item["id"] for item in items]
+        after = _string(params, "starting_after")
+        if after is not None:
+            if after not in ids:
+                raise missing("event", after)
+            items = items[ids.index(after) + 1:]
+        return {"object": "list", "data": items[:limit], "has_more": len(items) > limit, "url": "/v1/events"}
+
+    def _event(self, event_id: str) -> dict:
+        changes = self.account.changes
+        for position in range(len(changes) - 1, changes.base - 1, -1):
+            event = self._event_of(position)
+            if event["id"] == event_id:
+                return event
+        raise missing("event", event_id)
+
+    # ---------------------------------------------------------------- writing
+
+    def _write(self, action: Callable[[], Any]) -> Any:
+        try:
+            return action()
+        except Invalid as exc:
+            raise _invalid(exc) from None
+
+    def _create_customer(self, request: Request) -> dict:
+        data = _typed(request.params, CUSTOMER_FIELDS)
+        change = self._write(lambda: self.model.insert(self.account, "customer", data, request.now))
+        return self._expanded(self.account.objects[("customer", change.id)].data, request.params)
+
+    def _create_product(self, request: Request) -> dict:
+        data = _typed(request.params, PRODUCT_FIELDS | {"id"})
+        _string(request.params, "name", required=True)
+        if "id" in data:
+            if self.account.get("product", data["id"]) is not None:
+                raise StripeError(400, f"Product already exists: {data['id']}", "resource_already_exists", "id")
+        change = self._write(lambda: self._product_with_id(data, request.now))
+        return self._expanded(self.account.objects[("product", change.id)].data, request.params)
+
+    def _product_with_id(self, data: dict, now: int) -> Any:
+        chosen = data.pop("id", None)
+        change = self.model.insert(self.account, "product", data, now)
+        if chosen is not None:  # Stripe lets a product be created with an id of the caller's choice
+            obj = self.account.objects.pop(("product", change.id))
+            order = self.account.order["product"]
+            order[order.index(change.id)] = chosen
+            obj.id, obj.data["id"] = chosen, chosen
+            self.account.objects[("product", chosen)] = obj
+            change.id = change.snapshot.id = change.snapshot.data["id"] = chosen
+        return change
+
+    def _update(self, collection: str, object_id: str, request: Request) -> dict:
+        obj = self._object(collection, object_id)
+        if obj.deleted:
+            raise missing(collection, object_id)
+        params = request.params
+        if collection in ("customer", "product"):
+            data = _typed(params, CUSTOMER_FIELDS if collection == "customer" else PRODUCT_FIELDS)
+            if "metadata" in data and data["metadata"]:
+                data["metadata"] = _merged_metadata(obj.data["metadata"], data["metadata"])
+            self._write(lambda: self.model.update(self.account, collection, object_id, data, request.now))
+            return self._expanded(obj.data, params)
+        allowed = {"price": {"active", "metadata", "nickname"}, "subscription": {"metadata", "cancel_at_period_end",
+                                                                                  "description"},
+                   "invoice": {"metadata", "description"}, "payment_intent": {"metadata", "description"},
+                   "charge": {"metadata", "description"}}[collection]
+        data = _typed(params, allowed)
+        if "metadata" in data:
+            data["metadata"] = _merged_metadata(obj.data.get("metadata") or {}, data["metadata"]) \
+                if data["metadata"] else {}
+            _check_metadata(data["metadata"])
+        if collection == "subscription" and "cancel_at_period_end" in data:
+            if obj.data["status"] == "canceled":
+                raise StripeError(400, "A canceled subscription can only update its cancellation_details and "
+                                  "metadata.", "resource_missing", "cancel_at_period_end")
+            wanted = bool(data["cancel_at_period_end"])
+            data.update(cancel_at=obj.data["current_period_end"] if wanted else None,
+                        canceled_at=seconds(request.now) if wanted else None)
+        obj.data.update(data)
+        self.account.record(obj, "update", request.now)
+        return self._expanded(obj.data, params)
+
+    def _delete_customer(self, object_id: str, request: Request) -> dict:
+        self._object("customer", object_id)
+        if self.account.objects[("customer", object_id)].deleted:
+            raise missing("customer", object_id)
+        self.model.delete(self.account, "customer", object_id, request.now)
+        return self.model.stub(self.account.objects[("customer", object_id)])
+
+    def _delete_product(self, object_id: str, request: Request) -> dict:
+        self._object("product", object_id)
+        if any(self.account.objects[("price", pid)].data["product"] == object_id
+               for pid in self.account.order.get("price", ())):
+            raise StripeError(400, "This product cannot be deleted because it has one or more user-created prices.",
+                              None, None)
+        self.model.delete(self.account, "product", object_id, request.now)
+        return self.model.stub(self.account.objects[("product", object_id)])
+
+    def _create_price(self, request: Request) -> dict:
+        params = request.params
+        product = self._object("product", _string(params, "product", required=True) or "")
+        if product.deleted:
+            raise missing("product", product.id)
+        amount = _integer(params, "unit_amount", 0, 99_999_999)
+        if amount is None:
+            raise StripeError(400, "Missing required param: unit_amount.", "parameter_missing", "unit_amount")
+        currency = (_string(params, "currency", required=True) or "").lower()
+        recurring = params.get("recurring")
+        if not isinstance(recurring, dict) or recurring.get("interval") not in ("day", "week", "month", "year"):
+            raise StripeError(400, "Missing required param: recurring[interval] (the emulator serves recurring "
+                              "prices: day, week, month or year).", "parameter_missing", "recurring[interval]")
+        interval = recurring["interval"]
+        if interval not in ("month", "year"):
+            raise StripeError(400, f"The emulator bills monthly and yearly prices only, not {interval}.",
+                              "parameter_invalid_string", "recurring[interval]")
+        price = self.model._base(self.account, "price", request.now)
+        price.update(product=product.id, unit_amount=amount, unit_amount_decimal=str(amount), currency=currency,
+                     active=True, nickname=_string(params, "nickname"),
+                     metadata=_check_metadata(params.get("metadata") or {}),
+                     recurring={"aggregate_usage": None, "interval": interval, "interval_count": 1,
+                                "usage_type": "licensed"})
+        created = self.model._new(self.account, price, request.now, log=True)
+        if product.data["default_price"] is None:
+            product.data.update(default_price=created.id, updated=seconds(request.now))
+            self.account.record(product, "update", request.now)
+        return self._expanded(created.data, params)
+
+    def _create_subscription(self, request: Request) -> dict:
+        params = request.params
+        customer = self._object("customer", _string(params, "customer", required=True) or "")
+        if customer.deleted:
+            raise missing("customer", customer.id)
+        items = params.get("items")
+        if not isinstance(items, list) or len(items) != 1 or not isinstance(items[0], dict):
+            raise StripeError(400, "Missing required param: items (the emulator serves one item per subscription).",
+                              "parameter_missing", "items")
+        price = self._object("price", _string(items[0], "price", required=True) or "")
+        if not price.data["active"]:
+            raise StripeError(400, "The price specified is inactive. This field only accepts active prices.",
+                              None, "items[0][price]")
+        quantity = _integer(items[0], "quantity", 1, 10_000)
+        trial = _integer(params, "trial_period_days", 0, 730)
+        subscription = self.model._subscribe(self.account, customer, price, request.now, log=True,
+                                             trial_days=trial or 0, quantity=quantity or 1, decline=False)
+        if "metadata" in params:
+            subscription.data["metadata"] = _check_metadata(params["metadata"] or {})
+            self.account.record(subscription, "update", request.now)
+        return self._expanded(subscription.data, params)
+
+    def _delete_subscription(self, object_id: str, request: Request) -> dict:
+        subscription = self._object("subscription", object_id)
+        if subscription.data["status"] == "canceled":
+            raise StripeError(404, f"No such subscription: '{object_id}'", "resource_missing", "id")
+        self.model._end(self.account, subscription, request.now, log=True, reason="cancellation_requested")
+        return self._expanded(subscription.data, request.params)
+
+    def _open_invoice(self, object_id: str, action: str) -> UpstreamObject:
+        invoice = self._object("invoice", object_id)
+        if invoice.data["status"] != "open":
+            raise StripeError(400, f"You can only {action} an open invoice; this one is {invoice.data['status']}.")
+        return invoice
+
+    def _finalize_invoice(self, object_id: str, request: Request) -> dict:
+        """The model finalizes every invoice when it is made (there are no drafts), so this always refuses."""
+        invoice = self._object("invoice", object_id)
+        raise StripeError(400, f"This invoice is already finalized ({invoice.data['status']}).")
+
+    def _pay_invoice(self, object_id: str, request: Request) -> dict:
+        invoice = self._open_invoice(object_id, "pay")
+        self.model._attempt(self.account, invoice, request.now, log=True, decline=False)
+        return self._expanded(invoice.data, request.params)
+
+    def _void_invoice(self, object_id: str, request: Request) -> dict:
+        invoice = self._open_invoice(object_id, "void")
+        self.model._void(self.account, invoice, request.now)
+        return self._expanded(invoice.data, request.params)
+
+    def _confirm_payment_intent(self, object_id: str, request: Request) -> dict:
+        intent = self._object("payment_intent", object_id)
+        if intent.data["status"] not in ("requires_payment_method", "requires_confirmation"):
+            raise StripeError(400, f"This PaymentIntent's status is {intent.data['status']}; it cannot be confirmed.",
+                              "payment_intent_unexpected_state", None)
+        invoice = self.account.get("invoice", intent.data["invoice"]) if intent.data.get("invoice") else None
+        if invoice is not None and invoice.data["status"] == "open":
+            self.model._attempt(self.account, invoice, request.now, log=True, decline=False)
+        else:
+            self._charge_intent(intent, request.now)
+        return self._expanded(intent.data, request.params)
+
+    def _charge_intent(self, intent: UpstreamObject, now: int) -> None:
+        customer = self.account.get("customer", intent.data["customer"]) if intent.data.get("customer") else None
+        method = intent.data.get("payment_method") or (
+            self.model._current_card(self.account, customer, now, log=True) if customer else "pm_1card_visa")
+        holder = customer.data if customer else {"address": None, "email": None, "name": None, "phone": None}
+        charge = self.model._charge(self.account, intent.data, holder, method, now, declined=False)
+        created = self.model._new(self.account, charge, now, log=True)
+        intent.data.update(status="succeeded", amount_received=intent.data["amount"], latest_charge=created.id,
+                           payment_method=method, last_payment_error=None)
+        self.account.record(intent, "update", now)
+
+    def _cancel_payment_intent(self, object_id: str, request: Request) -> dict:
+        intent = self._object("payment_intent", object_id)
+        if intent.data["status"] in ("succeeded", "canceled"):
+            raise StripeError(400, f"You cannot cancel this PaymentIntent because it has a status of "
+                              f"{intent.data['status']}.", "payment_intent_unexpected_state", None)
+        intent.data.update(status="canceled", canceled_at=seconds(request.now),
+                           cancellation_reason=_string(request.params, "cancellation_reason") or "requested_by_customer")
+        self.account.record(intent, "update", request.now)
+        return self._expanded(intent.data, request.params)
+
+    def _create_payment_intent(self, request: Request) -> dict:
+        params = request.params
+        amount = _integer(params, "amount", 50, 99_999_999)
+        if amount is None:
+            raise StripeError(400, "Missing required param: amount.", "parameter_missing", "amount")
+        currency = (_string(params, "currency", required=True) or "").lower()
+        customer_id = _string(params, "customer")
+        if customer_id is not None:
+            self._object("customer", customer_id)
+        intent = self.model._base(self.account, "payment_intent", request.now)
+        intent.update(amount=amount, currency=currency, customer=customer_id, invoice=None, canceled_at=None,
+                      description=_string(params, "description"), payment_method=_string(params, "payment_method"),
+                      client_secret=f"{intent['id']}_secret_{hashlib.sha256(intent['id'].encode()).hexdigest()[:25]}",
+                      latest_charge=None, amount_received=0, last_payment_error=None,
+                      metadata=_check_metadata(params.get("metadata") or {}),
+                      status="requires_payment_method" if not params.get("payment_method") else "requires_confirmation")
+        created = self.model._new(self.account, intent, request.now, log=True)
+        if _boolean(params, "confirm"):
+            self._charge_intent(created, request.now)
+        return self._expanded(created.data, params)
+
+
+def _created(op: str, bound: int) -> Callable[[dict], bool]:
+    compare = {"gt": int.__gt__, "gte": int.__ge__, "lt": int.__lt__, "lte": int.__le__}[op]
+    return lambda data: compare(data["created"], bound)
+
+
+def _field_is(key: str, value: Any) -> Callable[[dict], bool]:
+    return lambda data: data.get(key) == value
+
+
+def _priced(price_id: Any) -> Callable[[dict], bool]:
+    return lambda data: data["items"]["data"][0]["price"]["id"] == price_id
+
+
+def _merged_metadata(current: dict, changes: dict) -> dict:
+    """Stripe merges metadata keys; an empty value removes its key."""
+    merged = {**current, **changes}
+    return {k: v for k, v in merged.items() if v != ""}
+
+
+def _check_metadata(metadata: Any) -> dict:
+    if not isinstance(metadata, dict):
+        raise StripeError(400, "Invalid object", "parameter_invalid_object", "metadata")
+    for key, value in metadata.items():
+        if len(key) > 40 or not isinstance(value, str) or len(value) > 500:
+            raise StripeError(400, f"Metadata keys are at most 40 characters and values strings of at most 500 "
+                              f"({key[:50]})", "parameter_invalid_string", f"metadata[{key[:40]}]")
+    return metadata
