@@ -5,7 +5,8 @@
     python3 dev.py test    # the whole test suite
 
 Each command first makes `.venv/` and installs the project into it (again only when pyproject.toml changed).
-Extra arguments are passed on: `python3 dev.py serve --seed 7`, `python3 dev.py test -k streams`.
+Extra arguments are passed on: `python3 dev.py serve --seed 7`, `python3 dev.py test -k streams`. The tests run
+on two workers (pytest-xdist) unless the arguments choose (`-n 0`: one process).
 """
 
 from __future__ import annotations
@@ -45,7 +46,9 @@ def main(argv: list[str]) -> int:
         # exec, so that Ctrl-C and CI's signals reach the server or pytest directly
         if command == "serve":
             os.execv(BIN / "sequin-emulator", [str(BIN / "sequin-emulator"), "serve", "--demo", *rest])
-        os.execv(BIN / "python", [str(BIN / "python"), "-m", "pytest", *rest])
+        chosen = any(a == "-n" or a.startswith(("-n", "--numprocesses", "--dist")) or a == "no:xdist" for a in rest)
+        workers = [] if chosen else ["-n", "2"]
+        os.execv(BIN / "python", [str(BIN / "python"), "-m", "pytest", *workers, *rest])
     print(__doc__, file=sys.stderr)
     return 2
 

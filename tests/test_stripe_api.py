@@ -128,6 +128,30 @@ def test_products_prices_and_a_subscription_billed_then_canceled(account):
     assert subscription.id in [s.id for s in client.subscriptions.list({"status": "canceled"}).data]
 
 
+def test_invoices_made_by_hand_and_direct_charges(account):
+    client = account.stripe
+    customer = client.customers.create({"email": "manual@example.com"})
+    draft = account.valid(client.invoices.create({"customer": customer.id, "description": "Consulting"}))
+    assert draft.status == "draft" and draft.number is None and draft.lines.data == []
+    paid = account.valid(client.invoices.finalize_invoice(draft.id))
+    assert paid.status == "paid" and paid.number.endswith("-0001"), "finalized for 0: paid at once"
+    with pytest.raises(stripe.InvalidRequestError):
+        client.invoices.finalize_invoice(draft.id)
+    doomed = client.invoices.create({"customer": customer.id})
+    assert client.invoices.delete(doomed.id).deleted is True
+    charge = account.valid(client.charges.create({"amount": 1234, "currency": "usd", "customer": customer.id}))
+    assert charge.paid and charge.payment_intent is None and charge.payment_method_details.card.last4
+    assert [c.id for c in client.charges.list({"customer": customer.id}).data] == [charge.id]
+
+
+def test_every_object_the_api_lists_validates_against_stripes_spec(account):
+    client = account.stripe
+    for listing in (client.customers, client.products, client.prices, client.subscriptions, client.invoices,
+                    client.payment_intents, client.charges):
+        for obj in listing.list({"limit": 100}).auto_paging_iter():
+            account.valid(obj)
+
+
 def test_payment_intents_confirm_and_cancel(account):
     client = account.stripe
     confirmed = account.valid(client.payment_intents.create({"amount": 1999, "currency": "usd", "confirm": True,

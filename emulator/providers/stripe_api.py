@@ -491,10 +491,82 @@ class StripeApi:
             raise StripeError(400, f"You can only {action} an open invoice; this one is {invoice.data['status']}.")
         return invoice
 
+    def _create_invoice(self, request: Request) -> dict:
+        """A draft invoice for a customer: in this API version it takes no pending invoice items, so it has no
+        lines; finalizing it (for 0) marks it paid, as Stripe does. Subscriptions make their own invoices."""
+        params = request.params
+        customer = self._object("customer", _string(params, "customer", required=True) or "")
+        if customer.deleted:
+            raise missing("customer", customer.id)
+        method = params.get("collection_method", "charge_automatically")
+        if method != "charge_automatically":
+            raise StripeError(400, f"The emulator collects invoices automatically only, not by {str(method)[:30]}.",
+                              "parameter_invalid_string", "collection_method")
+        invoice, c, at = self.model._base(self.account, "invoice", request.now), customer.data, seconds(request.now)
+        invoice.update(
+            customer=customer.id, subscription=None, billing_reason="manual", customer_email=c["email"],
+            customer_name=c["name"], customer_phone=c["phone"], customer_address=fresh(c["address"]),
+            amount_due=0, amount_paid=0, amount_remaining=0, subtotal=0, subtotal_excluding_tax=0, total=0,
+            total_excluding_tax=0, status="draft", paid=False, attempted=False, attempt_count=0, number=None,
+            period_start=at, period_end=at, auto_advance=False, due_date=None, effective_at=None,
+            webhooks_delivered_at=None, next_payment_attempt=None, charge=None, payment_intent=None,
+            hosted_invoice_url=None, invoice_pdf=None, description=_string(params, "description"),
+            metadata=_check_metadata(params.get("metadata") or {}), subscription_details={"metadata": None},
+            status_transitions={"finalized_at": None, "marked_uncollectible_at": None, "paid_at": None,
+                                "voided_at": None},
+            lines={"data": [], "has_more": False, "object": "list", "url": f"/v1/invoices/{invoice['id']}/lines"})
+        created = self.model._new(self.account, invoice, request.now, log=True)
+        return self._expanded(created.data, params)
+
     def _finalize_invoice(self, object_id: str, request: Request) -> dict:
-        """The model finalizes every invoice when it is made (there are no drafts), so this always refuses."""
+        """A draft becomes open, numbered from the customer's prefix; one for 0 is paid at once."""
         invoice = self._object("invoice", object_id)
-        raise StripeError(400, f"This invoice is already finalized ({invoice.data['status']}).")
+        data = invoice.data
+        if data["status"] != "draft":
+            raise StripeError(400, f"This invoice is already finalized ({data['status']}).")
+        customer = self.account.objects[("customer", data["customer"])]
+        sequence = customer.data["next_invoice_sequence"]
+        customer.data["next_invoice_sequence"] = sequence + 1
+        self.account.record(customer, "update", request.now)
+        at, secret = seconds(request.now), hashlib.sha256(invoice.id.encode()).hexdigest()[:24]
+        data.update(status="open", number=f"{customer.data['invoice_prefix']}-{sequence:04d}", effective_at=at,
+                    hosted_invoice_url=f"https://invoice.stripe.com/i/acct_1Emulator/test_{secret}",
+                    invoice_pdf=f"https://pay.stripe.com/invoice/acct_1Emulator/test_{secret}/pdf?s=ap")
+        data["status_transitions"]["finalized_at"] = at
+        if data["amount_due"] == 0:
+            data.update(status="paid", paid=True)
+            data["status_transitions"]["paid_at"] = at
+        self.account.record(invoice, "update", request.now)
+        return self._expanded(data, request.params)
+
+    def _delete_invoice(self, object_id: str, request: Request) -> dict:
+        invoice = self._object("invoice", object_id)
+        if invoice.data["status"] != "draft":
+            raise StripeError(400, "You can only delete draft invoices; void a finalized one instead.")
+        invoice.deleted = True
+        self.account.record(invoice, "delete", request.now)
+        return {"id": invoice.id, "object": "invoice", "deleted": True}
+
+    def _create_charge(self, request: Request) -> dict:
+        """A charge made directly (not through a payment intent): the customer's card, or a test card token."""
+        params = request.params
+        amount = _integer(params, "amount", 50, 99_999_999)
+        if amount is None:
+            raise StripeError(400, "Missing required param: amount.", "parameter_missing", "amount")
+        currency = (_string(params, "currency", required=True) or "").lower()
+        customer_id, source = _string(params, "customer"), _string(params, "source")
+        customer = self._object("customer", customer_id) if customer_id else None
+        if customer is None and source is None:
+            raise StripeError(400, "Must provide source or customer.", "parameter_missing", "source")
+        method = self.model._current_card(self.account, customer, request.now, log=True) if customer and not source \
+            else self.model._payment_method(self.account, request.now)
+        holder = customer.data if customer else {"address": None, "email": None, "name": None, "phone": None}
+        intent = {"id": None, "amount": amount, "customer": customer_id, "invoice": None,
+                  "description": _string(params, "description")}
+        charge = self.model._charge(self.account, intent, holder, method, request.now, declined=False)
+        charge.update(currency=currency, metadata=_check_metadata(params.get("metadata") or {}))
+        created = self.model._new(self.account, charge, request.now, log=True)
+        return self._expanded(created.data, params)
 
     def _pay_invoice(self, object_id: str, request: Request) -> dict:
         invoice = self._open_invoice(object_id, "pay")
