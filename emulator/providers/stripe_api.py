@@ -550,10 +550,7 @@ class StripeApi:
     def _create_charge(self, request: Request) -> dict:
         """A charge made directly (not through a payment intent): the customer's card, or a test card token."""
         params = request.params
-        amount = _integer(params, "amount", 50, 99_999_999)
-        if amount is None:
-            raise StripeError(400, "Missing required param: amount.", "parameter_missing", "amount")
-        currency = (_string(params, "currency", required=True) or "").lower()
+        amount, currency = _payment(params)
         customer_id, source = _string(params, "customer"), _string(params, "source")
         customer = self._object("customer", customer_id) if customer_id else None
         if customer is None and source is None:
@@ -613,10 +610,7 @@ class StripeApi:
 
     def _create_payment_intent(self, request: Request) -> dict:
         params = request.params
-        amount = _integer(params, "amount", 50, 99_999_999)
-        if amount is None:
-            raise StripeError(400, "Missing required param: amount.", "parameter_missing", "amount")
-        currency = (_string(params, "currency", required=True) or "").lower()
+        amount, currency = _payment(params)
         customer_id = _string(params, "customer")
         if customer_id is not None:
             self._object("customer", customer_id)
@@ -631,6 +625,14 @@ class StripeApi:
         if _boolean(params, "confirm"):
             self._charge_intent(created, request.now)
         return self._expanded(created.data, params)
+
+
+def _payment(params: dict) -> tuple[int, str]:
+    """A payment's `amount` (Stripe's minimum is 50 of the currency's smallest unit) and `currency`."""
+    amount = _integer(params, "amount", 50, 99_999_999)
+    if amount is None:
+        raise StripeError(400, "Missing required param: amount.", "parameter_missing", "amount")
+    return amount, (_string(params, "currency", required=True) or "").lower()
 
 
 def _created(op: str, bound: int) -> Callable[[dict], bool]:
