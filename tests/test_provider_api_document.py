@@ -64,3 +64,31 @@ def test_what_is_not_listed_is_not_served(served, provider, path):
     credential_id, key = credentials[provider]
     answer = api.http.get(f"/_providers/{credential_id}/{provider}{path}", headers={"Authorization": f"Bearer {key}"})
     assert _route_missed(provider, answer), answer.text
+
+
+def test_hostile_requests_get_the_providers_errors_not_500s(served):
+    api, credentials = served
+    stripe_id, key = credentials["stripe"]
+    hubspot_id, token = credentials["hubspot"]
+    stripe_base, hubspot_base = f"/_providers/{stripe_id}/stripe/v1", f"/_providers/{hubspot_id}/hubspot/crm/v3"
+    auth = {"Authorization": f"Bearer {key}"}
+    nested = "metadata" + "[a]" * 20 + "=1"
+    for body in (nested, "limit=1.5", "expand=customer", "a[]=1&a[x]=2", "x" * (1 << 20) + "=1"):
+        answer = api.http.post(f"{stripe_base}/customers", content=body, headers={
+            **auth, "Content-Type": "application/x-www-form-urlencoded"})
+        assert answer.status_code == 400 and "error" in answer.json(), (body[:40], answer.text)
+    assert api.http.get(f"{stripe_base}/customers?limit=0", headers=auth).status_code == 400
+    assert api.http.get(f"{stripe_base}/customers?created[gt]=soon", headers=auth).status_code == 400
+    auth = {"Authorization": f"Bearer {token}"}
+    api.http.post(f"{hubspot_base}/objects/contacts", headers=auth, json={"properties": {"phone": "12"}})
+    api.http.post(f"{hubspot_base}/objects/contacts", headers=auth, json={"properties": {"phone": "call me"}})
+    mixed = api.http.post(f"{hubspot_base}/objects/contacts/search", headers=auth,
+                          json={"sorts": [{"propertyName": "phone", "direction": "DESCENDING"}]})
+    assert mixed.status_code == 200 and mixed.json()["total"] >= 2
+    for body in (b"[1, 2]", b"\xff\xfe", b'{"inputs": "x"}', b'{"filterGroups": [{"filters": [{"operator": "LIKE"}]}]}'):
+        for path in ("objects/contacts", "objects/contacts/batch/create", "objects/contacts/search"):
+            answer = api.http.post(f"{hubspot_base}/{path}", headers={**auth, "Content-Type": "application/json"},
+                                   content=body)
+            assert answer.status_code < 500, answer.text
+            if not path.endswith("search"):  # a search with no usable filters is a search of everything
+                assert answer.status_code == 400 and answer.json()["status"] == "error", answer.text

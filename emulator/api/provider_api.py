@@ -105,10 +105,16 @@ class _Served:
 
 
 async def _body(request: Request) -> bytes:
-    raw = await request.body() if request.method in ("POST", "PATCH", "PUT") else b""
-    if len(raw) > BODY_LIMIT:
-        raise ValueError(f"The request body is over {BODY_LIMIT} bytes")
-    return raw
+    """The body, read no further than the limit (a larger one is refused before it is all in memory)."""
+    if request.method not in ("POST", "PATCH", "PUT"):
+        return b""
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > BODY_LIMIT:
+            raise ValueError(f"The request body is over {BODY_LIMIT} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 # ------------------------------------------------------------------ Stripe

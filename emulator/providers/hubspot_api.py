@@ -26,6 +26,7 @@ DEFAULT_PROPERTIES = {
              "pipeline"),
 }
 LIMITS = {"list": 100, "search": 200, "batch": 100}
+INPUT_FIELDS = {"properties", "associations", "id", "idProperty", "objectWriteTraceId"}
 OPERATORS = ("EQ", "NEQ", "LT", "LTE", "GT", "GTE", "BETWEEN", "IN", "NOT_IN", "HAS_PROPERTY", "NOT_HAS_PROPERTY",
              "CONTAINS_TOKEN", "NOT_CONTAINS_TOKEN")
 
@@ -208,9 +209,13 @@ class HubSpotApi:
             raise HubSpotError(400, f"Property values were not valid: {reasons[0]}") from None
 
     def _properties(self, body: Any) -> dict:
-        if not isinstance(body, dict) or not isinstance(body.get("properties", {}), dict):
+        """The `properties` of a create or an update input (required, as in HubSpot's schema)."""
+        if not isinstance(body, dict) or not isinstance(body.get("properties"), dict):
             raise HubSpotError(400, "Invalid input JSON: expected an object with `properties`")
-        return body.get("properties", {})
+        unknown = sorted(set(body) - INPUT_FIELDS)
+        if unknown:
+            raise HubSpotError(400, f"Invalid input JSON: unrecognized field \"{unknown[0][:50]}\"")
+        return body["properties"]
 
     def _create(self, collection: str, body: Any, now: int) -> dict:
         given = self._write(self.model._checked, collection, {"properties": self._properties(body)})
@@ -313,7 +318,7 @@ class HubSpotApi:
             descending = isinstance(sort, dict) and sort.get("direction", "ASCENDING") == "DESCENDING"
             present = [o for o in matching if o.data["properties"].get(name) is not None]
             absent = [o for o in matching if o.data["properties"].get(name) is None]
-            present.sort(key=lambda o: _comparable(o.data["properties"][name]), reverse=descending)
+            present.sort(key=lambda o: _sort_key(o.data["properties"][name]), reverse=descending)
             matching = present + absent
         limit = _limit(body.get("limit"), LIMITS["search"])
         page, paging = self._paged(matching, body.get("after"), limit)
@@ -352,6 +357,12 @@ class HubSpotApi:
         if mine is None or theirs is None or type(mine) is not type(theirs):
             return False
         return {"LT": mine < theirs, "LTE": mine <= theirs, "GT": mine > theirs, "GTE": mine >= theirs}[operator]
+
+
+def _sort_key(value: str) -> tuple[int, Any]:
+    """Numbers and dates before text, so a property holding both sorts instead of failing."""
+    comparable = _comparable(value)
+    return (0, comparable) if isinstance(comparable, float) else (1, str(comparable))
 
 
 def _ordered(low: Any, high: Any) -> bool:
