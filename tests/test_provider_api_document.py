@@ -85,10 +85,10 @@ def test_hostile_requests_get_the_providers_errors_not_500s(served):
     mixed = api.http.post(f"{hubspot_base}/objects/contacts/search", headers=auth,
                           json={"sorts": [{"propertyName": "phone", "direction": "DESCENDING"}]})
     assert mixed.status_code == 200 and mixed.json()["total"] >= 2
-    for body in (b"[1, 2]", b"\xff\xfe", b'{"inputs": "x"}', b'{"filterGroups": [{"filters": [{"operator": "LIKE"}]}]}'):
+    for raw in (b"[1, 2]", b"\xff\xfe", b'{"inputs": "x"}', b'{"filterGroups": [{"filters": [{"operator": "LIKE"}]}]}'):
         for path in ("objects/contacts", "objects/contacts/batch/create", "objects/contacts/search"):
             answer = api.http.post(f"{hubspot_base}/{path}", headers={**auth, "Content-Type": "application/json"},
-                                   content=body)
+                                   content=raw)
             assert answer.status_code < 500, answer.text
             if not path.endswith("search"):  # a search with no usable filters is a search of everything
                 assert answer.status_code == 400 and answer.json()["status"] == "error", answer.text
