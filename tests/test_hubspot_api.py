@@ -106,6 +106,8 @@ def test_batches_and_search(portal):
         {"filters": [{"propertyName": "jobtitle", "operator": "EQ", "value": "admiral"}]},
         {"filters": [{"propertyName": "email", "operator": "CONTAINS_TOKEN", "value": "batch2"}]}]))
     assert either.total == 2
+    by_words = contacts.search_api.do_search(PublicObjectSearchRequest(query="b1 batch"))
+    assert [c.properties["email"] for c in by_words.results] == ["batch1@example.com"]
     contacts.batch_api.archive({"inputs": [{"id": i} for i in ids]})
     assert contacts.search_api.do_search(PublicObjectSearchRequest(filter_groups=[
         {"filters": [{"propertyName": "lastname", "operator": "EQ", "value": "Batch"}]}])).total == 0

@@ -85,6 +85,8 @@ def test_hostile_requests_get_the_providers_errors_not_500s(served):
     mixed = api.http.post(f"{hubspot_base}/objects/contacts/search", headers=auth,
                           json={"sorts": [{"propertyName": "phone", "direction": "DESCENDING"}]})
     assert mixed.status_code == 200 and mixed.json()["total"] >= 2
+    bad_groups = api.http.post(f"{hubspot_base}/objects/contacts/search", headers=auth, json={"filterGroups": [1]})
+    assert bad_groups.status_code == 400 and bad_groups.json()["category"] == "VALIDATION_ERROR"
     for raw in (b"[1, 2]", b"\xff\xfe", b'{"inputs": "x"}', b'{"filterGroups": [{"filters": [{"operator": "LIKE"}]}]}'):
         for path in ("objects/contacts", "objects/contacts/batch/create", "objects/contacts/search"):
             answer = api.http.post(f"{hubspot_base}/{path}", headers={**auth, "Content-Type": "application/json"},

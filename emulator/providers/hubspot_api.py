@@ -26,6 +26,8 @@ DEFAULT_PROPERTIES = {
              "pipeline"),
 }
 LIMITS = {"list": 100, "search": 200, "batch": 100}
+SEARCHABLE = {"contact": ("firstname", "lastname", "email", "phone", "company"), "company": ("name", "domain", "phone"),
+              "deal": ("dealname", "pipeline", "dealstage")}  # what a search's `query` looks in
 INPUT_FIELDS = {"properties", "associations", "id", "idProperty", "objectWriteTraceId"}
 OPERATORS = ("EQ", "NEQ", "LT", "LTE", "GT", "GTE", "BETWEEN", "IN", "NOT_IN", "HAS_PROPERTY", "NOT_HAS_PROPERTY",
              "CONTAINS_TOKEN", "NOT_CONTAINS_TOKEN")
@@ -309,10 +311,16 @@ class HubSpotApi:
     def _search(self, collection: str, body: Any) -> dict:
         body = body if isinstance(body, dict) else {}
         groups = body.get("filterGroups") or []
-        if not isinstance(groups, list) or len(groups) > 5:
-            raise HubSpotError(400, "filterGroups is a list of at most 5 groups")
-        matching = [o for o in self._in_order(collection, False) if not groups or
-                    any(all(self._matches(o, f) for f in group.get("filters", [])) for group in groups)]
+        if not isinstance(groups, list) or len(groups) > 5 or not all(
+                isinstance(g, dict) and isinstance(g.get("filters", []), list) for g in groups):
+            raise HubSpotError(400, "filterGroups is a list of at most 5 groups, each {\"filters\": [...]}")
+        query = body.get("query")
+        if query is not None and not isinstance(query, str):
+            raise HubSpotError(400, "query is a string")
+        terms = (query or "").lower().split()
+        matching = [o for o in self._in_order(collection, False)
+                    if (not groups or any(all(self._matches(o, f) for f in g.get("filters", [])) for g in groups))
+                    and (not terms or _found(o, terms))]
         for sort in reversed(body.get("sorts") or []):
             name = sort.get("propertyName") if isinstance(sort, dict) else str(sort)
             descending = isinstance(sort, dict) and sort.get("direction", "ASCENDING") == "DESCENDING"
@@ -357,6 +365,13 @@ class HubSpotApi:
         if mine is None or theirs is None or type(mine) is not type(theirs):
             return False
         return {"LT": mine < theirs, "LTE": mine <= theirs, "GT": mine > theirs, "GTE": mine >= theirs}[operator]
+
+
+def _found(obj: UpstreamObject, terms: list[str]) -> bool:
+    """A search's `query`: every word is in one of the type's searchable properties (HubSpot's defaults)."""
+    props = obj.data["properties"]
+    text = " ".join(str(props.get(name) or "") for name in SEARCHABLE[obj.collection]).lower()
+    return all(term in text for term in terms)
 
 
 def _sort_key(value: str) -> tuple[int, Any]:
