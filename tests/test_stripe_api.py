@@ -159,6 +159,18 @@ def test_payment_intents_confirm_and_cancel(account):
     assert confirmed.status == "succeeded" and confirmed.amount_received == 1999
     charge = account.valid(client.charges.retrieve(confirmed.latest_charge))
     assert charge.payment_intent == confirmed.id and charge.amount == 1999
+    assert confirmed.payment_method.startswith("pm_1"), "a test card name becomes a card of the account"
+    with pytest.raises(stripe.CardError) as declined:
+        client.payment_intents.create({"amount": 700, "currency": "usd", "confirm": True,
+                                       "payment_method": "pm_card_chargeDeclinedInsufficientFunds"})
+    assert declined.value.http_status == 402 and declined.value.code == "card_declined"
+    error = declined.value.error
+    assert error is not None and error.payment_intent is not None
+    failed = client.payment_intents.retrieve(error.payment_intent.id, {"expand": ["latest_charge"]})
+    assert failed.status == "requires_payment_method" and failed.last_payment_error.decline_code == \
+        "insufficient_funds" and failed.latest_charge.status == "failed"
+    with pytest.raises(stripe.CardError):
+        client.charges.create({"amount": 900, "currency": "usd", "source": "tok_chargeDeclined"})
     pending = client.payment_intents.create({"amount": 500, "currency": "usd"})
     assert pending.status == "requires_payment_method"
     assert account.valid(client.payment_intents.cancel(pending.id)).status == "canceled"

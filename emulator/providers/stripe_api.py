@@ -46,6 +46,15 @@ EXPANDABLE: dict[str, dict[str, str | None]] = {
     "payment_intent": {"customer": "customer", "invoice": "invoice", "latest_charge": "charge"},
     "charge": {"customer": "customer", "invoice": "invoice", "payment_intent": "payment_intent", "refunds": None},
 }
+# Stripe's test payment methods and tokens that decline, with the decline code and message Stripe gives
+DECLINING = {
+    "pm_card_chargeDeclined": ("generic_decline", "Your card was declined."),
+    "pm_card_chargeDeclinedInsufficientFunds": ("insufficient_funds", "Your card has insufficient funds."),
+    "pm_card_chargeDeclinedExpiredCard": ("expired_card", "Your card has expired."),
+    "tok_chargeDeclined": ("generic_decline", "Your card was declined."),
+    "tok_chargeDeclinedInsufficientFunds": ("insufficient_funds", "Your card has insufficient funds."),
+    "tok_chargeDeclinedExpiredCard": ("expired_card", "Your card has expired."),
+}
 PATHS = {"customers": "customer", "products": "product", "prices": "price", "subscriptions": "subscription",
          "invoices": "invoice", "payment_intents": "payment_intent", "charges": "charge"}
 
@@ -54,12 +63,13 @@ class StripeError(Exception):
     """An answer in Stripe's error envelope: `{"error": {"type", "code", "message", "param"}}`."""
 
     def __init__(self, status: int, message: str, code: str | None = None, param: str | None = None,
-                 kind: str = "invalid_request_error") -> None:
+                 kind: str = "invalid_request_error", **extra: Any) -> None:
         super().__init__(message)
         self.status, self.message, self.code, self.param, self.kind = status, message, code, param, kind
+        self.extra = extra  # a card error's decline_code, charge, payment_intent
 
     def body(self) -> dict:
-        error: dict[str, Any] = {"type": self.kind, "message": self.message}
+        error: dict[str, Any] = {"type": self.kind, "message": self.message, **self.extra}
         if self.code:
             error["code"] = self.code
             error["doc_url"] = f"https://stripe.com/docs/error-codes/{self.code.replace('_', '-')}"
@@ -555,14 +565,14 @@ class StripeApi:
         customer = self._object("customer", customer_id) if customer_id else None
         if customer is None and source is None:
             raise StripeError(400, "Must provide source or customer.", "parameter_missing", "source")
-        method = self.model._current_card(self.account, customer, request.now, log=True) if customer and not source \
-            else self.model._payment_method(self.account, request.now)
-        holder = customer.data if customer else {"address": None, "email": None, "name": None, "phone": None}
+        method, decline = self._method(source, customer, request.now)
         intent = {"id": None, "amount": amount, "customer": customer_id, "invoice": None,
                   "description": _string(params, "description")}
-        charge = self.model._charge(self.account, intent, holder, method, request.now, declined=False)
-        charge.update(currency=currency, metadata=_check_metadata(params.get("metadata") or {}))
-        created = self.model._new(self.account, charge, request.now, log=True)
+        created = self._charged(intent, customer, method, decline, request.now, currency=currency,
+                                metadata=_check_metadata(params.get("metadata") or {}))
+        if decline is not None:
+            code, message = decline
+            raise StripeError(402, message, "card_declined", kind="card_error", decline_code=code, charge=created.id)
         return self._expanded(created.data, params)
 
     def _pay_invoice(self, object_id: str, request: Request) -> dict:
@@ -587,16 +597,47 @@ class StripeApi:
             self._charge_intent(intent, request.now)
         return self._expanded(intent.data, request.params)
 
+    def _method(self, named: str | None, customer: UpstreamObject | None, now: int) -> tuple[str, tuple | None]:
+        """The payment method to charge, and the decline it brings: Stripe's test names (`pm_card_visa`,
+        `tok_chargeDeclined`, ...) become a new card of the account, as on Stripe; a card of the account's own
+        is used as it is; none is the customer's default card."""
+        if named is None:
+            if customer is None:
+                raise StripeError(400, "You must provide a payment_method, source or customer.", "parameter_missing",
+                                  "payment_method")
+            return self.model._current_card(self.account, customer, now, log=True), None
+        ours = named.startswith("pm_1") and len(named) > 10 and named[4:10].isalnum()
+        return (named if ours else self.model._payment_method(self.account, now)), DECLINING.get(named)
+
+    def _charged(self, intent: dict, customer: UpstreamObject | None, method: str, decline: tuple | None,
+                 now: int, **fields: Any) -> UpstreamObject:
+        """A charge for `intent` (a payment intent's data, or a direct charge's terms), declined if `decline`;
+        `fields` set before it is stored, so its first version (the one syncs read) has them."""
+        holder = customer.data if customer else {"address": None, "email": None, "name": None, "phone": None}
+        charge = self.model._charge(self.account, intent, holder, method, now, declined=decline is not None)
+        charge.update(fields)
+        if decline is not None:
+            code, message = decline
+            charge.update(failure_code="card_declined", failure_message=message)
+            charge["outcome"].update(reason=code, type="issuer_declined")
+        return self.model._new(self.account, charge, now, log=True)
+
     def _charge_intent(self, intent: UpstreamObject, now: int) -> None:
         customer = self.account.get("customer", intent.data["customer"]) if intent.data.get("customer") else None
-        method = intent.data.get("payment_method") or (
-            self.model._current_card(self.account, customer, now, log=True) if customer else "pm_1card_visa")
-        holder = customer.data if customer else {"address": None, "email": None, "name": None, "phone": None}
-        charge = self.model._charge(self.account, intent.data, holder, method, now, declined=False)
-        created = self.model._new(self.account, charge, now, log=True)
-        intent.data.update(status="succeeded", amount_received=intent.data["amount"], latest_charge=created.id,
-                           payment_method=method, last_payment_error=None)
+        method, decline = self._method(intent.data.get("payment_method"), customer, now)
+        created = self._charged(intent.data, customer, method, decline, now)
+        intent.data.update(latest_charge=created.id, payment_method=method)
+        if decline is None:
+            intent.data.update(status="succeeded", amount_received=intent.data["amount"], last_payment_error=None)
+            self.account.record(intent, "update", now)
+            return
+        code, message = decline
+        intent.data.update(status="requires_payment_method", last_payment_error={
+            "charge": created.id, "code": "card_declined", "decline_code": code, "message": message,
+            "doc_url": "https://stripe.com/docs/error-codes/card-declined", "type": "card_error"})
         self.account.record(intent, "update", now)
+        raise StripeError(402, message, "card_declined", kind="card_error", decline_code=code, charge=created.id,
+                          payment_intent=fresh(intent.data))
 
     def _cancel_payment_intent(self, object_id: str, request: Request) -> dict:
         intent = self._object("payment_intent", object_id)
@@ -615,8 +656,9 @@ class StripeApi:
         if customer_id is not None:
             self._object("customer", customer_id)
         intent = self.model._base(self.account, "payment_intent", request.now)
+        named = _string(params, "payment_method")
         intent.update(amount=amount, currency=currency, customer=customer_id, invoice=None, canceled_at=None,
-                      description=_string(params, "description"), payment_method=_string(params, "payment_method"),
+                      description=_string(params, "description"), payment_method=named,
                       client_secret=f"{intent['id']}_secret_{hashlib.sha256(intent['id'].encode()).hexdigest()[:25]}",
                       latest_charge=None, amount_received=0, last_payment_error=None,
                       metadata=_check_metadata(params.get("metadata") or {}),
