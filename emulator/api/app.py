@@ -320,6 +320,7 @@ def create_app(config: ServerConfig | None = None, tenants: Tenants | None = Non
     app.state.config = config
     app.state.stripe_apis = {}  # (token, account key) → its Stripe API (idempotency keys live there)
     app.state.hubspot_apis = {}
+    app.state.credential_owners = {}  # credential id → its tenant's token, for the provider APIs' lookups
     app.state.provider_requests = itertools.count()  # request ids follow the call order
     if config.state_file:
         state_file.load(tenants, config.state_file)

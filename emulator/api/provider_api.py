@@ -42,12 +42,18 @@ def api_path(credential_id: str, provider: str) -> str:
     return f"/_providers/{credential_id}/{provider}"
 
 
-def _find(tenants: Tenants, credential_id: str, provider: str) -> tuple[Tenant, Credential] | None:
-    """The tenant that owns the credential (ids are unique across tenants: they derive from each org's id)."""
-    for tenant in tenants:
+def _find(tenants: Tenants, owners: dict[str, str], credential_id: str,
+          provider: str) -> tuple[Tenant, Credential] | None:
+    """The tenant that owns the credential (ids are unique across tenants: they derive from each org's id).
+    `owners` remembers credential id → token, so only the first request to an account scans the tenants."""
+    token = owners.get(credential_id)
+    tenant = tenants.find(token) if token is not None else None
+    candidates = [tenant] if tenant is not None and tenant.credentials.find(credential_id) else list(tenants)
+    for tenant in candidates:
         credential = tenant.credentials.find(credential_id)
-        if credential is not None and credential.provider == provider:
-            return tenant, credential
+        if credential is not None:
+            owners[credential_id] = tenant.token
+            return (tenant, credential) if credential.provider == provider else None
     return None
 
 
@@ -89,7 +95,8 @@ class _Served:
         tenants: Tenants = request.app.state.tenants
         self.number = next(request.app.state.provider_requests)
         self.tag = hashlib.sha256(f"{tenants.seed}|{self.number}".encode()).hexdigest()
-        self.found = _find(tenants, request.path_params["credential_id"], provider)
+        self.found = _find(tenants, request.app.state.credential_owners, request.path_params["credential_id"],
+                           provider)
 
     def account(self, request: Request, expected: str | None) -> tuple[Tenant, Credential, Account] | str:
         """The tenant, credential and account, caught up to now; or why the caller may not use them."""
