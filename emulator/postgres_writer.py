@@ -180,6 +180,10 @@ class PostgresWriter:
             await asyncio.sleep(pause)
             tenant = self._current(token, tenant)
 
+    def _still(self, token: str, tenant: Tenant, consumer_id: str, consumer: object) -> bool:
+        """Is `consumer` still the consumer of that id in the tenant of `token` (after an await)?"""
+        return self._current(token, tenant) is not None and tenant.postgres_consumers.find(consumer_id) is consumer
+
     async def _consume(self, token: str, consumer_id: str) -> None:
         """Write the consumer's batches, one transaction each, until it is deleted (or its tenant replaced)."""
         woken = asyncio.Event()
@@ -200,18 +204,18 @@ class PostgresWriter:
                 try:  # with nothing to write yet, this makes the table, so the app finds it from the start
                     await self._write(tenant, target, consumer.table_name, batch)
                 except MissingTable:
-                    if self._current(token, tenant) and tenant.postgres_consumers.find(consumer_id) is consumer:
+                    if self._still(token, tenant, consumer_id, consumer):
                         postgres.table_missing(tenant, consumer)
                     continue
                 except (psycopg.Error, PoolTimeout, OSError) as exc:
                     reason = await self._reason(target, exc)
-                    if self._current(token, tenant) and tenant.postgres_consumers.find(consumer_id) is consumer:
+                    if self._still(token, tenant, consumer_id, consumer):
                         postgres.failed(tenant, consumer, target, reason)
                     await asyncio.sleep(backoff)
                     backoff = min(backoff * 2, RETRY_MOST)
                     continue
                 backoff = RETRY_FIRST
-                if self._current(token, tenant) and tenant.postgres_consumers.find(consumer_id) is consumer:
+                if self._still(token, tenant, consumer_id, consumer):
                     postgres.connected(tenant, target)
                     if batch is None:
                         postgres.table_ready(tenant, consumer)

@@ -24,6 +24,7 @@ from emulator.domain.inputs import (
 )
 from emulator.domain.models import PostgresConsumer, PostgresTarget
 from emulator.domain.records import RecordVersion
+from emulator.domain.table_cursor import TableCursor
 from emulator.domain.tenant import Tenant
 
 BATCH_ROWS = 1000  # rows per transaction
@@ -147,16 +148,22 @@ def _versions(tenant: Tenant, after: int, covers) -> Iterator[RecordVersion]:
     return heapq.merge(*streams, key=lambda v: v.idx)
 
 
+def _replay_due(tenant: Tenant, cursor: TableCursor) -> Iterator[RecordVersion]:
+    """The versions a replay of newly covered syncs has still to write, in idx order (none without a replay)."""
+    if not cursor.replay_syncs:
+        return iter(())
+    replaying = set(cursor.replay_syncs)
+    return itertools.takewhile(lambda v: v.idx <= cursor.replay_upto,
+                               _versions(tenant, cursor.replay_done, replaying.__contains__))
+
+
 def next_batch(tenant: Tenant, consumer: PostgresConsumer, limit: int = BATCH_ROWS) -> Batch | None:
     """What the consumer writes next (a replay first), or None when it has caught up or is paused."""
     if not consumer.active:
         return None
     cursor = consumer.cursor
     if cursor.replay_syncs:
-        replaying = set(cursor.replay_syncs)
-        due = itertools.takewhile(lambda v: v.idx <= cursor.replay_upto,
-                                  _versions(tenant, cursor.replay_done, replaying.__contains__))
-        versions = list(itertools.islice(due, limit))
+        versions = list(itertools.islice(_replay_due(tenant, cursor), limit))
         if versions:
             return Batch(versions, replay=True, epoch=cursor.epoch)
         cursor.replay_syncs = []
@@ -211,22 +218,16 @@ def caught_up(tenant: Tenant, consumer: PostgresConsumer) -> bool:
     cursor = consumer.cursor
     if consumer.health.status != "ok":
         return False
-    if cursor.replay_syncs:
-        replaying = set(cursor.replay_syncs)
-        if any(v.idx <= cursor.replay_upto for v in _versions(tenant, cursor.replay_done, replaying.__contains__)):
-            return False
+    if next(_replay_due(tenant, cursor), None) is not None:
+        return False
     return next(_versions(tenant, cursor.done_idx, consumer.covers), None) is None
 
 
 def pending(tenant: Tenant, consumer: PostgresConsumer) -> int:
     """Versions the consumer covers that are not in its table yet (0 when it has caught up)."""
     cursor = consumer.cursor
-    count = sum(1 for _ in _versions(tenant, cursor.done_idx, consumer.covers))
-    if cursor.replay_syncs:
-        replaying = set(cursor.replay_syncs)
-        count += sum(1 for _ in itertools.takewhile(lambda v: v.idx <= cursor.replay_upto,
-                                                   _versions(tenant, cursor.replay_done, replaying.__contains__)))
-    return count
+    return sum(1 for _ in _versions(tenant, cursor.done_idx, consumer.covers)) + \
+        sum(1 for _ in _replay_due(tenant, cursor))
 
 
 def has_committed(tenant: Tenant, consumer_id: str, versions: list[RecordVersion]) -> bool:

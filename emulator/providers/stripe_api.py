@@ -57,6 +57,7 @@ DECLINING = {
 }
 PATHS = {"customers": "customer", "products": "product", "prices": "price", "subscriptions": "subscription",
          "invoices": "invoice", "payment_intents": "payment_intent", "charges": "charge"}
+PATH_OF = {collection: path for path, collection in PATHS.items()}
 
 
 class StripeError(Exception):
@@ -220,7 +221,7 @@ class StripeApi:
             action = getattr(self, f"_{rest[1]}_{collection}", None)
             if action is not None:
                 return lambda request: action(rest[0], request)
-        path = "/".join([next(k for k, v in PATHS.items() if v == collection), *rest])
+        path = "/".join([PATH_OF[collection], *rest])
         raise StripeError(404, f"Unrecognized request URL ({method}: /v1/{path}).")
 
     # ---------------------------------------------------------------- reading
@@ -281,7 +282,7 @@ class StripeApi:
             has_more, page = len(earlier) > limit, earlier[-limit:]
         else:
             has_more, page = len(items) > limit, items[:limit]
-        url = f"/v1/{next(k for k, v in PATHS.items() if v == collection)}"
+        url = f"/v1/{PATH_OF[collection]}"
         return {"object": "list", "data": [self._expanded(item, params, "data.") for item in page],
                 "has_more": has_more, "url": url}
 
@@ -422,11 +423,11 @@ class StripeApi:
         return self._expanded(obj.data, params)
 
     def _delete_customer(self, object_id: str, request: Request) -> dict:
-        self._object("customer", object_id)
-        if self.account.objects[("customer", object_id)].deleted:
+        customer = self._object("customer", object_id)
+        if customer.deleted:
             raise missing("customer", object_id)
         self.model.delete(self.account, "customer", object_id, request.now)
-        return self.model.stub(self.account.objects[("customer", object_id)])
+        return self.model.stub(customer)
 
     def _delete_product(self, object_id: str, request: Request) -> dict:
         self._object("product", object_id)
