@@ -50,7 +50,8 @@ def throughput(emulator: Callable, row: Callable, customers: int) -> None:
         with httpx.Client(base_url=server.url, headers={"Authorization": "Bearer bench"}, timeout=30) as http:
             credential = http.post("/v1/credentials", json={"properties": {"kind": "stripe_key", "secret": KEY}}).json()
             http.get(f"/_emulator/upstream/{credential['id']}/records", params={"collection_id": "stripe:customer"})
-        ours = _workload(_client(f"{server.url}/_providers/{credential['id']}/stripe"), customers)
+            base = http.get(f"/_emulator/upstream/{credential['id']}").json()["api_base"]
+        ours = _workload(_client(base), customers)
     finally:
         server.stop()
     port = free_port()

@@ -25,14 +25,16 @@ def served(request):
         stripe = api.ok("POST", "/v1/credentials", {"properties": {"kind": "stripe_key", "secret": STRIPE_KEY}})
         hubspot = api.ok("POST", "/v1/credentials", {"properties": {"kind": "hubspot", "hub_id": 77, "refresh_token":
                                                                     "rt", "access_token": HUBSPOT_TOKEN}})
-        yield api, {"stripe": (stripe["id"], STRIPE_KEY), "hubspot": (hubspot["id"], HUBSPOT_TOKEN)}
+        bases = {c["id"]: api.ok("GET", f"/_emulator/upstream/{c['id']}")["api_base"] for c in (stripe, hubspot)}
+        yield api, {"stripe": (stripe["id"], STRIPE_KEY, bases[stripe["id"]]),
+                    "hubspot": (hubspot["id"], HUBSPOT_TOKEN, bases[hubspot["id"]])}
 
 
 def test_the_document_is_valid_and_served(served):
     validate(DOCUMENT)
     api, _ = served
     assert api.http.get("/_providers/openapi.json").json() == DOCUMENT
-    assert {path.split("/")[3] for path, _ in OPERATIONS} == {"stripe", "hubspot"}
+    assert {path.split("/")[4] for path, _ in OPERATIONS} == {"stripe", "hubspot"}
 
 
 def _route_missed(provider: str, answer) -> bool:
@@ -46,9 +48,10 @@ def _route_missed(provider: str, answer) -> bool:
 @pytest.mark.parametrize("path,method", OPERATIONS)
 def test_every_listed_operation_is_served(served, path, method):
     api, credentials = served
-    provider = path.split("/")[3]
-    credential_id, key = credentials[provider]
-    values = {"credential_id": credential_id, "id": "nope1", "object_type": "contacts",
+    provider = path.split("/")[4]
+    credential_id, key, base = credentials[provider]
+    org_id = base.split("/_providers/")[1].split("/")[0]
+    values = {"org_id": org_id, "credential_id": credential_id, "id": "nope1", "object_type": "contacts",
               "to_object_type": "companies", "to_id": "nope2"}
     url = re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
     answer = api.http.request(method.upper(), url, headers={"Authorization": f"Bearer {key}"},
@@ -61,16 +64,16 @@ def test_every_listed_operation_is_served(served, path, method):
                                            ("hubspot", "/crm/v3/objects/contacts/1/whatever/x/y")])
 def test_what_is_not_listed_is_not_served(served, provider, path):
     api, credentials = served
-    credential_id, key = credentials[provider]
-    answer = api.http.get(f"/_providers/{credential_id}/{provider}{path}", headers={"Authorization": f"Bearer {key}"})
+    _, key, base = credentials[provider]
+    answer = api.http.get(f"{base}{path}", headers={"Authorization": f"Bearer {key}"})
     assert _route_missed(provider, answer), answer.text
 
 
 def test_hostile_requests_get_the_providers_errors_not_500s(served):
     api, credentials = served
-    stripe_id, key = credentials["stripe"]
-    hubspot_id, token = credentials["hubspot"]
-    stripe_base, hubspot_base = f"/_providers/{stripe_id}/stripe/v1", f"/_providers/{hubspot_id}/hubspot/crm/v3"
+    _, key, stripe_root = credentials["stripe"]
+    _, token, hubspot_root = credentials["hubspot"]
+    stripe_base, hubspot_base = f"{stripe_root}/v1", f"{hubspot_root}/crm/v3"
     auth = {"Authorization": f"Bearer {key}"}
     nested = "metadata" + "[a]" * 20 + "=1"
     for body in (nested, "limit=1.5", "expand=customer", "a[]=1&a[x]=2", "x" * (1 << 20) + "=1"):

@@ -291,10 +291,13 @@ def create_app(config: ServerConfig | None = None, tenants: Tenants | None = Non
     routes.append(Route("/_providers/openapi.json", lambda request: Response(providers_json,
                                                                              media_type="application/json"),
                         methods=["GET"]))
-    routes.append(Route("/_providers/{credential_id}/stripe/v1/{rest:path}", provider_api.stripe_endpoint,
-                        methods=["GET", "POST", "DELETE"]))
-    routes.append(Route("/_providers/{credential_id}/hubspot/crm/{rest:path}", provider_api.hubspot_endpoint,
-                        methods=["GET", "POST", "PATCH", "PUT", "DELETE"]))
+    # every method reaches the provider's router, so an unserved one is answered in the provider's envelope
+    every = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+    routes.append(Route("/_providers/{org_id}/{credential_id}/stripe/v1/{rest:path}", provider_api.stripe_endpoint,
+                        methods=every))
+    routes.append(Route("/_providers/{org_id}/{credential_id}/hubspot/crm/{rest:path}", provider_api.hubspot_endpoint,
+                        methods=every))
+    routes.append(Route("/_providers/{rest:path}", provider_api.unknown_endpoint, methods=every))
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
         app.state.loop = asyncio.get_running_loop()  # for stopping() from a signal handler
@@ -318,9 +321,7 @@ def create_app(config: ServerConfig | None = None, tenants: Tenants | None = Non
                     lifespan=lifespan)
     app.state.tenants = tenants
     app.state.config = config
-    app.state.stripe_apis = {}  # (token, account key) → its Stripe API (idempotency keys live there)
-    app.state.hubspot_apis = {}
-    app.state.credential_owners = {}  # credential id → its tenant's token, for the provider APIs' lookups
+    app.state.turns = pipeline.turns  # the provider APIs wait for a tenant's clock advance too
     app.state.provider_requests = itertools.count()  # request ids follow the call order
     if config.state_file:
         state_file.load(tenants, config.state_file)

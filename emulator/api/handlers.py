@@ -530,7 +530,7 @@ def get_upstream_account(call: Call) -> Reply:
         call.tenant.account_defaults.as_dict()
     base = str(call.request.base_url).rstrip("/")
     return 200, {"credential_id": credential.id, "provider": credential.provider, "settings": settings,
-                 "api_base": f"{base}{provider_api.api_path(credential.id, credential.provider)}" if simulated else None}
+                 "api_base": f"{base}{provider_api.api_path(call.tenant, credential)}" if simulated else None}
 
 
 @operation("setUpstreamSettings")

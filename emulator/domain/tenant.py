@@ -109,6 +109,7 @@ class Tenants:
         self.api_keys = api_keys
         self.account_defaults = accounts or AccountSettings()
         self._tenants: dict[str, Tenant] = {}
+        self._orgs: dict[str, str] = {}  # org id → token (the provider APIs' addresses name the org)
         self._engines: dict[str, None] = {}  # tokens of tenants with simulated accounts (an ordered set)
         self._evicted_at = 0  # the table's size at the last eviction sweep
         self.grants: dict = {}  # OAuth start links and codes → their Grant (emulator.domain.oauth_flow)
@@ -121,6 +122,7 @@ class Tenants:
         tenant = self._tenants.get(token)
         if tenant is None:
             tenant = self._tenants[token] = self.build(token)
+            self._orgs[tenant.org_id] = token
             floor = max(self.PRISTINE_LIMIT, self._evicted_at)
             if len(self._tenants) > floor + floor // 10:  # a sweep per 10% of growth: amortized O(1)
                 self._forget_pristine(keep=token)
@@ -130,12 +132,18 @@ class Tenants:
         """The tenant of `token` if there is one (never making one)."""
         return self._tenants.get(token)
 
+    def by_org(self, org_id: str) -> Tenant | None:
+        """The tenant whose org id this is, if there is one."""
+        token = self._orgs.get(org_id)
+        return self._tenants.get(token) if token is not None else None
+
     def _forget_pristine(self, keep: str) -> None:
         for token, tenant in list(self._tenants.items()):
             if len(self._tenants) <= self.PRISTINE_LIMIT:
                 break
             if token != keep and tenant.pristine(self.clock_settings):
                 del self._tenants[token]
+                self._orgs.pop(tenant.org_id, None)
         self._evicted_at = len(self._tenants)  # all left have state: sweep again only after more growth
 
     def reset(self, token: str) -> Tenant:
@@ -145,6 +153,7 @@ class Tenants:
         """Put `tenant` in the place of `token`'s; whoever waits on the old one is woken to look again."""
         old = self._tenants.get(token)
         self._tenants[token] = tenant
+        self._orgs[tenant.org_id] = token
         if old is not None:
             old.stop_waiting = True
             old.notify()

@@ -11,11 +11,13 @@ import dataclasses
 import random
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field, fields
+from typing import Any
 
 import orjson
 
 from emulator.domain.clock import MICROS
 from emulator.domain.errors import Invalid, NotFound
+from emulator.domain.provider_events import ProviderEvent, ProviderEvents
 from emulator.domain.randomness import rng_from_state, rng_state
 
 HOUR = 3600 * MICROS
@@ -98,6 +100,8 @@ class Account:
     rng: random.Random = field(default_factory=random.Random)
     quiet_until: int | None = None  # an advance capped its steps: nothing more happens up to this time
     agenda: list[tuple[int, str, str]] | None = None  # the provider's due times (a heap), rebuilt from objects
+    events: ProviderEvents = field(default_factory=ProviderEvents)  # the provider's own events (Stripe's)
+    api_state: dict[str, Any] = field(default_factory=dict)  # what its wire API keeps between requests (not saved)
 
     def next_step_at(self) -> int | None:
         """When the account next does anything: a change of its own, or something falling due (a renewal)."""
@@ -137,6 +141,9 @@ class Account:
                                   obj.deleted)
         change = Change(time, obj.collection, obj.id, kind, snapshot)
         self.changes.append(change)
+        event = self.provider.event_of(self, change, len(self.changes) - 1)
+        if event is not None:
+            self.events.append(event)
         return change
 
     def schedule_next_change(self, after: int) -> None:
@@ -148,7 +155,8 @@ class Account:
                 "objects": [dataclasses.asdict(o) for o in self.objects.values()],
                 "order": self.order, "changes_base": self.changes.base,
                 "changes": [dataclasses.asdict(c) for c in self.changes.kept],
-                "next_change_at": self.next_change_at, "quiet_until": self.quiet_until, "rng": rng_state(self.rng)}
+                "next_change_at": self.next_change_at, "quiet_until": self.quiet_until, "rng": rng_state(self.rng),
+                "events": self.events.to_json()}
 
     @classmethod
     def from_json(cls, saved: dict, provider: Provider) -> Account:
@@ -158,6 +166,8 @@ class Account:
         account.objects = {(o["collection"], o["id"]): UpstreamObject(**o) for o in saved["objects"]}
         account.changes = ChangeLog([Change(**{**c, "snapshot": UpstreamObject(**c["snapshot"])})
                                      for c in saved["changes"]], base=saved["changes_base"])
+        if "events" in saved:
+            account.events = ProviderEvents.from_json(saved["events"])
         return account
 
 
@@ -180,6 +190,10 @@ class Provider(ABC):
     @abstractmethod
     def random_change(self, account: Account, now: int) -> Change | None:
         """One change the upstream makes on its own (a new customer, an updated deal, a voided invoice...)."""
+
+    def event_of(self, account: Account, change: Change, position: int) -> ProviderEvent | None:
+        """The provider's own event for a change at `position` of the change log, if it keeps events."""
+        return None
 
     def next_due(self, account: Account) -> int | None:
         """When something next falls due in the account by the provider's own rules (a subscription renews, a

@@ -181,11 +181,11 @@ class HubSpot(Provider):
         that contact's company."""
         obj, rng = self._new(account, collection, now, properties), account.rng
         if collection == "contact" and rng.random() < 0.8:
-            company = account.random_live("company")
+            company = _existing_at(account, "company", now)
             if company is not None:
                 self._associate(account, obj, company, True, now, log)  # the new object is stored below
         elif collection == "deal":
-            contact = account.random_live("contact")
+            contact = _existing_at(account, "contact", now)
             if contact is not None:
                 self._associate(account, obj, contact, True, now, log)
                 for result in self._associations(contact, "companies")[:1]:
@@ -296,6 +296,18 @@ class HubSpot(Provider):
         return self._archive(account, self.existing(account, collection, object_id), now)
 
 
+def _existing_at(account: Account, collection: str, now: int) -> UpstreamObject | None:
+    """A random live object that already existed at `now` (history is generated type by type, so a contact's
+    company must not be one created after the contact): an association never predates either side."""
+    for _ in range(8):
+        obj = account.random_live(collection)
+        if obj is None:
+            return None
+        if obj.created <= now:
+            return obj
+    return None
+
+
 def _close(deal: dict, now: int) -> None:
     """HubSpot's rule: a deal closed (won or lost) without a close date gets one, then."""
     if deal["dealstage"] in CLOSED and deal["closedate"] is None:
@@ -317,15 +329,18 @@ def _value_problem(kind: str | tuple[str, ...], value: str | None) -> str | None
 
 def _parsed_datetime(value: str) -> int | None:
     """µs since the epoch of an ISO 8601 date or date-time, or of Unix milliseconds; None if it is neither."""
-    if value.isdigit():
-        return int(value) * 1000
     try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+        if value.isascii() and value.isdigit():
+            micros = int(value[:20]) * 1000
+        else:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=UTC)
+            micros = int(moment.timestamp()) * MICROS + moment.microsecond
+        iso(micros)  # a moment HubSpot can show (years 1 to 9999 in UTC), or None
+    except (ValueError, OverflowError, OSError):
         return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp()) * MICROS + moment.microsecond
+    return micros
 
 
 def _normalized(kind: Any, value: str | None) -> str | None:

@@ -51,18 +51,36 @@ def _missing(object_id: str) -> HubSpotError:
 def _limit(value: Any, most: int, default: int = 10) -> int:
     if value is None:
         return default
-    text = str(value)
-    if not text.isdigit() or not 1 <= int(text) <= most:
+    text = str(value) if isinstance(value, str | int) and not isinstance(value, bool) else "?"
+    if not (text.isascii() and text.isdigit()) or len(text) > 6 or not 1 <= int(text) <= most:
         raise HubSpotError(400, f"limit must be a whole number from 1 to {most}, not {text[:20]}")
     return int(text)
 
 
-def _names(value: Any) -> list[str]:
-    """A `properties` / `associations` parameter: a comma-separated string, repeated, or a JSON list."""
+def _names(value: Any, field: str = "properties") -> list[str]:
+    """A `properties` / `associations` parameter: a comma-separated string, repeated, or a JSON list of strings."""
     if value is None:
         return []
     items = value if isinstance(value, list) else [value]
-    return [name.strip() for item in items for name in str(item).split(",") if name.strip()]
+    if not all(isinstance(item, str) for item in items):
+        raise HubSpotError(400, f"{field} must be a list of property names (strings)")
+    return [name.strip() for item in items for name in item.split(",") if name.strip()]
+
+
+def _id(value: Any, field: str = "id") -> str:
+    """An object id as a body gives it: a string or a whole number, never a structure."""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise HubSpotError(400, f"{field} must be an object id (a string or a number)")
+    return str(value)
+
+
+def _scalar(value: Any, field: str) -> str | None:
+    """A filter's value: a string, number or boolean, as HubSpot compares them (as text)."""
+    if value is None:
+        return None
+    if isinstance(value, dict | list):
+        raise HubSpotError(400, f"{field} must be a string, a number or a boolean")
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def _number(value: str | None) -> float | None:
@@ -81,7 +99,7 @@ def _comparable(value: str | None) -> Any:
         return number
     try:
         return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC).timestamp() * 1000
-    except ValueError:
+    except (ValueError, OverflowError, OSError):  # not a date, or one past what a date can be: compared as text
         return value.lower()
 
 
@@ -173,9 +191,10 @@ class HubSpotApi:
         """HubSpot pages by an opaque `after`: here the position of the next object."""
         start = 0
         if after is not None:
-            if not str(after).isdigit():
-                raise HubSpotError(400, f"after must be a paging cursor from an earlier answer, not {str(after)[:20]}")
-            start = int(after)
+            text = str(after) if isinstance(after, str | int) and not isinstance(after, bool) else "?"
+            if not (text.isascii() and text.isdigit()) or len(text) > 12:
+                raise HubSpotError(400, f"after must be a paging cursor from an earlier answer, not {text[:20]}")
+            start = int(text)
         page = objects[start:start + limit]
         if start + limit < len(objects):
             return page, {"next": {"after": str(start + limit)}}
@@ -221,29 +240,38 @@ class HubSpotApi:
 
     def _create(self, collection: str, body: Any, now: int) -> dict:
         given = self._write(self.model._checked, collection, {"properties": self._properties(body)})
+        targets = self._targets(collection, body)
         if collection == "deal":
             given.setdefault("closedate", None)
             given.setdefault("dealstage", None)
             _close(given, now)
         obj = self.model._new(self.account, collection, now, given)
-        for association in (body or {}).get("associations", []) or []:
-            self._link_new(obj, association)
+        for other in targets:
+            self.model._link(obj, other, True)
+            self.model._link(other, obj, True)
         self.account.record(obj, "insert", now)
         for other in self.model._associated(self.account, obj):
             self.model._save(self.account, other, "update", now, log=True)
         return self._view(obj, [])
 
-    def _link_new(self, obj: UpstreamObject, association: Any) -> None:
-        """An association given with a create: `{"to": {"id"}, "types": [...]}`; the other object's type is
-        found by its id (ids are unique across a portal's types)."""
-        to = association.get("to", {}) if isinstance(association, dict) else {}
-        other_id = str(to.get("id", ""))
-        other = next((self.account.get(c, other_id) for c in PLURAL if self.account.get(c, other_id)), None)
-        if other is None or other.deleted or other.collection == obj.collection:
-            raise HubSpotError(400, f"The association target {other_id or '?'} is not an object this one can be "
-                               "associated with")
-        self.model._link(obj, other, True)
-        self.model._link(other, obj, True)
+    def _targets(self, collection: str, body: Any) -> list[UpstreamObject]:
+        """The objects a create's `associations` name (`[{"to": {"id"}, "types": [...]}]`), all checked before
+        anything is written; the other object's type is found by its id (ids are unique across a portal)."""
+        associations = body.get("associations") if isinstance(body, dict) else None
+        if associations is None:
+            return []
+        if not isinstance(associations, list):
+            raise HubSpotError(400, "associations must be a list of {\"to\": {\"id\"}, \"types\": [...]}")
+        targets = []
+        for association in associations:
+            to = association.get("to") if isinstance(association, dict) else None
+            other_id = _id(to.get("id") if isinstance(to, dict) else None, "associations[].to.id")
+            other = next((self.account.get(c, other_id) for c in PLURAL if self.account.get(c, other_id)), None)
+            if other is None or other.deleted or other.collection == collection:
+                raise HubSpotError(400, f"The association target {other_id[:50]} is not an object this one can be "
+                                   "associated with")
+            targets.append(other)
+        return targets
 
     def _update(self, collection: str, object_id: str, body: Any, now: int) -> dict:
         self._object(collection, object_id)
@@ -282,16 +310,20 @@ class HubSpotApi:
         started = iso(now)
         if action == "read":
             properties = _names(body.get("properties"))
-            results = [self._view(self._object(collection, str(item.get("id"))), properties) for item in inputs]
+            results = [self._view(self._object(collection, _id(item.get("id"))), properties) for item in inputs]
         elif action == "create":
             self._check_all(collection, inputs, existing=False)
             results = [self._create(collection, item, now) for item in inputs]
         elif action == "update":
             self._check_all(collection, inputs, existing=True)
-            results = [self._update(collection, str(item["id"]), item, now) for item in inputs]
+            results = [self._update(collection, _id(item["id"]), item, now) for item in inputs]
         elif action == "archive":
-            for item in inputs:
-                self._archive(collection, str(item.get("id")), now)
+            ids = [_id(item.get("id")) for item in inputs]
+            for object_id in ids:  # all found before any is archived: a batch is all or nothing
+                if self.account.get(collection, object_id) is None:
+                    raise _missing(object_id)
+            for object_id in ids:
+                self._archive(collection, object_id, now)
             return 204, None
         else:
             raise HubSpotError(404, f"No batch action {action}", "NOT_FOUND")
@@ -302,9 +334,11 @@ class HubSpotApi:
         """Every input of a batch checked before any is written: a batch is all or nothing."""
         for item in inputs:
             if existing:
-                self._object(collection, str(item.get("id")))
+                self._object(collection, _id(item.get("id")))
             changes = self._properties(item)
             self._write(self.model._checked, collection, {"properties": changes})
+            if not existing:
+                self._targets(collection, item)
 
     # ---------------------------------------------------------------- search
 
@@ -318,12 +352,14 @@ class HubSpotApi:
         if query is not None and not isinstance(query, str):
             raise HubSpotError(400, "query is a string")
         terms = (query or "").lower().split()
+        for group in groups:
+            for rule in group.get("filters", []):
+                _check_filter(rule)
+        sorts = _sorts(body.get("sorts"))
         matching = [o for o in self._in_order(collection, False)
                     if (not groups or any(all(self._matches(o, f) for f in g.get("filters", [])) for g in groups))
                     and (not terms or _found(o, terms))]
-        for sort in reversed(body.get("sorts") or []):
-            name = sort.get("propertyName") if isinstance(sort, dict) else str(sort)
-            descending = isinstance(sort, dict) and sort.get("direction", "ASCENDING") == "DESCENDING"
+        for name, descending in reversed(sorts):
             present = [o for o in matching if o.data["properties"].get(name) is not None]
             absent = [o for o in matching if o.data["properties"].get(name) is None]
             present.sort(key=lambda o: _sort_key(o.data["properties"][name]), reverse=descending)
@@ -336,28 +372,28 @@ class HubSpotApi:
             answer["paging"] = paging
         return answer
 
-    def _matches(self, obj: UpstreamObject, rule: Any) -> bool:
-        if not isinstance(rule, dict) or rule.get("operator") not in OPERATORS:
-            raise HubSpotError(400, f"A filter needs propertyName and one of the operators {', '.join(OPERATORS)}")
-        name, operator = str(rule.get("propertyName")), rule["operator"]
+    def _matches(self, obj: UpstreamObject, rule: dict) -> bool:
+        """Whether `obj` passes a filter (checked by `_check_filter` first)."""
+        name, operator = rule["propertyName"], rule["operator"]
         value = obj.id if name == "hs_object_id" else obj.data["properties"].get(name)
         if operator == "HAS_PROPERTY":
             return value not in (None, "")
         if operator == "NOT_HAS_PROPERTY":
             return value in (None, "")
         if operator in ("IN", "NOT_IN"):
-            options = {str(v).lower() for v in rule.get("values") or []}
+            options = {(_scalar(v, "values[]") or "").lower() for v in rule.get("values") or []}
             inside = value is not None and value.lower() in options
             return inside if operator == "IN" else not inside
         if operator in ("CONTAINS_TOKEN", "NOT_CONTAINS_TOKEN"):
-            token = str(rule.get("value", "")).lower().strip("*")
+            token = (_scalar(rule.get("value"), "value") or "").lower().strip("*")
             found = value is not None and token in value.lower()
             return found if operator == "CONTAINS_TOKEN" else not found
         mine = _comparable(value)
         if operator == "BETWEEN":
-            low, high = _comparable(str(rule.get("value"))), _comparable(str(rule.get("highValue")))
+            low, high = _comparable(_scalar(rule.get("value"), "value")), \
+                _comparable(_scalar(rule.get("highValue"), "highValue"))
             return mine is not None and _ordered(low, mine) and _ordered(mine, high)
-        theirs = _comparable(None if rule.get("value") is None else str(rule.get("value")))
+        theirs = _comparable(_scalar(rule.get("value"), "value"))
         if operator == "EQ":
             return mine == theirs
         if operator == "NEQ":
@@ -365,6 +401,41 @@ class HubSpotApi:
         if mine is None or theirs is None or type(mine) is not type(theirs):
             return False
         return {"LT": mine < theirs, "LTE": mine <= theirs, "GT": mine > theirs, "GTE": mine >= theirs}[operator]
+
+
+def _check_filter(rule: Any) -> None:
+    """A filter as HubSpot takes it: `{"propertyName", "operator", "value" | "values" | "highValue"}`."""
+    if not isinstance(rule, dict) or rule.get("operator") not in OPERATORS or \
+            not isinstance(rule.get("propertyName"), str):
+        raise HubSpotError(400, f"A filter needs propertyName (a string) and one of the operators "
+                           f"{', '.join(OPERATORS)}")
+    values = rule.get("values")
+    if values is not None and not isinstance(values, list):
+        raise HubSpotError(400, "values must be a list")
+    for value in values or []:
+        _scalar(value, "values[]")
+    _scalar(rule.get("value"), "value")
+    _scalar(rule.get("highValue"), "highValue")
+
+
+def _sorts(value: Any) -> list[tuple[str, bool]]:
+    """A search's `sorts`: property names, or `{"propertyName", "direction"}`; as (name, descending)."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise HubSpotError(400, "sorts must be a list")
+    sorts = []
+    for sort in value:
+        if isinstance(sort, str):
+            sorts.append((sort, False))
+            continue
+        direction = sort.get("direction", "ASCENDING") if isinstance(sort, dict) else None
+        if not isinstance(sort, dict) or not isinstance(sort.get("propertyName"), str) or \
+                direction not in ("ASCENDING", "DESCENDING"):
+            raise HubSpotError(400, "a sort is a property name or {\"propertyName\": ..., \"direction\": "
+                               "\"ASCENDING\" | \"DESCENDING\"}")
+        sorts.append((sort["propertyName"], direction == "DESCENDING"))
+    return sorts
 
 
 def _found(obj: UpstreamObject, terms: list[str]) -> bool:

@@ -36,6 +36,7 @@ import orjson
 
 from emulator.domain.clock import MICROS
 from emulator.domain.errors import Invalid
+from emulator.domain.provider_events import ProviderEvent
 from emulator.domain.upstream import Account, Change, Provider, UpstreamObject
 from emulator.providers.base import POOLS, history_times, token, unknown_fields
 
@@ -652,16 +653,20 @@ class Stripe(Provider):
         """What `GET /v1/<type>/<id>` answers for a deleted customer or product."""
         return {"id": obj.id, "object": obj.collection, "deleted": True}
 
-    def event(self, account: Account, change: Change) -> dict:
-        """The Stripe event for a change (`customer.updated`, `customer.subscription.deleted`, ...)."""
+    def event_of(self, account: Account, change: Change, position: int) -> ProviderEvent:
+        """The Stripe event for a change (`customer.updated`, `customer.subscription.deleted`, ...); its id derives
+        from the account and the change's position, so the same calls give the same events."""
         noun = "customer.subscription" if change.collection == "subscription" else change.collection
         kind = EVENT_VERBS[change.kind]
-        if change.collection == "subscription" and change.snapshot.data["status"] == "canceled":
+        if change.collection == "subscription" and change.snapshot.data.get("status") == "canceled":
             kind = "deleted"
         event = orjson.loads(_template_bytes("event"))
-        event.update(id=f"evt_{token(account.rng, 24)}", api_version=API_VERSION, created=seconds(change.time),
-                     type=f"{noun}.{kind}", data={"object": fresh(change.snapshot.data)})
-        return event
+        event_id = f"evt_{hashlib.sha256(f'{account.seed}|{position}'.encode()).hexdigest()[:24]}"
+        data = self.stub(change.snapshot) if change.snapshot.deleted else change.snapshot.data
+        event.update(id=event_id, api_version=API_VERSION, created=seconds(change.time), type=f"{noun}.{kind}",
+                     data={"object": data}, livemode=False, pending_webhooks=0,
+                     request={"id": None, "idempotency_key": None})
+        return ProviderEvent(event_id, change.time, event["type"], orjson.dumps(event))
 
 
 # ------------------------------------------------------------------ Stripe's parameter rules for writes

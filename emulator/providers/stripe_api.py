@@ -12,25 +12,28 @@ Parameters arrive as strings (form encoding); each operation converts what it ta
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import itertools
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
 from emulator.domain.errors import Invalid
+from emulator.domain.provider_events import ProviderEvent
 from emulator.domain.upstream import Account, UpstreamObject
+from emulator.providers import stripe_params
+from emulator.providers.kept_answers import Kept, KeptAnswers
 from emulator.providers.stripe import (
-    API_VERSION,
     CUSTOMER_FIELDS,
-    EVENT_VERBS,
     PRODUCT_FIELDS,
     Stripe,
-    _template_bytes,
     fresh,
     seconds,
 )
+from emulator.providers.stripe_errors import StripeError, missing
 
 LIST_LIMIT = (1, 100, 10)  # Stripe's bounds and default for `limit`
 INTEGERS = {"balance", "unit_amount", "amount", "quantity", "trial_period_days", "limit", "interval_count"}
@@ -58,29 +61,6 @@ DECLINING = {
 PATHS = {"customers": "customer", "products": "product", "prices": "price", "subscriptions": "subscription",
          "invoices": "invoice", "payment_intents": "payment_intent", "charges": "charge"}
 PATH_OF = {collection: path for path, collection in PATHS.items()}
-
-
-class StripeError(Exception):
-    """An answer in Stripe's error envelope: `{"error": {"type", "code", "message", "param"}}`."""
-
-    def __init__(self, status: int, message: str, code: str | None = None, param: str | None = None,
-                 kind: str = "invalid_request_error", **extra: Any) -> None:
-        super().__init__(message)
-        self.status, self.message, self.code, self.param, self.kind = status, message, code, param, kind
-        self.extra = extra  # a card error's decline_code, charge, payment_intent
-
-    def body(self) -> dict:
-        error: dict[str, Any] = {"type": self.kind, "message": self.message, **self.extra}
-        if self.code:
-            error["code"] = self.code
-            error["doc_url"] = f"https://stripe.com/docs/error-codes/{self.code.replace('_', '-')}"
-        if self.param:
-            error["param"] = self.param
-        return {"error": error}
-
-
-def missing(collection: str, object_id: str) -> StripeError:
-    return StripeError(404, f"No such {collection}: '{object_id}'", "resource_missing", "id")
 
 
 def _integer(params: dict, key: str, low: int | None = None, high: int | None = None) -> int | None:
@@ -118,25 +98,18 @@ def _string(params: dict, key: str, required: bool = False) -> str | None:
 
 
 def _typed(params: dict, allowed: set[str]) -> dict:
-    """The writable fields of a customer or product, typed as the model wants them ('' unsets, as on Stripe)."""
-    unknown = sorted(set(params) - allowed - {"expand"})
-    if unknown:
-        raise StripeError(400, f"Received unknown parameter: {unknown[0]}", "parameter_unknown", unknown[0])
+    """The writable fields of a customer or product (checked by `stripe_params`), typed as the model wants them
+    ('' unsets, as on Stripe)."""
     data: dict[str, Any] = {}
     for key, value in params.items():
-        if key == "expand":
+        if key == "expand" or key not in allowed:
             continue
         if key in INTEGERS:
             data[key] = _integer(params, key)
         elif key in BOOLEANS:
             data[key] = _boolean(params, key)
         elif key == "metadata":
-            if value == "":
-                data[key] = {}
-            elif not isinstance(value, dict):
-                raise StripeError(400, "Invalid object", "parameter_invalid_object", key)
-            else:
-                data[key] = value
+            data[key] = value or {}
         elif key == "address" and value == "":
             data[key] = None
         else:
@@ -165,64 +138,116 @@ class Request:
 
 
 @dataclass
+class Answer:
+    status: int
+    body: bytes  # JSON
+    replayed: bool = False  # the answer kept for an Idempotency-Key, given again
+
+
+# (method, path with `*` for an id) → the operation, named as in openapi/providers.yaml
+ROUTES: dict[tuple[str, str], str] = {
+    **{(method, path.replace("{id}", "*")): operation for path, methods in {
+        "customers": {"GET": "stripeListCustomers", "POST": "stripeCreateCustomer"},
+        "customers/{id}": {"GET": "stripeGetCustomer", "POST": "stripeUpdateCustomer", "DELETE": "stripeDeleteCustomer"},
+        "products": {"GET": "stripeListProducts", "POST": "stripeCreateProduct"},
+        "products/{id}": {"GET": "stripeGetProduct", "POST": "stripeUpdateProduct", "DELETE": "stripeDeleteProduct"},
+        "prices": {"GET": "stripeListPrices", "POST": "stripeCreatePrice"},
+        "prices/{id}": {"GET": "stripeGetPrice", "POST": "stripeUpdatePrice"},
+        "subscriptions": {"GET": "stripeListSubscriptions", "POST": "stripeCreateSubscription"},
+        "subscriptions/{id}": {"GET": "stripeGetSubscription", "POST": "stripeUpdateSubscription",
+                               "DELETE": "stripeCancelSubscription"},
+        "invoices": {"GET": "stripeListInvoices", "POST": "stripeCreateInvoice"},
+        "invoices/{id}": {"GET": "stripeGetInvoice", "POST": "stripeUpdateInvoice", "DELETE": "stripeDeleteInvoice"},
+        "invoices/{id}/finalize": {"POST": "stripeFinalizeInvoice"},
+        "invoices/{id}/pay": {"POST": "stripePayInvoice"},
+        "invoices/{id}/void": {"POST": "stripeVoidInvoice"},
+        "payment_intents": {"GET": "stripeListPaymentIntents", "POST": "stripeCreatePaymentIntent"},
+        "payment_intents/{id}": {"GET": "stripeGetPaymentIntent", "POST": "stripeUpdatePaymentIntent"},
+        "payment_intents/{id}/confirm": {"POST": "stripeConfirmPaymentIntent"},
+        "payment_intents/{id}/cancel": {"POST": "stripeCancelPaymentIntent"},
+        "charges": {"GET": "stripeListCharges", "POST": "stripeCreateCharge"},
+        "charges/{id}": {"GET": "stripeGetCharge", "POST": "stripeUpdateCharge"},
+        "events": {"GET": "stripeListEvents"},
+        "events/{id}": {"GET": "stripeGetEvent"},
+    }.items() for method, operation in methods.items()},
+}
+KEPT_STATUSES = (200, 402)  # Stripe keeps the answers of requests that ran, not of refused parameters
+
+
+def route(method: str, parts: list[str]) -> tuple[str, list[str]]:
+    """The operation a request names, and the ids in its path; Stripe's 404 for anything else."""
+    shape = "/".join("*" if index == 1 else part for index, part in enumerate(parts))
+    operation = ROUTES.get((method, shape)) if all(parts) else None
+    if operation is None and all(parts) and any(path == shape for _, path in ROUTES):
+        raise StripeError(405, f"The method {method[:10]} is not served for /v1/{'/'.join(parts)[:200]}.")
+    if operation is None:
+        raise StripeError(404, f"Unrecognized request URL ({method}: /v1/{'/'.join(parts)[:200]}). Please see "
+                          "https://stripe.com/docs or we can help at https://support.stripe.com/.")
+    return operation, parts[1:2]
+
+
+@dataclass
 class StripeApi:
-    """One simulated account's Stripe API. `idempotent` remembers answers by Idempotency-Key (24 h on Stripe)."""
+    """One simulated account's Stripe API. Answers to keyed POSTs are kept in the account (`KeptAnswers`)."""
 
     account: Account
     model: Stripe
-    idempotent: dict[str, tuple[bytes, int, dict]] = field(default_factory=dict)
 
     # ---------------------------------------------------------------- dispatch
 
-    def handle(self, request: Request, idempotency_key: str | None = None) -> tuple[int, dict]:
+    def handle(self, request: Request, idempotency_key: str | None = None) -> Answer:
+        operation, ids = route(request.method, request.parts)
+        keyed = bool(idempotency_key) and request.method == "POST"
+        kept: KeptAnswers = self.account.api_state.setdefault("kept_answers", KeptAnswers())
         fingerprint = orjson.dumps([request.method, request.parts, request.params], option=orjson.OPT_SORT_KEYS)
-        if idempotency_key and request.method == "POST":
-            seen = self.idempotent.get(idempotency_key)
+        if keyed:
+            seen = kept.find(idempotency_key or "", request.now)
             if seen is not None:
-                if seen[0] != fingerprint:
+                if seen.fingerprint != fingerprint:
                     raise StripeError(400, "Keys for idempotent requests can only be used with the same parameters "
                                       "they were first used with.", "idempotency_key_in_use", kind="idempotency_error")
-                return seen[1], seen[2]
-        status, body = self._route(request)
-        if idempotency_key and request.method == "POST":
-            self.idempotent[idempotency_key] = (fingerprint, status, body)
-        return status, body
+                return Answer(seen.status, seen.body, replayed=True)
+        stripe_params.check(operation, request.params)
+        try:
+            status, body = 200, orjson.dumps(self.operations[operation](request, *ids))
+        except StripeError as error:
+            if error.status not in KEPT_STATUSES:
+                raise
+            status, body = error.status, orjson.dumps(error.body())
+        if keyed:
+            kept.keep(idempotency_key or "", Kept(fingerprint, status, body, request.now))
+        return Answer(status, body)
 
-    def _route(self, request: Request) -> tuple[int, dict]:
-        parts, method = request.parts, request.method
-        if parts == ["events"] and method == "GET":
-            return 200, self._events(request)
-        if len(parts) == 2 and parts[0] == "events" and method == "GET":
-            return 200, self._event(parts[1])
-        if not parts or parts[0] not in PATHS:
-            raise StripeError(404, f"Unrecognized request URL ({method}: /v1/{'/'.join(parts)}).")
-        collection = PATHS[parts[0]]
-        handler = self._handler(collection, method, parts[1:])
-        return 200, handler(request)
+    @functools.cached_property
+    def operations(self) -> dict[str, Callable[..., Any]]:
+        """Each operation's handler: `handler(request, *ids_in_the_path)`."""
+        def lister(collection: str) -> Callable[..., dict]:
+            return lambda request: self._list(collection, request)
 
-    def _handler(self, collection: str, method: str, rest: list[str]) -> Callable[[Request], dict]:
-        if not rest:
-            if method == "GET":
-                return lambda request: self._list(collection, request)
-            if method == "POST":
-                create = getattr(self, f"_create_{collection}", None)
-                if create is not None:
-                    return create
-        elif len(rest) == 1:
-            if method == "GET":
-                return lambda request: self._expanded(self._visible(collection, rest[0]), request.params)
-            if method == "POST":
-                return lambda request: self._update(collection, rest[0], request)
-            if method == "DELETE":
-                delete = getattr(self, f"_delete_{collection}", None)
-                if delete is not None:
-                    return lambda request: delete(rest[0], request)
-        elif len(rest) == 2 and method == "POST":
-            action = getattr(self, f"_{rest[1]}_{collection}", None)
-            if action is not None:
-                return lambda request: action(rest[0], request)
-        path = "/".join([PATH_OF[collection], *rest])
-        raise StripeError(404, f"Unrecognized request URL ({method}: /v1/{path}).")
+        def getter(collection: str) -> Callable[..., dict]:
+            return lambda request, object_id: self._expanded(self._visible(collection, object_id), request.params)
+
+        def updater(collection: str) -> Callable[..., dict]:
+            return lambda request, object_id: self._update(collection, object_id, request)
+
+        handlers: dict[str, Callable[..., Any]] = {
+            "stripeCreateCustomer": self._create_customer, "stripeDeleteCustomer": self._delete_customer,
+            "stripeCreateProduct": self._create_product, "stripeDeleteProduct": self._delete_product,
+            "stripeCreatePrice": self._create_price, "stripeCreateSubscription": self._create_subscription,
+            "stripeCancelSubscription": self._delete_subscription, "stripeCreateInvoice": self._create_invoice,
+            "stripeDeleteInvoice": self._delete_invoice, "stripeFinalizeInvoice": self._finalize_invoice,
+            "stripePayInvoice": self._pay_invoice, "stripeVoidInvoice": self._void_invoice,
+            "stripeCreatePaymentIntent": self._create_payment_intent,
+            "stripeConfirmPaymentIntent": self._confirm_payment_intent,
+            "stripeCancelPaymentIntent": self._cancel_payment_intent, "stripeCreateCharge": self._create_charge,
+            "stripeListEvents": self._events, "stripeGetEvent": lambda request, event_id: self._event(event_id)}
+        for path, collection in PATHS.items():
+            plural = "".join(word.title() for word in path.split("_"))
+            handlers[f"stripeList{plural}"] = lister(collection)
+            handlers[f"stripeGet{plural[:-1]}"] = getter(collection)
+            if f"stripeUpdate{plural[:-1]}" in stripe_params.OPERATIONS:
+                handlers[f"stripeUpdate{plural[:-1]}"] = updater(collection)
+        return handlers
 
     # ---------------------------------------------------------------- reading
 
@@ -231,6 +256,13 @@ class StripeApi:
         if obj is None or (obj.deleted and collection != "customer"):
             raise missing(collection, object_id)
         return obj
+
+    def _live_customer(self, customer_id: str) -> UpstreamObject:
+        """A customer that can still pay: a deleted one is missing, as on Stripe."""
+        customer = self._object("customer", customer_id)
+        if customer.deleted:
+            raise missing("customer", customer_id)
+        return customer
 
     def _visible(self, collection: str, object_id: str) -> dict:
         """An object as `GET /v1/<type>/<id>` answers it (a deleted customer as Stripe's stub)."""
@@ -318,44 +350,34 @@ class StripeApi:
 
     # ---------------------------------------------------------------- events
 
-    def _event_of(self, position: int) -> dict:
-        change = self.account.changes[position]
-        noun = "customer.subscription" if change.collection == "subscription" else change.collection
-        kind = EVENT_VERBS[change.kind]
-        if change.collection == "subscription" and change.snapshot.data.get("status") == "canceled":
-            kind = "deleted"
-        event = orjson.loads(_template_bytes("event"))
-        digest = hashlib.sha256(f"{self.account.seed}|{position}".encode()).hexdigest()[:24]
-        data = self.model.stub(change.snapshot) if change.snapshot.deleted else change.snapshot.data
-        event.update(id=f"evt_{digest}", api_version=API_VERSION, created=seconds(change.time),
-                     type=f"{noun}.{kind}", data={"object": fresh(data)}, livemode=False, pending_webhooks=0,
-                     request={"id": None, "idempotency_key": None})
-        return event
-
     def _events(self, request: Request) -> dict:
-        changes = self.account.changes
-        events = [self._event_of(position) for position in range(len(changes) - 1, changes.base - 1, -1)]
-        kind = request.params.get("type")
-        if isinstance(kind, str):
-            events = [e for e in events if e["type"] == kind or (kind.endswith(".*") and e["type"].startswith(kind[:-1]))]
-        params = request.params
+        """Newest first, filtered by `type` (`customer.*` wildcards), `types[]` and `created`; the page's cost
+        follows its `limit`, not the number of events kept."""
+        params, events = request.params, self.account.events
         limit = _integer(params, "limit", LIST_LIMIT[0], LIST_LIMIT[1]) or LIST_LIMIT[2]
-        items = events
-        ids = [item["id"] for item in items]
-        after = _string(params, "starting_after")
-        if after is not None:
-            if after not in ids:
-                raise missing("event", after)
-            items = items[ids.index(after) + 1:]
-        return {"object": "list", "data": items[:limit], "has_more": len(items) > limit, "url": "/v1/events"}
+        kinds = [params["type"]] if "type" in params else params.get("types") or []
+        created = self._filters("event", params)
 
-    def _event(self, event_id: str) -> dict:
-        changes = self.account.changes
-        for position in range(len(changes) - 1, changes.base - 1, -1):
-            event = self._event_of(position)
-            if event["id"] == event_id:
-                return event
-        raise missing("event", event_id)
+        def wanted(event: ProviderEvent) -> bool:
+            return (not kinds or any(event.type == k or (k.endswith(".*") and event.type.startswith(k[:-1]))
+                                     for k in kinds)) and all(f({"created": seconds(event.time)}) for f in created)
+
+        after, before = _string(params, "starting_after"), _string(params, "ending_before")
+        for named in (after, before):
+            if named is not None and events.find(named) is None:
+                raise missing("event", named)
+        found = list(itertools.islice(events.newest_first(before=after, after=before, wanted=wanted), limit + 1))
+        page = found[:limit]
+        if before is not None:
+            page.reverse()
+        return {"object": "list", "data": [orjson.Fragment(e.payload) for e in page], "has_more": len(found) > limit,
+                "url": "/v1/events"}
+
+    def _event(self, event_id: str) -> orjson.Fragment:
+        event = self.account.events.find(event_id)
+        if event is None:
+            raise missing("event", event_id)
+        return orjson.Fragment(event.payload)
 
     # ---------------------------------------------------------------- writing
 
@@ -422,14 +444,12 @@ class StripeApi:
         self.account.record(obj, "update", request.now)
         return self._expanded(obj.data, params)
 
-    def _delete_customer(self, object_id: str, request: Request) -> dict:
-        customer = self._object("customer", object_id)
-        if customer.deleted:
-            raise missing("customer", object_id)
+    def _delete_customer(self, request: Request, object_id: str) -> dict:
+        customer = self._live_customer(object_id)
         self.model.delete(self.account, "customer", object_id, request.now)
         return self.model.stub(customer)
 
-    def _delete_product(self, object_id: str, request: Request) -> dict:
+    def _delete_product(self, request: Request, object_id: str) -> dict:
         self._object("product", object_id)
         if any(self.account.objects[("price", pid)].data["product"] == object_id
                for pid in self.account.order.get("price", ())):
@@ -469,9 +489,7 @@ class StripeApi:
 
     def _create_subscription(self, request: Request) -> dict:
         params = request.params
-        customer = self._object("customer", _string(params, "customer", required=True) or "")
-        if customer.deleted:
-            raise missing("customer", customer.id)
+        customer = self._live_customer(_string(params, "customer", required=True) or "")
         items = params.get("items")
         if not isinstance(items, list) or len(items) != 1 or not isinstance(items[0], dict):
             raise StripeError(400, "Missing required param: items (the emulator serves one item per subscription).",
@@ -489,7 +507,7 @@ class StripeApi:
             self.account.record(subscription, "update", request.now)
         return self._expanded(subscription.data, params)
 
-    def _delete_subscription(self, object_id: str, request: Request) -> dict:
+    def _delete_subscription(self, request: Request, object_id: str) -> dict:
         subscription = self._object("subscription", object_id)
         if subscription.data["status"] == "canceled":
             raise StripeError(404, f"No such subscription: '{object_id}'", "resource_missing", "id")
@@ -506,9 +524,7 @@ class StripeApi:
         """A draft invoice for a customer: in this API version it takes no pending invoice items, so it has no
         lines; finalizing it (for 0) marks it paid, as Stripe does. Subscriptions make their own invoices."""
         params = request.params
-        customer = self._object("customer", _string(params, "customer", required=True) or "")
-        if customer.deleted:
-            raise missing("customer", customer.id)
+        customer = self._live_customer(_string(params, "customer", required=True) or "")
         method = params.get("collection_method", "charge_automatically")
         if method != "charge_automatically":
             raise StripeError(400, f"The emulator collects invoices automatically only, not by {str(method)[:30]}.",
@@ -529,7 +545,7 @@ class StripeApi:
         created = self.model._new(self.account, invoice, request.now, log=True)
         return self._expanded(created.data, params)
 
-    def _finalize_invoice(self, object_id: str, request: Request) -> dict:
+    def _finalize_invoice(self, request: Request, object_id: str) -> dict:
         """A draft becomes open, numbered from the customer's prefix; one for 0 is paid at once."""
         invoice = self._object("invoice", object_id)
         data = invoice.data
@@ -550,7 +566,7 @@ class StripeApi:
         self.account.record(invoice, "update", request.now)
         return self._expanded(data, request.params)
 
-    def _delete_invoice(self, object_id: str, request: Request) -> dict:
+    def _delete_invoice(self, request: Request, object_id: str) -> dict:
         invoice = self._object("invoice", object_id)
         if invoice.data["status"] != "draft":
             raise StripeError(400, "You can only delete draft invoices; void a finalized one instead.")
@@ -563,7 +579,7 @@ class StripeApi:
         params = request.params
         amount, currency = _payment(params)
         customer_id, source = _string(params, "customer"), _string(params, "source")
-        customer = self._object("customer", customer_id) if customer_id else None
+        customer = self._live_customer(customer_id) if customer_id else None
         if customer is None and source is None:
             raise StripeError(400, "Must provide source or customer.", "parameter_missing", "source")
         method, decline = self._method(source, customer, request.now)
@@ -576,25 +592,33 @@ class StripeApi:
             raise StripeError(402, message, "card_declined", kind="card_error", decline_code=code, charge=created.id)
         return self._expanded(created.data, params)
 
-    def _pay_invoice(self, object_id: str, request: Request) -> dict:
+    def _pay_invoice(self, request: Request, object_id: str) -> dict:
         invoice = self._open_invoice(object_id, "pay")
         self.model._attempt(self.account, invoice, request.now, log=True, decline=False)
         return self._expanded(invoice.data, request.params)
 
-    def _void_invoice(self, object_id: str, request: Request) -> dict:
+    def _void_invoice(self, request: Request, object_id: str) -> dict:
         invoice = self._open_invoice(object_id, "void")
         self.model._void(self.account, invoice, request.now)
         return self._expanded(invoice.data, request.params)
 
-    def _confirm_payment_intent(self, object_id: str, request: Request) -> dict:
+    def _confirm_payment_intent(self, request: Request, object_id: str) -> dict:
         intent = self._object("payment_intent", object_id)
         if intent.data["status"] not in ("requires_payment_method", "requires_confirmation"):
             raise StripeError(400, f"This PaymentIntent's status is {intent.data['status']}; it cannot be confirmed.",
                               "payment_intent_unexpected_state", None)
+        named = _string(request.params, "payment_method")
         invoice = self.account.get("invoice", intent.data["invoice"]) if intent.data.get("invoice") else None
         if invoice is not None and invoice.data["status"] == "open":
-            self.model._attempt(self.account, invoice, request.now, log=True, decline=False)
+            self.model._attempt(self.account, invoice, request.now, log=True, decline=named in DECLINING)
+            error = intent.data["last_payment_error"]
+            if intent.data["status"] != "succeeded" and error:
+                raise StripeError(402, error["message"], "card_declined", kind="card_error",
+                                  decline_code=error["decline_code"], charge=error["charge"],
+                                  payment_intent=fresh(intent.data))
         else:
+            if named is not None:
+                intent.data["payment_method"] = named
             self._charge_intent(intent, request.now)
         return self._expanded(intent.data, request.params)
 
@@ -640,11 +664,14 @@ class StripeApi:
         raise StripeError(402, message, "card_declined", kind="card_error", decline_code=code, charge=created.id,
                           payment_intent=fresh(intent.data))
 
-    def _cancel_payment_intent(self, object_id: str, request: Request) -> dict:
+    def _cancel_payment_intent(self, request: Request, object_id: str) -> dict:
         intent = self._object("payment_intent", object_id)
         if intent.data["status"] in ("succeeded", "canceled"):
             raise StripeError(400, f"You cannot cancel this PaymentIntent because it has a status of "
                               f"{intent.data['status']}.", "payment_intent_unexpected_state", None)
+        if intent.data.get("invoice"):
+            raise StripeError(400, "You cannot cancel this PaymentIntent because it was created by an invoice; void "
+                              "the invoice instead.", "payment_intent_unexpected_state", None)
         intent.data.update(status="canceled", canceled_at=seconds(request.now),
                            cancellation_reason=_string(request.params, "cancellation_reason") or "requested_by_customer")
         self.account.record(intent, "update", request.now)
@@ -655,7 +682,7 @@ class StripeApi:
         amount, currency = _payment(params)
         customer_id = _string(params, "customer")
         if customer_id is not None:
-            self._object("customer", customer_id)
+            self._live_customer(customer_id)
         intent = self.model._base(self.account, "payment_intent", request.now)
         named = _string(params, "payment_method")
         intent.update(amount=amount, currency=currency, customer=customer_id, invoice=None, canceled_at=None,
