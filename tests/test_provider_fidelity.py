@@ -130,6 +130,7 @@ def test_hubspot_objects_fit_the_crm_schema_and_invariants(seed):
         assert set(props) == set(PROPERTIES[obj.collection])
         assert props["hs_object_id"] == data["id"] and props["createdate"] == data["createdAt"]
         assert props[modified_property(obj.collection)] == data["updatedAt"]
+        assert data["updatedAt"] >= data["createdAt"], data  # no change predates the object (nor its associations)
         assert all(v is None or isinstance(v, str) for v in props.values())
         if obj.deleted:
             archived += 1
@@ -151,3 +152,11 @@ def test_upstream_times_are_the_providers_own():
     for obj in hubspot.objects.values():
         created, updated = hubspot.provider.upstream_times(obj)
         assert (created, updated) == (parse_timestamp(obj.data["createdAt"]), parse_timestamp(obj.data["updatedAt"]))
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_hubspot_history_never_changes_an_object_before_it_exists(seed):
+    """Generated history links a new contact or deal only with objects that existed then (#21)."""
+    acct = account("hubspot", seed, records=60, changes=0)
+    for obj in acct.objects.values():
+        assert obj.data["updatedAt"] >= obj.data["createdAt"], obj.data

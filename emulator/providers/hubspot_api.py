@@ -355,7 +355,7 @@ class HubSpotApi:
         for group in groups:
             for rule in group.get("filters", []):
                 _check_filter(rule)
-        sorts = _sorts(body.get("sorts"))
+        sorts, properties = _sorts(body.get("sorts")), _names(body.get("properties"))
         matching = [o for o in self._in_order(collection, False)
                     if (not groups or any(all(self._matches(o, f) for f in g.get("filters", [])) for g in groups))
                     and (not terms or _found(o, terms))]
@@ -366,8 +366,7 @@ class HubSpotApi:
             matching = present + absent
         limit = _limit(body.get("limit"), LIMITS["search"])
         page, paging = self._paged(matching, body.get("after"), limit)
-        answer: dict[str, Any] = {"total": len(matching), "results": [self._view(o, _names(body.get("properties")))
-                                                                      for o in page]}
+        answer: dict[str, Any] = {"total": len(matching), "results": [self._view(o, properties) for o in page]}
         if paging:
             answer["paging"] = paging
         return answer
