@@ -238,7 +238,7 @@ def test_two_tenants_that_import_one_snapshot_have_separate_provider_addresses()
     with emulator_api("tenant-a") as api:
         a = Provider(api)
         state = api.ok("GET", "/_emulator/state")
-        b_api = type(api)(api.http, "tenant-b")
+        b_api = type(api)(api.http, "tenant-b")  # type: ignore[arg-type]  # the same in-process client
         assert b_api.put("/_emulator/state", state).status_code < 300
         b_base = b_api.ok("GET", f"/_emulator/upstream/{a.stripe_id}")["api_base"] + "/v1"
         assert b_base != a.stripe_base
