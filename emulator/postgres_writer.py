@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import weakref
 from collections.abc import Callable, Coroutine
@@ -59,9 +60,22 @@ def _upsert(table: str) -> sql.Composed:
         table=sql.Identifier(table), columns=columns, stage=sql.Identifier(STAGE), updates=updates)
 
 
+def _without_nul(value: Any) -> Any:
+    """PostgreSQL's text and jsonb cannot hold U+0000: it is written as U+FFFD (the replacement character)."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, dict):
+        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_nul(v) for v in value]
+    return value
+
+
 def row(payload: bytes) -> tuple:
     """A record (its JSON as the stream serves it) as the table's row; JSON columns as JSON text."""
     r = orjson.loads(payload)
+    if b"\\u0000" in payload:  # rare: only then is the record walked
+        r = _without_nul(r)
     sync = r["sync"]
     return (r["id"], r["sync_id"], sync["external_id"], orjson.dumps(sync["metadata"]).decode(), r["collection_id"],
             r["upstream_id"], r["upstream_created_at"], r["upstream_updated_at"], r["updated_idx"], r["deleted"],
@@ -70,8 +84,14 @@ def row(payload: bytes) -> tuple:
 
 def conninfo(target: PostgresTarget) -> str:
     c = target.connection
-    return make_conninfo(host=c["host"], port=c["port"], dbname=c["database"], user=c["username"],
-                         password=c["password"], connect_timeout=CONNECT_TIMEOUT, application_name="sequin-emulator")
+    return _conninfo(c["host"], c["port"], c["database"], c["username"], c["password"])
+
+
+@functools.lru_cache(maxsize=4096)
+def _conninfo(host: str, port: int, database: str, username: str, password: str) -> str:
+    """Built once per distinct setting (the writer asks for every target's every round)."""
+    return make_conninfo(host=host, port=port, dbname=database, user=username, password=password,
+                         connect_timeout=CONNECT_TIMEOUT, application_name="sequin-emulator")
 
 
 class MissingTable(Exception):
@@ -83,7 +103,7 @@ class PostgresWriter:
 
     def __init__(self, tenants: Tenants) -> None:
         self.tenants = tenants
-        self.tasks: dict[tuple[str, str], asyncio.Task] = {}  # (token, consumer or target id) → its task
+        self.tasks: dict[tuple[str, str, str], asyncio.Task] = {}  # (kind, token, consumer or target id) → its task
         self.pools: dict[tuple[str, str, str], AsyncConnectionPool] = {}  # (token, target id, conninfo) → pool
         self.tables: set[tuple[tuple[str, str, str], str]] = set()  # (pool key, table) known to exist
         self.staged: weakref.WeakSet[psycopg.AsyncConnection] = weakref.WeakSet()  # connections with the stage table
@@ -98,13 +118,13 @@ class PostgresWriter:
             await asyncio.sleep(RECONCILE_EVERY)
 
     async def reconcile(self) -> None:
-        wanted: dict[tuple[str, str], Callable[[str, str], Coroutine[Any, Any, None]]] = {}
+        wanted: dict[tuple[str, str, str], Callable[[str, str], Coroutine[Any, Any, None]]] = {}
         in_use: set[tuple[str, str, str]] = set()
-        for tenant in self.tenants:
-            for consumer in tenant.postgres_consumers:
-                wanted[(tenant.token, consumer.id)] = self._consume
+        for tenant in self.tenants.with_targets():
+            for consumer in tenant.postgres_consumers:  # keyed by kind too: an id may name a consumer and a target
+                wanted[("consumer", tenant.token, consumer.id)] = self._consume
             for target in tenant.targets:
-                wanted[(tenant.token, target.id)] = self._watch
+                wanted[("target", tenant.token, target.id)] = self._watch
                 in_use.add(self._pool_key(tenant, target))
         for key, task in list(self.tasks.items()):
             if key not in wanted or task.done():
@@ -112,7 +132,7 @@ class PostgresWriter:
                 del self.tasks[key]
         for key, work in wanted.items():
             if key not in self.tasks:
-                self.tasks[key] = asyncio.create_task(work(*key))
+                self.tasks[key] = asyncio.create_task(work(key[1], key[2]))
         for unused in [k for k in self.pools if k not in in_use]:
             await self.pools.pop(unused).close()
             self.tables = {t for t in self.tables if t[0] != unused}
@@ -228,19 +248,22 @@ class PostgresWriter:
         """One transaction: make sure the table is there, stage the rows with COPY, upsert them."""
         pool = await self._pool(tenant, target)
         known = (self._pool_key(tenant, target), table)
-        async with pool.connection() as connection, connection.transaction(), connection.cursor() as cursor:
-            if known not in self.tables:
-                await cursor.execute(_create(table))
-            if batch is not None:
-                if connection not in self.staged:
-                    await cursor.execute(CREATE_STAGE)
-                    self.staged.add(connection)
-                async with cursor.copy(COPY_STAGE) as copy:
-                    for payload in batch.rows:
-                        await copy.write_row(row(payload))
-                try:
-                    await cursor.execute(_upsert(table))
-                except psycopg.errors.UndefinedTable:
-                    self.tables.discard(known)
-                    raise MissingTable(table) from None
+        async with pool.connection() as connection:
+            staged = connection in self.staged
+            async with connection.transaction(), connection.cursor() as cursor:
+                if known not in self.tables:
+                    await cursor.execute(_create(table))
+                if batch is not None:
+                    if not staged:
+                        await cursor.execute(CREATE_STAGE)
+                    async with cursor.copy(COPY_STAGE) as copy:
+                        for payload in batch.rows:
+                            await copy.write_row(row(payload))
+                    try:
+                        await cursor.execute(_upsert(table))
+                    except psycopg.errors.UndefinedTable:
+                        self.tables.discard(known)
+                        raise MissingTable(table) from None
+            if batch is not None:  # only once committed: a rolled-back transaction takes its temporary table along
+                self.staged.add(connection)
         self.tables.add(known)

@@ -275,3 +275,63 @@ def test_stopping_the_emulator_closes_its_connections(postgres_server):
         api.wait_for_postgres(consumer["id"])
         assert ours() >= 1
     assert ours() == 0
+
+
+def test_a_record_holding_nul_is_written_with_the_replacement_character(pg):
+    """PostgreSQL's text and jsonb cannot hold U+0000 (the Stripe API accepts `name=a%00b`): it is written as
+    U+FFFD, and the consumer goes on (#21)."""
+    credential = pg.sync["credential_id"]
+    customer = pg.api.upstream(credential, "stripe:customer")[0]
+    pg.api.inject(credential, "update", "stripe:customer", customer["id"], {"name": "a\u0000b"})
+    pg.api.advance("5s")
+    consumer = pg.consumer()
+    progress = pg.api.wait_for_postgres(consumer["id"])
+    assert progress["health"]["status"] == "ok"
+    assert pg.rows()[customer["id"]][2]["name"] == "a\ufffdb"
+
+
+def test_a_first_batch_that_fails_once_is_written_on_the_retry(pg):
+    """The staging table made in a rolled-back transaction is gone with it: the writer must not count it (#21)."""
+    with pg.server.connect() as connection:
+        connection.execute(f"CREATE TABLE {pg.table} (sequin_id uuid PRIMARY KEY, sync_id uuid NOT NULL, "
+                           "sync_external_id text, sync_metadata jsonb, collection_id text NOT NULL, upstream_id text "
+                           "NOT NULL, upstream_created_at timestamptz, upstream_updated_at timestamptz, updated_idx "
+                           "bigint NOT NULL, deleted boolean NOT NULL, data jsonb, inserted_at timestamptz NOT NULL, "
+                           "updated_at timestamptz NOT NULL)")
+        connection.execute(f"CREATE SEQUENCE {pg.table}_tries")  # sequences do not roll back: a failure once
+        connection.execute(f"CREATE FUNCTION {pg.table}_once() RETURNS trigger AS $$ BEGIN IF nextval('{pg.table}"
+                           f"_tries') = 1 THEN RAISE EXCEPTION 'failing once'; END IF; RETURN NEW; END $$ "
+                           "LANGUAGE plpgsql")
+        connection.execute(f"CREATE TRIGGER once BEFORE INSERT ON {pg.table} FOR EACH ROW EXECUTE FUNCTION "
+                           f"{pg.table}_once()")
+        connection.commit()
+    consumer = pg.consumer()
+    progress = pg.api.wait_for_postgres(consumer["id"])
+    assert progress["health"]["status"] == "ok" and pg.rows() == pg.stream_records()
+
+
+def test_nul_in_a_targets_connection_is_refused(pg):
+    for field in ("host", "database", "username", "password"):
+        connection = {**pg.server.connection(), field: "a\u0000b"}
+        answer = pg.api.post("/v1/targets/postgres", {"name": "nul", "connection": connection})
+        assert answer.status_code == 422 and f"connection.{field}" in answer.json()["validation_errors"], answer.text
+
+
+def test_a_consumer_that_shares_an_id_with_a_target_still_runs(pg, start_emulator):
+    """The writer keeps a task per consumer and per target: a snapshot where the two share an id runs both."""
+    consumer = pg.consumer()
+    pg.api.wait_for_postgres(consumer["id"])
+    state = pg.api.ok("GET", "/_emulator/state")
+    [saved] = state["postgres_consumers"]
+    state["table_cursors"] = {pg.target["id"]: state["table_cursors"].pop(saved["id"])}
+    saved["id"] = pg.target["id"]
+    other = start_emulator("pg-shared", accounts=AccountSettings(records_per_collection=4, changes_per_hour=0))
+    answer = other.put("/_emulator/state", state)
+    assert answer.status_code < 300, answer.text
+    pg.api.ok("DELETE", f"/v1/consumers/postgres/{consumer['id']}")  # only the imported one writes from now on
+    credential = pg.sync["credential_id"]
+    customer = other.upstream(credential, "stripe:customer")[0]
+    other.inject(credential, "update", "stripe:customer", customer["id"], {"name": "Written by the import"})
+    other.advance("5s")
+    progress = other.wait_for_postgres(pg.target["id"])
+    assert progress["health"]["status"] == "ok" and pg.rows()[customer["id"]][2]["name"] == "Written by the import"

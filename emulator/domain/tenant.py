@@ -181,6 +181,12 @@ class Tenants:
             elif tenant.clock.rate > 0:
                 yield tenant
 
+    def with_targets(self) -> Iterator[Tenant]:
+        """Tenants with Postgres targets or consumers: the only ones the writer must visit."""
+        for tenant in self._tenants.values():
+            if len(tenant.targets) or len(tenant.postgres_consumers):
+                yield tenant
+
     def build(self, token: str) -> Tenant:
         """A new tenant for `token`, not yet in place (see `replace`)."""
         org_id = org_id_of(token)
