@@ -7,6 +7,7 @@ writable by its owner only (mode 0600).
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -17,13 +18,23 @@ from emulator.domain.errors import Invalid
 from emulator.domain.tenant import Tenants
 from emulator.spec.validation import validated
 
+LOG = logging.getLogger("sequin_emulator.state")
 SCHEMA = "#/components/schemas/StateFile"
 MAX_DEPTH = 66  # a snapshot's 64 levels, inside {"tenants": {token: ...}}
 
 
 def save(tenants: Tenants, path: str) -> None:
-    """Write atomically (a crash while saving leaves the previous file whole), owner-only."""
-    data = {"version": snapshot.VERSION, "tenants": {t.token: snapshot.export(t) for t in tenants}}
+    """Write atomically (a crash while saving leaves the previous file whole), owner-only. Each tenant is encoded
+    on its own: one that cannot be (a bug let a value JSON cannot hold into its state) is logged and left out,
+    and every other tenant is still saved."""
+    encoded = {}
+    for tenant in tenants:
+        try:
+            encoded[tenant.token] = orjson.Fragment(orjson.dumps(snapshot.export(tenant)))
+        except (TypeError, ValueError):
+            LOG.exception("tenant %s could not be saved (its state holds a value JSON cannot); the others are",
+                          tenant.org_id)
+    data = {"version": snapshot.VERSION, "tenants": encoded}
     temporary = Path(f"{path}.tmp")
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(descriptor, "wb") as file:

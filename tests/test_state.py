@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import signal
+from pathlib import Path
 
 import httpx
 from hypothesis import HealthCheck, given, settings
@@ -113,3 +115,24 @@ def test_state_file_is_loaded_at_start_and_saved_on_shutdown(tmp_path):
 
 
 KEEP = {"Authorization": "Bearer keep"}
+
+
+def test_a_tenant_that_cannot_be_saved_does_not_lose_the_others(tmp_path, caplog):
+    """One bad stored value (here a number past 64 bits, put there behind every check's back) costs its own tenant's
+    save, never every tenant's (#21)."""
+    from emulator import state_file
+    from emulator.domain.upstream import AccountSettings
+
+    path = str(tmp_path / "state.json")
+    with emulator_api("good", accounts=AccountSettings(records_per_collection=2, changes_per_hour=0)) as good:
+        good.stream("kept")
+        bad = type(good)(good.http, "bad")  # type: ignore[arg-type]  # the same in-process client
+        credential = bad.ok("POST", "/v1/credentials", {"properties": {"kind": "stripe_key", "secret": "sk_test_b"}})
+        bad.ok("GET", f"/_emulator/upstream/{credential['id']}")
+        tenants = good.http.app.state.tenants
+        account = next(iter(tenants.get("bad").accounts.values()))
+        next(iter(account.objects.values())).data["balance"] = 1 << 70
+        state_file.save(tenants, path)
+    assert "could not be saved" in caplog.text
+    saved = json.loads(Path(path).read_text())
+    assert list(saved["tenants"]) == ["good"] and saved["tenants"]["good"]["streams"][0]["slug"] == "kept"

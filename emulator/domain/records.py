@@ -103,7 +103,7 @@ class StreamLog:
     def to_json(self) -> dict:
         return {"entries": [None if v is None else {"key": list(v.key), "filter_key": list(v.filter_key),
                                                     "upstream_created_at": v.upstream_created_at,
-                                                    "record": orjson.loads(v.payload)} for v in self.entries],
+                                                    "record": orjson.Fragment(v.payload)} for v in self.entries],
                 "inserted_at": list(self.inserted_at)}
 
     @classmethod
