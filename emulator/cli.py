@@ -248,9 +248,18 @@ def serve(config: ServerConfig, host: str, port: int) -> int:
             stopping(app)
             super().handle_exit(sig, frame)
 
+        async def startup(self, sockets: list | None = None) -> None:
+            """The banner once the port is bound (a taken port fails before it), with the real address."""
+            await super().startup(sockets)
+            if self.should_exit or not self.servers:
+                return
+            bound = self.servers[0].sockets[0].getsockname()
+            shown = f"[{bound[0]}]" if ":" in bound[0] else bound[0]
+            print(f"sequin-emulator {__version__} on http://{shown}:{bound[1]} (seed {config.seed})", file=sys.stderr,
+                  flush=True)
+
     server = Server(uvicorn.Config(app, host=host, port=port, log_level="warning",
                                    timeout_graceful_shutdown=config.shutdown_timeout))  # type: ignore[arg-type]
-    print(f"sequin-emulator {__version__} on http://{host}:{port} (seed {config.seed})", file=sys.stderr)
     try:
         server.run()  # after a clean stop uvicorn raises the signal again, as the default handler would
     except KeyboardInterrupt:

@@ -70,3 +70,35 @@ def test_the_kit_under_pytest_names_the_missing_extra(tmp_path):
         f"'-p', 'sequin_contract.options', '--rootdir', {str(tmp_path)!r}]))")
     assert result.returncode == 4  # pytest's usage error
     assert "pip install 'sequin-emulator[contract]'" in result.stderr + result.stdout
+
+
+def test_the_banner_names_the_bound_port_and_only_once_bound(tmp_path):
+    """`--port 0` announces the port it got; a taken port fails without announcing a server (#21)."""
+    import re
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    log = tmp_path / "stderr.txt"
+    with log.open("w") as err:
+        server = subprocess.Popen([sys.executable, "-m", "emulator", "serve", "--port", "0"], stderr=err,
+                                  stdout=subprocess.DEVNULL)
+    try:
+        deadline, found = time.monotonic() + 20, None
+        while found is None and time.monotonic() < deadline:
+            found = re.search(r"on http://127\.0\.0\.1:(\d+) ", log.read_text())
+            time.sleep(0.05)
+        assert found is not None and int(found.group(1)) != 0, log.read_text()
+        with urllib.request.urlopen(f"http://127.0.0.1:{found.group(1)}/openapi.json", timeout=5) as answer:
+            assert answer.status == 200
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        failed = subprocess.run([sys.executable, "-m", "emulator", "serve", "--port", str(taken.getsockname()[1])],
+                                capture_output=True, text=True, timeout=60)
+    assert failed.returncode != 0 and "on http://" not in failed.stderr and "address already in use" in failed.stderr

@@ -53,3 +53,13 @@ def test_the_kit_catches(results, kind):
     outcome = results[kind]
     assert outcome.returncode == 1, f"the kit did not catch {kind}:\n{outcome.stdout[-3000:]}"
     assert "failed" in outcome.stdout.splitlines()[-1]
+
+
+@pytest.mark.parametrize("given,sent", [({"wait_for": 5000}, {"wait_for": 50}), ({"wait_for": 20}, {"wait_for": 20}),
+                                        ({"wait_for": 60001}, {"wait_for": 60001}), ({"wait_for": 1.5}, {"wait_for": 1.5}),
+                                        ({"wait_for": -1}, {"wait_for": -1}), ({"wait_for": True}, {"wait_for": True})])
+def test_the_kits_hook_shortens_valid_waits_and_leaves_invalid_ones_to_be_refused(given, sent):
+    """A deliberately invalid `wait_for` (negative testing) reaches the API as generated (#21)."""
+    from sequin_contract.schemathesis_hooks import map_body
+
+    assert map_body(None, dict(given)) == sent

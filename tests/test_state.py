@@ -129,7 +129,7 @@ def test_a_tenant_that_cannot_be_saved_does_not_lose_the_others(tmp_path, caplog
         bad = type(good)(good.http, "bad")  # type: ignore[arg-type]  # the same in-process client
         credential = bad.ok("POST", "/v1/credentials", {"properties": {"kind": "stripe_key", "secret": "sk_test_b"}})
         bad.ok("GET", f"/_emulator/upstream/{credential['id']}")
-        tenants = good.http.app.state.tenants
+        tenants = good.http.app.state.tenants  # type: ignore[attr-defined]  # the in-process app
         account = next(iter(tenants.get("bad").accounts.values()))
         next(iter(account.objects.values())).data["balance"] = 1 << 70
         state_file.save(tenants, path)
