@@ -6,6 +6,8 @@ Each is measured against a baseline in the same run:
   would show as one slow request);
 - long advance: the worst latency of `GET /_emulator/health` while another tenant advances a failing sync by
   999,999 days, against health's worst latency with nothing else running;
+- export: the worst latency of `GET /_emulator/health` while another tenant exports the state of a
+  10,000-per-collection Stripe account, against health's worst latency with nothing else running;
 - growth: how much the server's memory grows per simulated hour on a scaled clock (x3600) with a sync and a
   draining consumer, against how much the live data it holds grows (the account's objects as JSON);
 - wrk: the management rows again with a C load generator (`wrk`, when installed), so the client is not what
@@ -90,6 +92,36 @@ def long_advance(emulator, row, samples: int) -> None:
     server.stop()
     row(f"long advance: worst health latency while a failing sync advances 999,999 days ({len(busy)} probes)",
         "≤ 100 ms", max(busy), "ms", max(quiet), "lower")
+
+
+def _health_latencies(probe: httpx.Client, count: int) -> list[float]:
+    found = []
+    for _ in range(count):
+        started = time.perf_counter()
+        probe.get("/_emulator/health")
+        found.append((time.perf_counter() - started) * 1000)
+        time.sleep(0.005)
+    return found
+
+
+def export(emulator, row, size: int, exports: int) -> None:
+    server = emulator("--clock", "manual", "--records-per-collection", str(size), "--changes-per-hour", "0")
+    http = httpx.Client(base_url=server.url, headers={"Authorization": "Bearer exporting"}, timeout=300)
+    credential = http.post("/v1/credentials", json={"properties": STRIPE}).json()
+    http.get(f"/_emulator/upstream/{credential['id']}")  # the account, generated
+    probe = httpx.Client(base_url=server.url, timeout=30)
+    quiet = _health_latencies(probe, 50)
+    busy: list[float] = []
+    sizes: list[int] = []
+    exporting = threading.Thread(target=lambda: sizes.extend(len(http.get("/_emulator/state").content)
+                                                             for _ in range(exports)))
+    exporting.start()
+    while exporting.is_alive():
+        busy.extend(_health_latencies(probe, 5))
+    exporting.join()
+    server.stop()
+    row(f"export: worst health latency while another tenant exports a {size:,}-per-collection account "
+        f"({exports} × {sizes[0] / 1e6:.0f} MB, {len(busy)} probes)", "≤ 50 ms", max(busy), "ms", max(quiet), "lower")
 
 
 def growth(emulator, row, seconds: float) -> None:

@@ -7,15 +7,20 @@ writable by its owner only (mode 0600).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import os
+from collections.abc import Callable, Iterator
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
 import orjson
 
+from emulator import sliced_json
 from emulator.domain import snapshot
 from emulator.domain.errors import Invalid
-from emulator.domain.tenant import Tenants
+from emulator.domain.tenant import Tenant, Tenants
 from emulator.spec.validation import validated
 
 LOG = logging.getLogger("sequin_emulator.state")
@@ -26,14 +31,36 @@ MAX_DEPTH = 66  # a snapshot's 64 levels, inside {"tenants": {token: ...}}
 def save(tenants: Tenants, path: str) -> None:
     """Write atomically (a crash while saving leaves the previous file whole), owner-only. Each tenant is encoded
     on its own: one that cannot be (a bug let a value JSON cannot hold into its state) is logged and left out,
-    and every other tenant is still saved."""
+    and every other tenant is still saved. (At shutdown: nothing else runs then.)"""
     encoded = {}
     for tenant in tenants:
-        try:
+        with _contained(tenant):
             encoded[tenant.token] = orjson.Fragment(orjson.dumps(snapshot.export(tenant)))
-        except (TypeError, ValueError):
-            LOG.exception("tenant %s could not be saved (its state holds a value JSON cannot); the others are",
-                          tenant.org_id)
+    _write(path, encoded)
+
+
+async def save_while_serving(tenants: Tenants, path: str,
+                             exclusive: Callable[[str], AbstractAsyncContextManager[None]]) -> None:
+    """The same, while the server answers: each tenant encoded in slices during its turn (its other requests
+    wait; every other tenant is served meanwhile), the file written by a worker thread."""
+    encoded = {}
+    for tenant in tenants:
+        async with exclusive(tenant.token):
+            with _contained(tenant):
+                encoded[tenant.token] = orjson.Fragment(await sliced_json.dumps(snapshot.export(tenant)))
+    await asyncio.to_thread(_write, path, encoded)
+
+
+@contextlib.contextmanager
+def _contained(tenant: Tenant) -> Iterator[None]:
+    try:
+        yield
+    except (TypeError, ValueError):
+        LOG.exception("tenant %s could not be saved (its state holds a value JSON cannot); the others are",
+                      tenant.org_id)
+
+
+def _write(path: str, encoded: dict[str, orjson.Fragment]) -> None:
     data = {"version": snapshot.VERSION, "tenants": encoded}
     temporary = Path(f"{path}.tmp")
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

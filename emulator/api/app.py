@@ -253,12 +253,12 @@ async def _tick(tenants: Tenants, turns: Turns, every: float) -> None:
             engine.LOG.exception("the background ticker failed a round; it goes on")
 
 
-async def _save_every(tenants: Tenants, path: str, seconds: float) -> None:
+async def _save_every(tenants: Tenants, turns: Turns, path: str, seconds: float) -> None:
     """`--state-interval`: save the state file this often, so a SIGKILL loses at most that much."""
     while True:
         await asyncio.sleep(seconds)
         try:
-            state_file.save(tenants, path)
+            await state_file.save_while_serving(tenants, path, turns.exclusive)
         except OSError:
             engine.LOG.exception("could not save the state file %s; trying again in %s s", path, seconds)
 
@@ -307,7 +307,7 @@ def create_app(config: ServerConfig | None = None, tenants: Tenants | None = Non
         tasks = [asyncio.create_task(_tick(tenants, pipeline.turns, config.tick_seconds)),
                  asyncio.create_task(writer.run())]
         if config.state_file and config.state_interval:
-            tasks.append(asyncio.create_task(_save_every(tenants, config.state_file, config.state_interval)))
+            tasks.append(asyncio.create_task(_save_every(tenants, pipeline.turns, config.state_file, config.state_interval)))
         try:
             yield
         finally:
