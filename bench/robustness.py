@@ -65,35 +65,6 @@ def pauses(emulator, row, seconds: float) -> None:
         worst["big"], "ms", worst["none"], "lower")
 
 
-def long_advance(emulator, row, samples: int) -> None:
-    server = emulator("--clock", "manual", "--records-per-collection", "20")
-    http = httpx.Client(base_url=server.url, headers={"Authorization": "Bearer failing"}, timeout=120)
-    sync = http.post("/v1/syncs", json={"name": "s", "collection_ids": ALL_STRIPE,
-                                        "credential": {"properties": STRIPE}}).json()
-    http.put(f"/_emulator/upstream/{sync['credential_id']}/settings", json={"outage": True, "changes_per_hour": 1000})
-    probe = httpx.Client(base_url=server.url, timeout=30)
-
-    def health_latencies(count: int) -> list[float]:
-        found = []
-        for _ in range(count):
-            started = time.perf_counter()
-            probe.get("/_emulator/health")
-            found.append((time.perf_counter() - started) * 1000)
-            time.sleep(0.005)
-        return found
-
-    quiet = health_latencies(samples)
-    busy: list[float] = []
-    advancing = threading.Thread(target=lambda: http.post("/_emulator/clock/advance", json={"by": "999999d"}))
-    advancing.start()
-    while advancing.is_alive():
-        busy.extend(health_latencies(5))
-    advancing.join()
-    server.stop()
-    row(f"long advance: worst health latency while a failing sync advances 999,999 days ({len(busy)} probes)",
-        "≤ 100 ms", max(busy), "ms", max(quiet), "lower")
-
-
 def _health_latencies(probe: httpx.Client, count: int) -> list[float]:
     found = []
     for _ in range(count):
@@ -102,6 +73,25 @@ def _health_latencies(probe: httpx.Client, count: int) -> list[float]:
         found.append((time.perf_counter() - started) * 1000)
         time.sleep(0.005)
     return found
+
+
+def long_advance(emulator, row, samples: int) -> None:
+    server = emulator("--clock", "manual", "--records-per-collection", "20")
+    http = httpx.Client(base_url=server.url, headers={"Authorization": "Bearer failing"}, timeout=120)
+    sync = http.post("/v1/syncs", json={"name": "s", "collection_ids": ALL_STRIPE,
+                                        "credential": {"properties": STRIPE}}).json()
+    http.put(f"/_emulator/upstream/{sync['credential_id']}/settings", json={"outage": True, "changes_per_hour": 1000})
+    probe = httpx.Client(base_url=server.url, timeout=30)
+    quiet = _health_latencies(probe, samples)
+    busy: list[float] = []
+    advancing = threading.Thread(target=lambda: http.post("/_emulator/clock/advance", json={"by": "999999d"}))
+    advancing.start()
+    while advancing.is_alive():
+        busy.extend(_health_latencies(probe, 5))
+    advancing.join()
+    server.stop()
+    row(f"long advance: worst health latency while a failing sync advances 999,999 days ({len(busy)} probes)",
+        "≤ 100 ms", max(busy), "ms", max(quiet), "lower")
 
 
 def export(emulator, row, size: int, exports: int) -> None:
