@@ -97,3 +97,16 @@ def test_hostile_requests_get_the_providers_errors_not_500s(served):
             assert answer.status_code < 500, answer.text
             if not path.endswith("search"):  # a search with no usable filters is a search of everything
                 assert answer.status_code == 400 and answer.json()["status"] == "error", answer.text
+
+
+def test_every_stripe_route_takes_the_parameters_the_document_gives_it():
+    """The router and the document name the same operations, and each operation's parameter rules come from the
+    document (a POST's form body, a GET's query parameters)."""
+    from emulator.providers import stripe_params
+    from emulator.providers.stripe_api import ROUTES
+
+    documented = {op["operationId"] for item in DOCUMENT["paths"].values() for method, op in item.items()
+                  if method != "parameters" and op["operationId"].startswith("stripe")}
+    assert set(ROUTES.values()) == documented == set(stripe_params.schemas())
+    assert "metadata" in stripe_params.schemas()["stripeCreateCustomer"]["properties"]
+    assert "expand" in stripe_params.schemas()["stripeListCustomers"]["properties"]

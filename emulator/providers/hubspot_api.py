@@ -17,6 +17,7 @@ from typing import Any
 
 from emulator.domain.errors import Invalid
 from emulator.domain.upstream import Account, UpstreamObject
+from emulator.providers.document import body_validator
 from emulator.providers.hubspot import PLURAL, PROPERTIES, SINGULAR, HubSpot, _close, iso
 
 DEFAULT_PROPERTIES = {
@@ -29,6 +30,8 @@ LIMITS = {"list": 100, "search": 200, "batch": 100}
 SEARCHABLE = {"contact": ("firstname", "lastname", "email", "phone", "company"), "company": ("name", "domain", "phone"),
               "deal": ("dealname", "pipeline", "dealstage")}  # what a search's `query` looks in
 INPUT_FIELDS = {"properties", "associations", "id", "idProperty", "objectWriteTraceId"}
+BATCH_BODIES = {"read": "HubSpotBatchRead", "create": "HubSpotBatchCreate", "update": "HubSpotBatchUpdate",
+                "archive": "HubSpotBatchArchive"}
 OPERATORS = ("EQ", "NEQ", "LT", "LTE", "GT", "GTE", "BETWEEN", "IN", "NOT_IN", "HAS_PROPERTY", "NOT_HAS_PROPERTY",
              "CONTAINS_TOKEN", "NOT_CONTAINS_TOKEN")
 
@@ -138,16 +141,16 @@ class HubSpotApi:
             if method == "GET":
                 return 200, self._list(collection, call.query)
             if method == "POST":
-                return 201, self._create(collection, call.body, call.now)
+                return 201, self._create(collection, _shaped("HubSpotInput", call.body), call.now)
         elif rest == ["search"] and method == "POST":
-            return 200, self._search(collection, call.body)
-        elif len(rest) == 2 and rest[0] == "batch" and method == "POST":
-            return self._batch(collection, rest[1], call.body, call.now)
+            return 200, self._search(collection, _shaped("HubSpotSearch", call.body or {}))
+        elif len(rest) == 2 and rest[0] == "batch" and method == "POST" and rest[1] in BATCH_BODIES:
+            return self._batch(collection, rest[1], _shaped(BATCH_BODIES[rest[1]], call.body), call.now)
         elif len(rest) == 1:
             if method == "GET":
                 return 200, self._read(collection, rest[0], call.query)
             if method == "PATCH":
-                return 200, self._update(collection, rest[0], call.body, call.now)
+                return 200, self._update(collection, rest[0], _shaped("HubSpotInput", call.body), call.now)
             if method == "DELETE":
                 self._archive(collection, rest[0], call.now)
                 return 204, None
@@ -435,6 +438,15 @@ def _sorts(value: Any) -> list[tuple[str, bool]]:
                                "\"ASCENDING\" | \"DESCENDING\"}")
         sorts.append((sort["propertyName"], direction == "DESCENDING"))
     return sorts
+
+
+def _shaped(schema_name: str, body: Any) -> Any:
+    """The body, if it has the shape the provider document gives the operation; else HubSpot's 400."""
+    error = next(body_validator(schema_name).iter_errors(body), None)
+    if error is None:
+        return body
+    where = "/".join(str(part) for part in error.instance_path) or "the body"
+    raise HubSpotError(400, f"Invalid input JSON at {where[:200]}: {error.message[:300]}")
 
 
 def _found(obj: UpstreamObject, terms: list[str]) -> bool:

@@ -245,7 +245,7 @@ class StripeApi:
             plural = "".join(word.title() for word in path.split("_"))
             handlers[f"stripeList{plural}"] = lister(collection)
             handlers[f"stripeGet{plural[:-1]}"] = getter(collection)
-            if f"stripeUpdate{plural[:-1]}" in stripe_params.OPERATIONS:
+            if f"stripeUpdate{plural[:-1]}" in stripe_params.schemas():
                 handlers[f"stripeUpdate{plural[:-1]}"] = updater(collection)
         return handlers
 
