@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 import yaml
 from starlette.applications import Starlette
+from starlette.convertors import PathConvertor, register_url_convertor
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -271,6 +272,15 @@ def stopping(app: Starlette) -> None:
         loop.call_soon_threadsafe(app.state.tenants.stop)
 
 
+class Anything(PathConvertor):
+    """A path's rest, newlines and all (an id may hold any character; Starlette's `path` stops at a newline)."""
+
+    regex = r"[\s\S]*"
+
+
+register_url_convertor("anything", Anything())
+
+
 def create_app(config: ServerConfig | None = None, tenants: Tenants | None = None) -> Starlette:
     config = config or ServerConfig()
     tenants = tenants or Tenants(seed=config.seed, clock=config.clock, api_keys=config.api_keys,
@@ -293,11 +303,11 @@ def create_app(config: ServerConfig | None = None, tenants: Tenants | None = Non
                         methods=["GET"]))
     # every method reaches the provider's router, so an unserved one is answered in the provider's envelope
     every = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
-    routes.append(Route("/_providers/{org_id}/{credential_id}/stripe/v1/{rest:path}", provider_api.stripe_endpoint,
+    routes.append(Route("/_providers/{org_id}/{credential_id}/stripe/v1/{rest:anything}", provider_api.stripe_endpoint,
                         methods=every))
-    routes.append(Route("/_providers/{org_id}/{credential_id}/hubspot/crm/{rest:path}", provider_api.hubspot_endpoint,
+    routes.append(Route("/_providers/{org_id}/{credential_id}/hubspot/crm/{rest:anything}", provider_api.hubspot_endpoint,
                         methods=every))
-    routes.append(Route("/_providers/{rest:path}", provider_api.unknown_endpoint, methods=every))
+    routes.append(Route("/_providers/{rest:anything}", provider_api.unknown_endpoint, methods=every))
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
         app.state.loop = asyncio.get_running_loop()  # for stopping() from a signal handler

@@ -28,6 +28,7 @@ from emulator.domain.models import Credential
 from emulator.domain.tenant import Tenant, Tenants
 from emulator.domain.upstream import Account
 from emulator.providers import forms
+from emulator.providers.document import methods_of
 from emulator.providers.hubspot_api import Call, HubSpotApi, HubSpotError, correlation_id
 from emulator.providers.stripe import API_VERSION
 from emulator.providers.stripe_api import Request as StripeRequest
@@ -133,8 +134,25 @@ def _stripe_json(status: int, body: dict, served: _Served, headers: dict[str, st
                     headers={"Request-Id": f"req_{served.tag[:14]}", "Stripe-Version": API_VERSION, **(headers or {})})
 
 
+def _unserved(request: Request, provider: str, below: str) -> tuple[int, str, dict[str, str]] | None:
+    """A path the provider document does not have (404), or a method it does not give the path (405, with
+    `Allow`), before anything else is looked at."""
+    methods = methods_of(provider, below + request.path_params["rest"])
+    if methods is None:
+        return 404, f"Unrecognized request URL ({request.method[:10]}: {below}{request.path_params['rest'][:200]}).", {}
+    allowed = (*methods, "HEAD") if "GET" in methods else methods
+    if request.method not in allowed:
+        return 405, f"The method {request.method[:10]} is not served for this path (it serves {', '.join(methods)}).", \
+            {"Allow": ", ".join(allowed)}
+    return None
+
+
 async def stripe_endpoint(request: Request) -> Response:
     served = _Served(request, "stripe")
+    unserved = _unserved(request, "stripe", "/v1/")
+    if unserved is not None:
+        status, message, headers = unserved
+        return _stripe_json(status, StripeError(status, message).body(), served, headers)
     try:
         return await _stripe(request, served)
     except Exception:  # noqa: BLE001 - the last line of defence: a bug of ours, in Stripe's envelope
@@ -187,6 +205,11 @@ def _hubspot_json(status: int, body: object, headers: dict[str, str] | None = No
 async def hubspot_endpoint(request: Request) -> Response:
     served = _Served(request, "hubspot")
     correlation = correlation_id(served.tag, served.number)
+    unserved = _unserved(request, "hubspot", "/crm/")
+    if unserved is not None:
+        status, message, headers = unserved
+        return _hubspot_json(status, HubSpotError(status, message, "NOT_FOUND" if status == 404 else
+                                                  "METHOD_NOT_ALLOWED").body(correlation), headers)
     try:
         return await _hubspot(request, served, correlation)
     except Exception:  # noqa: BLE001 - the last line of defence: a bug of ours, in HubSpot's envelope

@@ -5,6 +5,7 @@ the Schemathesis runs over it cannot drift apart."""
 from __future__ import annotations
 
 import functools
+import re
 from typing import Any
 
 import jsonschema_rs
@@ -33,3 +34,24 @@ def body_validator(schema_name: str) -> jsonschema_rs.Validator:
     """A compiled validator for `#/components/schemas/<schema_name>`."""
     return jsonschema_rs.validator_for({"components": document()["components"],
                                         "$ref": f"#/components/schemas/{schema_name}"})
+
+
+@functools.cache
+def _templates(provider: str) -> tuple[tuple[int, re.Pattern, tuple[str, ...]], ...]:
+    """Each documented path of a provider, below its base: (how many parameters it has, its pattern, its methods)."""
+    prefix = f"/_providers/{{org_id}}/{{credential_id}}/{provider}"
+    found = []
+    for path, item in document()["paths"].items():
+        if path.startswith(prefix):
+            below = path.removeprefix(prefix)
+            pattern = re.sub(r"\\\{\w+\\\}", "[^/]+", re.escape(below))
+            found.append((below.count("{"), re.compile(f"{pattern}$"), tuple(m.upper() for m in item if m != "parameters")))
+    return tuple(found)
+
+
+def methods_of(provider: str, path: str) -> tuple[str, ...] | None:
+    """The methods the document gives the path (below the provider's base), or None where it has no such path.
+    Where two templates match (`.../contacts/search`, `.../{object_type}/{id}`), the one with fewer parameters
+    is the path, as OpenAPI says concrete paths win."""
+    matches = sorted((count, methods) for count, pattern, methods in _templates(provider) if pattern.match(path))
+    return matches[0][1] if matches else None

@@ -143,7 +143,7 @@ class HubSpotApi:
             if method == "POST":
                 return 201, self._create(collection, _shaped("HubSpotInput", call.body), call.now)
         elif rest == ["search"] and method == "POST":
-            return 200, self._search(collection, _shaped("HubSpotSearch", call.body or {}))
+            return 200, self._search(collection, _shaped("HubSpotSearch", call.body))
         elif len(rest) == 2 and rest[0] == "batch" and method == "POST" and rest[1] in BATCH_BODIES:
             return self._batch(collection, rest[1], _shaped(BATCH_BODIES[rest[1]], call.body), call.now)
         elif len(rest) == 1:
@@ -205,7 +205,7 @@ class HubSpotApi:
 
     def _list(self, collection: str, query: dict) -> dict:
         limit = _limit(query.get("limit"), LIMITS["list"])
-        archived = str(query.get("archived", "false")).lower() == "true"
+        archived = _archived(query.get("archived"))
         page, paging = self._paged(self._in_order(collection, archived), query.get("after"), limit)
         properties, associations = _names(query.get("properties")), _names(query.get("associations"))
         answer: dict[str, Any] = {"results": [self._view(o, properties, associations) for o in page]}
@@ -214,7 +214,7 @@ class HubSpotApi:
         return answer
 
     def _read(self, collection: str, object_id: str, query: dict) -> dict:
-        archived = str(query.get("archived", "false")).lower() == "true"
+        archived = _archived(query.get("archived"))
         obj = self._object(collection, object_id, archived)
         return self._view(obj, _names(query.get("properties")), _names(query.get("associations")))
 
@@ -438,6 +438,13 @@ def _sorts(value: Any) -> list[tuple[str, bool]]:
                                "\"ASCENDING\" | \"DESCENDING\"}")
         sorts.append((sort["propertyName"], direction == "DESCENDING"))
     return sorts
+
+
+def _archived(value: Any) -> bool:
+    """The `archived` query parameter: `true` or `false` (once; in any case, as the official SDK sends `True`)."""
+    if value is None or (isinstance(value, str) and value.lower() in ("true", "false")):
+        return value is not None and value.lower() == "true"
+    raise HubSpotError(400, f"archived must be true or false, not {str(value)[:20]}")
 
 
 def _shaped(schema_name: str, body: Any) -> Any:

@@ -178,8 +178,6 @@ def route(method: str, parts: list[str]) -> tuple[str, list[str]]:
     """The operation a request names, and the ids in its path; Stripe's 404 for anything else."""
     shape = "/".join("*" if index == 1 else part for index, part in enumerate(parts))
     operation = ROUTES.get((method, shape)) if all(parts) else None
-    if operation is None and all(parts) and any(path == shape for _, path in ROUTES):
-        raise StripeError(405, f"The method {method[:10]} is not served for /v1/{'/'.join(parts)[:200]}.")
     if operation is None:
         raise StripeError(404, f"Unrecognized request URL ({method}: /v1/{'/'.join(parts)[:200]}). Please see "
                           "https://stripe.com/docs or we can help at https://support.stripe.com/.")
