@@ -8,14 +8,19 @@ Writes (all MIT, Stripe's license copied beside them):
 - emulator/providers/data/stripe/fixtures.json: the sample objects the generators start from;
 - emulator/providers/data/stripe/collections.json: each simulated collection's default fields and types;
 - tests/data/stripe/spec-subset.json: the component schemas our records use (API version 2023-08-16),
-  with expandable references cut to their unexpanded (id string) form, since the emulator never expands.
+  with expandable references cut to their unexpanded (id string) form, since the records never expand;
+- tests/data/stripe/served-operations.json: Stripe's own description of the operations the emulator's Stripe API
+  serves (paths, parameters, responses and the schemas they reach, prose left out), for the Schemathesis run of
+  Stripe's spec against that API.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
+import sys
 from pathlib import Path
 
 import yaml
@@ -83,6 +88,47 @@ def field_type(schema: dict) -> str:
     return "text" if any(b.get("type") == "string" for b in branches) else "json"
 
 
+def prose_free(node):
+    """Drop prose and vendor keys, keeping every schema whole (expandable fields keep both branches)."""
+    if isinstance(node, list):
+        return [prose_free(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    kept = {key: prose_free(value) for key, value in node.items()
+            if key not in ("description", "title") and not key.startswith("x-")}
+    if isinstance(node.get("properties"), dict):
+        kept["properties"] = {name: prose_free(schema) for name, schema in node["properties"].items()}
+    return kept
+
+
+def served_operations(spec: dict) -> dict:
+    """Stripe's spec cut to the operations the emulator serves, with the schemas they reach."""
+    sys.path.insert(0, str(ROOT))
+    from emulator.providers.stripe_api import ROUTES
+
+    paths: dict = {}
+    for method, shape in ROUTES:
+        ours = "/v1/" + shape.replace("*", "x")
+        matching = [path for path in spec["paths"]
+                    if re.fullmatch(re.sub(r"\\\{\w+\\\}", "[^/]+", re.escape(path)), ours)]
+        path = min(matching, key=lambda p: p.count("{"))  # a concrete path wins over a template
+        paths.setdefault(path, {})[method.lower()] = prose_free(spec["paths"][path][method.lower()])
+    schemas, todo = {}, set()
+    refs(paths, todo)
+    while todo:
+        name = todo.pop()
+        schemas[name] = prose_free(spec["components"]["schemas"][name])
+        found: set[str] = set()
+        refs(schemas[name], found)
+        todo |= found - set(schemas)
+    return {"openapi": spec["openapi"], "info": {"title": "Stripe API: the operations the emulator serves",
+                                                  "version": spec["info"]["version"]},
+            "paths": dict(sorted(paths.items())),
+            "components": {"schemas": dict(sorted(schemas.items())),
+                           "securitySchemes": spec["components"]["securitySchemes"]},
+            "security": spec.get("security", [])}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--source", type=Path, required=True,
@@ -109,7 +155,10 @@ def main() -> None:
                        "derived_by": "scripts/derive_stripe.py"},
               "components": {"schemas": closure(schemas, ROOT_SCHEMAS)}}
     (test_dir / "spec-subset.json").write_text(json.dumps(subset, separators=(",", ":"), sort_keys=True) + "\n")
-    print(f"{len(subset['components']['schemas'])} schemas, API version {spec['info']['version']}")
+    served = served_operations(spec)
+    (test_dir / "served-operations.json").write_text(json.dumps(served, separators=(",", ":"), sort_keys=True) + "\n")
+    print(f"{len(subset['components']['schemas'])} schemas, {len(served['paths'])} served paths, "
+          f"API version {spec['info']['version']}")
 
 
 if __name__ == "__main__":
