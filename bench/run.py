@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import postgres  # noqa: E402
+import reliability  # noqa: E402
 import robustness  # noqa: E402
 import stripe_api  # noqa: E402
 from load import hammer, read_response, request_bytes  # noqa: E402
@@ -343,7 +344,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="short runs, for a smoke test")
     parser.add_argument("--no-prism", action="store_true")
-    parser.add_argument("--only", choices=["postgres", "providers", "export"], help="run only these rows")
+    parser.add_argument("--only", choices=["postgres", "providers", "reliability"], help="run only these rows")
     args = parser.parse_args()
     q = args.quick
     print("running benchmarks" + (" (quick)" if q else ""), flush=True)
@@ -354,8 +355,12 @@ def main() -> None:
         postgres.lag(emulator, row, 20 if q else 200)
     if args.only in (None, "providers"):
         stripe_api.throughput(emulator, row, 100 if q else 1000)
-    if args.only in (None, "export"):
+    if args.only in (None, "reliability"):
         robustness.export(emulator, row, 1000 if q else 10_000, 1 if q else 3)
+        reliability.events(emulator, row, 10_000 if q else 100_000)
+        reliability.targets(emulator, row, 1000 if q else 10_000)
+        reliability.keyed_writes(emulator, row, 1000 if q else 10_000)
+        reliability.reset_tenants(emulator, row, 100 if q else 1000)
     widths = [max(len(r[i]) for r in ROWS + [("figure", "target", "measured", "baseline", "ratio")]) for i in range(5)]
     print()
     for r in [("figure", "target", "measured", "baseline", "ratio")] + ROWS:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import hashlib
 import logging
 import weakref
 from collections.abc import Callable, Coroutine
@@ -34,6 +35,8 @@ RETRY_FIRST, RETRY_MOST = 0.1, 60.0  # seconds between tries of a failed write: 
 IDLE = 1.0  # a caught-up consumer looks again at least this often (it is woken by new records anyway)
 RECONCILE_EVERY = 0.1  # how soon a new consumer starts and a deleted one stops
 WATCH_OK = 5.0  # how often a target's database is checked while it answers (while not: as failed writes back off)
+CHECKS_AT_ONCE = 16  # health checks under way at once, whatever the number of targets
+FIRST_CHECK_SPREAD = 1.0  # seconds over which new targets' first checks are spread (an import of thousands)
 CONNECT_TIMEOUT = 5  # seconds
 
 COLUMNS = ("sequin_id uuid PRIMARY KEY, sync_id uuid NOT NULL, sync_external_id text, sync_metadata jsonb, "
@@ -107,6 +110,7 @@ class PostgresWriter:
         self.pools: dict[tuple[str, str, str], AsyncConnectionPool] = {}  # (token, target id, conninfo) → pool
         self.tables: set[tuple[tuple[str, str, str], str]] = set()  # (pool key, table) known to exist
         self.staged: weakref.WeakSet[psycopg.AsyncConnection] = weakref.WeakSet()  # connections with the stage table
+        self.checks = asyncio.Semaphore(CHECKS_AT_ONCE)
 
     async def run(self) -> None:
         """Start and stop consumer tasks and target watchers as resources come and go. Never returns."""
@@ -182,18 +186,28 @@ class PostgresWriter:
         now = self.tenants.find(token)
         return now if now is tenant else None
 
+    async def _check(self, target: PostgresTarget) -> None:
+        """One health check: a connection of its own (a target nobody writes to gets no pool), a few at once."""
+        async with self.checks:
+            connection = await psycopg.AsyncConnection.connect(conninfo(target))
+            try:
+                await connection.execute("SELECT 1")
+            finally:
+                await connection.close()
+
     async def _watch(self, token: str, target_id: str) -> None:
-        """Keep a target's health current, whether or not a consumer writes to it."""
+        """Keep a target's health current, whether or not a consumer writes to it. The first check waits a moment
+        drawn from the target's id, so thousands of targets imported at once do not all connect at once."""
+        await asyncio.sleep(FIRST_CHECK_SPREAD * (int(hashlib.sha256(target_id.encode()).hexdigest()[:4], 16) / 65536))
         tenant = self.tenants.find(token)
         backoff = RETRY_FIRST
         while tenant is not None and (target := tenant.targets.find(target_id)) is not None:
             try:
-                async with (await self._pool(tenant, target)).connection() as connection:
-                    await connection.execute("SELECT 1")
+                await self._check(target)
                 postgres.connected(tenant, target)
                 pause, backoff = WATCH_OK, RETRY_FIRST
-            except (psycopg.Error, PoolTimeout, OSError) as exc:
-                reason = await self._reason(target, exc)
+            except (psycopg.Error, OSError) as exc:
+                reason = str(exc).strip() or type(exc).__name__
                 if self._current(token, tenant):
                     postgres.unreachable(tenant, target, reason)
                 pause, backoff = backoff, min(backoff * 2, RETRY_MOST)

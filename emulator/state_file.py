@@ -35,7 +35,7 @@ def save(tenants: Tenants, path: str) -> None:
     encoded = {}
     for tenant in tenants:
         with _contained(tenant):
-            encoded[tenant.token] = orjson.Fragment(orjson.dumps(snapshot.export(tenant)))
+            encoded[tenant.token] = orjson.Fragment(sliced_json.dumps_now(snapshot.export(tenant)))
     _write(path, encoded)
 
 

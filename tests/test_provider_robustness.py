@@ -297,3 +297,30 @@ def test_confirm_uses_the_payment_method_it_is_given(provider):
                                  "payment_method=pm_card_chargeDeclined"), 402, "card_declined")
     ok = provider.stripe("POST", f"/payment_intents/{intent['id']}/confirm", "payment_method=pm_card_visa")
     assert ok.status_code == 200 and ok.json()["status"] == "succeeded", ok.text
+
+
+def test_kept_answers_are_bounded_in_bytes_too():
+    from emulator.providers.kept_answers import MOST_BYTES
+
+    kept = KeptAnswers()
+    answer = b"x" * (1 << 20)
+    for number in range(MOST_BYTES // len(answer) + 5):
+        kept.keep(f"k{number}", Kept(b"", 200, answer, at=0))
+    assert len(kept) == MOST_BYTES // len(answer) and kept.find("k0", 0) is None
+
+
+def test_lists_page_newest_first_both_ways_without_building_the_whole_list(provider):
+    """A list walks the collection from its newest object and stops at the page (#21, class 7)."""
+    made = [provider.stripe("POST", "/customers", f"email=p{n}@b.co").json()["id"] for n in range(5)]
+    newest_first, after = [], None
+    while True:
+        page = provider.stripe("GET", "/customers?limit=2" + (f"&starting_after={after}" if after else "")).json()
+        newest_first += [c["id"] for c in page["data"]]
+        if not page["has_more"]:
+            break
+        after = page["data"][-1]["id"]
+    assert newest_first[:5] == made[::-1]
+    earlier = provider.stripe("GET", f"/customers?limit=2&ending_before={made[1]}").json()
+    assert [c["id"] for c in earlier["data"]] == [made[3], made[2]] and earlier["has_more"] is True
+    provider.stripe("DELETE", f"/customers/{made[0]}")
+    stripe_error(provider.stripe("GET", f"/customers?starting_after={made[0]}"), 404, "resource_missing")

@@ -136,3 +136,22 @@ def test_a_tenant_that_cannot_be_saved_does_not_lose_the_others(tmp_path, caplog
     assert "could not be saved" in caplog.text
     saved = json.loads(Path(path).read_text())
     assert list(saved["tenants"]) == ["good"] and saved["tenants"]["good"]["streams"][0]["slug"] == "kept"
+
+
+def test_a_snapshot_encodes_the_same_in_slices_and_at_once():
+    """The export (in slices, answering other tenants between them) and the shutdown save (at once) write the same
+    bytes, lists longer than a slice included (#21)."""
+    import asyncio
+
+    from emulator import sliced_json
+    from emulator.domain import snapshot
+
+    with emulator_api("sliced", accounts=AccountSettings(records_per_collection=300, changes_per_hour=0)) as api:
+        credential = api.ok("POST", "/v1/credentials", {"properties": {"kind": "stripe_key", "secret": "sk_test_s"}})
+        api.ok("GET", f"/_emulator/upstream/{credential['id']}")
+        tenant = api.http.app.state.tenants.get("sliced")  # type: ignore[attr-defined]  # the in-process app
+        exported = snapshot.export(tenant)
+        whole = sliced_json.dumps_now(exported)
+        assert asyncio.run(sliced_json.dumps(exported)) == whole
+        assert len(json.loads(whole)["accounts"][next(iter(tenant.accounts))]["objects"]) > sliced_json.SLICE
+        assert api.http.get("/_emulator/state", headers=api.headers).content == whole

@@ -17,7 +17,6 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
-import yaml
 from starlette.applications import Starlette
 from starlette.convertors import PathConvertor, register_url_convertor
 from starlette.exceptions import HTTPException
@@ -33,7 +32,8 @@ from emulator.domain import engine
 from emulator.domain.errors import DomainError
 from emulator.domain.tenant import Tenant, Tenants
 from emulator.domain.timefmt import format_micros
-from emulator.spec.document import Operation, load_spec, operations, spec_path
+from emulator.providers.document import document as provider_document
+from emulator.spec.document import Operation, load_spec, operations
 from emulator.spec.validation import parameter_errors, schema_errors, validated
 
 
@@ -297,7 +297,7 @@ def create_app(config: ServerConfig | None = None, tenants: Tenants | None = Non
     spec_json = orjson.dumps(load_spec())
     routes.append(Route("/openapi.json", lambda request: Response(spec_json, media_type="application/json"),
                         methods=["GET"]))
-    providers_json = orjson.dumps(yaml.safe_load(spec_path("providers.yaml").read_text()))
+    providers_json = orjson.dumps(provider_document())  # read once: the provider APIs' checks use it too
     routes.append(Route("/_providers/openapi.json", lambda request: Response(providers_json,
                                                                              media_type="application/json"),
                         methods=["GET"]))

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 
 import orjson
 
+from emulator.domain.deferred import Deferred
 from emulator.domain.ids import derived_uuid
 from emulator.domain.timefmt import format_micros
 
@@ -101,9 +102,7 @@ class StreamLog:
         return kept
 
     def to_json(self) -> dict:
-        return {"entries": [None if v is None else {"key": list(v.key), "filter_key": list(v.filter_key),
-                                                    "upstream_created_at": v.upstream_created_at,
-                                                    "record": orjson.Fragment(v.payload)} for v in self.entries],
+        return {"entries": Deferred(list(self.entries), _entry_json),
                 "inserted_at": list(self.inserted_at)}
 
     @classmethod
@@ -197,3 +196,10 @@ class Moves:
         """Was the entry at `old` kept (it was live, not superseded)?"""
         place = bisect_left(self.kept, old)
         return place < len(self.kept) and self.kept[place] == old
+
+
+def _entry_json(version: RecordVersion | None) -> dict | None:
+    if version is None:
+        return None
+    return {"key": list(version.key), "filter_key": list(version.filter_key),
+            "upstream_created_at": version.upstream_created_at, "record": orjson.Fragment(version.payload)}

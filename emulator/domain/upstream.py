@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 
 from emulator.domain.clock import MICROS
+from emulator.domain.deferred import Deferred
 from emulator.domain.errors import Invalid, NotFound
 from emulator.domain.provider_events import ProviderEvent, ProviderEvents
 from emulator.domain.randomness import rng_from_state, rng_state
@@ -151,11 +152,9 @@ class Account:
 
     def to_json(self) -> dict:
         return {"provider": self.provider.name, "seed": self.seed, "settings": self.settings.as_dict(),
-                "objects": [_object_json(o) for o in self.objects.values()],
+                "objects": Deferred(list(self.objects.values()), _object_json),
                 "order": self.order, "changes_base": self.changes.base,
-                "changes": [{"time": c.time, "collection": c.collection, "id": c.id, "kind": c.kind,
-                             "snapshot": _object_json(c.snapshot), "written_by": c.written_by}
-                            for c in self.changes.kept],
+                "changes": Deferred(list(self.changes.kept), _change_json),
                 "next_change_at": self.next_change_at, "quiet_until": self.quiet_until, "rng": rng_state(self.rng),
                 "events": self.events.to_json()}
 
@@ -170,6 +169,11 @@ class Account:
         if "events" in saved:
             account.events = ProviderEvents.from_json(saved["events"])
         return account
+
+
+def _change_json(change: Change) -> dict:
+    return {"time": change.time, "collection": change.collection, "id": change.id, "kind": change.kind,
+            "snapshot": _object_json(change.snapshot), "written_by": change.written_by}
 
 
 def _object_json(obj: UpstreamObject) -> dict:

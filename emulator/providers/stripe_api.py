@@ -12,7 +12,6 @@ Parameters arrive as strings (form encoding); each operation converts what it ta
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import itertools
 from collections.abc import Callable
@@ -197,7 +196,8 @@ class StripeApi:
         operation, ids = route(request.method, request.parts)
         keyed = bool(idempotency_key) and request.method == "POST"
         kept: KeptAnswers = self.account.api_state.setdefault("kept_answers", KeptAnswers())
-        fingerprint = orjson.dumps([request.method, request.parts, request.params], option=orjson.OPT_SORT_KEYS)
+        fingerprint = hashlib.sha256(orjson.dumps([request.method, request.parts, request.params],
+                                                  option=orjson.OPT_SORT_KEYS)).digest()
         if keyed:
             seen = kept.find(idempotency_key or "", request.now)
             if seen is not None:
@@ -207,7 +207,7 @@ class StripeApi:
                 return Answer(seen.status, seen.body, replayed=True)
         stripe_params.check(operation, request.params)
         try:
-            status, body = 200, orjson.dumps(self.operations[operation](request, *ids))
+            status, body = 200, orjson.dumps(HANDLERS[operation](self, request, *ids))
         except StripeError as error:
             if error.status not in KEPT_STATUSES:
                 raise
@@ -215,37 +215,6 @@ class StripeApi:
         if keyed:
             kept.keep(idempotency_key or "", Kept(fingerprint, status, body, request.now))
         return Answer(status, body)
-
-    @functools.cached_property
-    def operations(self) -> dict[str, Callable[..., Any]]:
-        """Each operation's handler: `handler(request, *ids_in_the_path)`."""
-        def lister(collection: str) -> Callable[..., dict]:
-            return lambda request: self._list(collection, request)
-
-        def getter(collection: str) -> Callable[..., dict]:
-            return lambda request, object_id: self._expanded(self._visible(collection, object_id), request.params)
-
-        def updater(collection: str) -> Callable[..., dict]:
-            return lambda request, object_id: self._update(collection, object_id, request)
-
-        handlers: dict[str, Callable[..., Any]] = {
-            "stripeCreateCustomer": self._create_customer, "stripeDeleteCustomer": self._delete_customer,
-            "stripeCreateProduct": self._create_product, "stripeDeleteProduct": self._delete_product,
-            "stripeCreatePrice": self._create_price, "stripeCreateSubscription": self._create_subscription,
-            "stripeCancelSubscription": self._delete_subscription, "stripeCreateInvoice": self._create_invoice,
-            "stripeDeleteInvoice": self._delete_invoice, "stripeFinalizeInvoice": self._finalize_invoice,
-            "stripePayInvoice": self._pay_invoice, "stripeVoidInvoice": self._void_invoice,
-            "stripeCreatePaymentIntent": self._create_payment_intent,
-            "stripeConfirmPaymentIntent": self._confirm_payment_intent,
-            "stripeCancelPaymentIntent": self._cancel_payment_intent, "stripeCreateCharge": self._create_charge,
-            "stripeListEvents": self._events, "stripeGetEvent": lambda request, event_id: self._event(event_id)}
-        for path, collection in PATHS.items():
-            plural = "".join(word.title() for word in path.split("_"))
-            handlers[f"stripeList{plural}"] = lister(collection)
-            handlers[f"stripeGet{plural[:-1]}"] = getter(collection)
-            if f"stripeUpdate{plural[:-1]}" in stripe_params.schemas():
-                handlers[f"stripeUpdate{plural[:-1]}"] = updater(collection)
-        return handlers
 
     # ---------------------------------------------------------------- reading
 
@@ -291,35 +260,39 @@ class StripeApi:
         return out
 
     def _list(self, collection: str, request: Request) -> dict:
+        """Newest first, walking the collection from its newest object (creation order is `created` order) and
+        stopping once the page is full: a page costs what it shows, not what the account holds."""
         params = request.params
         limit = _integer(params, "limit", LIST_LIMIT[0], LIST_LIMIT[1]) or LIST_LIMIT[2]
         filters = self._filters(collection, params)
-        items = [o.data for o in self._newest_first(collection) if all(f(o.data) for f in filters)]
         after, before = _string(params, "starting_after"), _string(params, "ending_before")
         if after is not None and before is not None:
             raise StripeError(400, "You may only specify one of these parameters: ending_before, starting_after.",
                               "parameter_invalid_string", "ending_before")
-        ids = [item["id"] for item in items]
+        ids = self.account.order.get(collection, [])
+        cursor = after if after is not None else before
+        if cursor is not None:
+            obj = self.account.get(collection, cursor)
+            if obj is None or obj.deleted:
+                raise missing(collection, cursor)
         if after is not None:
-            if after not in ids:
-                raise missing(collection, after)
-            page = items[ids.index(after) + 1:]
-            has_more, page = len(page) > limit, page[:limit]
+            positions: range = range(ids.index(after) - 1, -1, -1)  # older than the cursor
         elif before is not None:
-            if before not in ids:
-                raise missing(collection, before)
-            earlier = items[:ids.index(before)]
-            has_more, page = len(earlier) > limit, earlier[-limit:]
+            positions = range(ids.index(before) + 1, len(ids))  # newer than the cursor, nearest first
         else:
-            has_more, page = len(items) > limit, items[:limit]
-        url = f"/v1/{PATH_OF[collection]}"
+            positions = range(len(ids) - 1, -1, -1)
+        found = []
+        for position in positions:
+            obj = self.account.objects[(collection, ids[position])]
+            if not obj.deleted and all(f(obj.data) for f in filters):
+                found.append(obj.data)
+                if len(found) > limit:
+                    break
+        has_more, page = len(found) > limit, found[:limit]
+        if before is not None:
+            page.reverse()
         return {"object": "list", "data": [self._expanded(item, params, "data.") for item in page],
-                "has_more": has_more, "url": url}
-
-    def _newest_first(self, collection: str) -> list[UpstreamObject]:
-        found = [self.account.objects[(collection, i)] for i in self.account.order.get(collection, ())]
-        live = [o for o in found if not o.deleted]
-        return sorted(reversed(live), key=lambda o: -o.data["created"])  # newest first, later creation first on ties
+                "has_more": has_more, "url": f"/v1/{PATH_OF[collection]}"}
 
     def _filters(self, collection: str, params: dict) -> list[Callable[[dict], bool]]:
         filters: list[Callable[[dict], bool]] = []
@@ -730,3 +703,38 @@ def _check_metadata(metadata: Any) -> dict:
             raise StripeError(400, f"Metadata keys are at most 40 characters and values strings of at most 500 "
                               f"({key[:50]})", "parameter_invalid_string", f"metadata[{key[:40]}]")
     return metadata
+
+
+def _handlers() -> dict[str, Callable[..., Any]]:
+    """Each operation's handler as a function of (api, request, *ids): a table without references back to an
+    instance, so no per-request API object forms a reference cycle."""
+    def lister(collection: str) -> Callable[..., dict]:
+        return lambda api, request: api._list(collection, request)
+
+    def getter(collection: str) -> Callable[..., dict]:
+        return lambda api, request, object_id: api._expanded(api._visible(collection, object_id), request.params)
+
+    def updater(collection: str) -> Callable[..., dict]:
+        return lambda api, request, object_id: api._update(collection, object_id, request)
+
+    handlers: dict[str, Callable[..., Any]] = {
+        "stripeCreateCustomer": StripeApi._create_customer, "stripeDeleteCustomer": StripeApi._delete_customer,
+        "stripeCreateProduct": StripeApi._create_product, "stripeDeleteProduct": StripeApi._delete_product,
+        "stripeCreatePrice": StripeApi._create_price, "stripeCreateSubscription": StripeApi._create_subscription,
+        "stripeCancelSubscription": StripeApi._delete_subscription, "stripeCreateInvoice": StripeApi._create_invoice,
+        "stripeDeleteInvoice": StripeApi._delete_invoice, "stripeFinalizeInvoice": StripeApi._finalize_invoice,
+        "stripePayInvoice": StripeApi._pay_invoice, "stripeVoidInvoice": StripeApi._void_invoice,
+        "stripeCreatePaymentIntent": StripeApi._create_payment_intent,
+        "stripeConfirmPaymentIntent": StripeApi._confirm_payment_intent,
+        "stripeCancelPaymentIntent": StripeApi._cancel_payment_intent, "stripeCreateCharge": StripeApi._create_charge,
+        "stripeListEvents": StripeApi._events, "stripeGetEvent": lambda api, request, event_id: api._event(event_id)}
+    for path, collection in PATHS.items():
+        plural = "".join(word.title() for word in path.split("_"))
+        handlers[f"stripeList{plural}"] = lister(collection)
+        handlers[f"stripeGet{plural[:-1]}"] = getter(collection)
+        if f"stripeUpdate{plural[:-1]}" in ROUTES.values():
+            handlers[f"stripeUpdate{plural[:-1]}"] = updater(collection)
+    return handlers
+
+
+HANDLERS = _handlers()
