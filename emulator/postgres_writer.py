@@ -15,9 +15,9 @@ import asyncio
 import contextlib
 import functools
 import hashlib
+import heapq
 import logging
 import weakref
-from collections.abc import Callable, Coroutine
 from typing import Any
 
 import orjson
@@ -35,7 +35,8 @@ RETRY_FIRST, RETRY_MOST = 0.1, 60.0  # seconds between tries of a failed write: 
 IDLE = 1.0  # a caught-up consumer looks again at least this often (it is woken by new records anyway)
 RECONCILE_EVERY = 0.1  # how soon a new consumer starts and a deleted one stops
 WATCH_OK = 5.0  # how often a target's database is checked while it answers (while not: as failed writes back off)
-CHECKS_AT_ONCE = 16  # health checks under way at once, whatever the number of targets
+CHECKS_AT_ONCE = 4  # health checks under way at once, whatever the number of targets
+CHECKS_PER_SECOND = 200  # at most, overall: a check costs about a millisecond of the event loop even when it fails
 FIRST_CHECK_SPREAD = 1.0  # seconds over which new targets' first checks are spread (an import of thousands)
 CONNECT_TIMEOUT = 5  # seconds
 
@@ -106,14 +107,18 @@ class PostgresWriter:
 
     def __init__(self, tenants: Tenants) -> None:
         self.tenants = tenants
-        self.tasks: dict[tuple[str, str, str], asyncio.Task] = {}  # (kind, token, consumer or target id) → its task
+        self.tasks: dict[tuple[str, str, str], asyncio.Task] = {}  # ("consumer", token, consumer id) → its task
         self.pools: dict[tuple[str, str, str], AsyncConnectionPool] = {}  # (token, target id, conninfo) → pool
         self.tables: set[tuple[tuple[str, str, str], str]] = set()  # (pool key, table) known to exist
         self.staged: weakref.WeakSet[psycopg.AsyncConnection] = weakref.WeakSet()  # connections with the stage table
-        self.checks = asyncio.Semaphore(CHECKS_AT_ONCE)
+        self.due: list[tuple[float, str, str, int, float]] = []  # (when, token, target id, generation, back-off)
+        self.watched: dict[tuple[str, str], int] = {}  # (token, target id) → generation of its heap entry
+        self.checkers: list[asyncio.Task] = []
+        self.shapes: dict[str, tuple[int, ...]] = {}  # token → (tenant identity, targets' and consumers' versions)
 
     async def run(self) -> None:
-        """Start and stop consumer tasks and target watchers as resources come and go. Never returns."""
+        """Start and stop consumer tasks and target watches as resources come and go. Never returns."""
+        self.checkers = [asyncio.create_task(self._checker()) for _ in range(CHECKS_AT_ONCE)]
         while True:
             try:
                 await self.reconcile()
@@ -122,30 +127,55 @@ class PostgresWriter:
             await asyncio.sleep(RECONCILE_EVERY)
 
     async def reconcile(self) -> None:
-        wanted: dict[tuple[str, str, str], Callable[[str, str], Coroutine[Any, Any, None]]] = {}
-        in_use: set[tuple[str, str, str]] = set()
-        for tenant in self.tenants.with_targets():
-            for consumer in tenant.postgres_consumers:  # keyed by kind too: an id may name a consumer and a target
-                wanted[("consumer", tenant.token, consumer.id)] = self._consume
-            for target in tenant.targets:
-                wanted[("target", tenant.token, target.id)] = self._watch
-                in_use.add(self._pool_key(tenant, target))
-        for key, task in list(self.tasks.items()):
-            if key not in wanted or task.done():
-                task.cancel()
-                del self.tasks[key]
-        for key, work in wanted.items():
-            if key not in self.tasks:
-                self.tasks[key] = asyncio.create_task(work(key[1], key[2]))
-        for unused in [k for k in self.pools if k not in in_use]:
-            await self.pools.pop(unused).close()
-            self.tables = {t for t in self.tables if t[0] != unused}
+        """Only tenants whose targets or consumers changed (or that were replaced) are looked at closely, so a
+        round costs the number of tenants with targets, not the number of targets (an import of 10,000)."""
+        seen: set[str] = set()
+        for tenant in list(self.tenants.with_targets()):  # awaits below: tenants may come and go meanwhile
+            seen.add(tenant.token)
+            shape = (id(tenant), tenant.targets.version, tenant.postgres_consumers.version)
+            if self.shapes.get(tenant.token) != shape:
+                replaced = self.shapes.get(tenant.token, (id(tenant),))[0] != id(tenant)
+                self.shapes[tenant.token] = shape
+                await self._follow(tenant.token, {("consumer", tenant.token, c.id) for c in tenant.postgres_consumers}
+                                   | {("target", tenant.token, t.id) for t in tenant.targets}, replaced)
+        for token in [t for t in self.shapes if t not in seen]:
+            del self.shapes[token]
+            await self._follow(token, set(), replaced=True)
+
+    async def _follow(self, token: str, wanted: set[tuple[str, str, str]], replaced: bool) -> None:
+        """Make the tasks of `token` those `wanted` (all anew when the tenant was replaced), closing the pools of
+        targets that are gone."""
+        consumers = {k for k in wanted if k[0] == "consumer"}
+        for key in [k for k in self.tasks if k[1] == token and (replaced or k not in consumers)]:
+            self.tasks.pop(key).cancel()
+        for key in consumers - set(self.tasks):
+            task = self.tasks[key] = asyncio.create_task(self._consume(key[1], key[2]))
+            task.add_done_callback(functools.partial(self._ended, key))
+        targets = {k[2] for k in wanted if k[0] == "target"}
+        for watched in [k for k in self.watched if k[0] == token and k[1] not in targets]:
+            del self.watched[watched]  # its heap entry is skipped when it comes due
+        for target_id in targets:
+            if replaced or (token, target_id) not in self.watched:
+                self._watch(token, target_id)
+        for pool_key in [k for k in self.pools if k[0] == token and (replaced or k[1] not in targets)]:
+            await self._close_pool(pool_key)
+
+    def _ended(self, key: tuple[str, str, str], task: asyncio.Task) -> None:
+        """A task that ended while still wanted (it failed) is started again at the next round."""
+        if self.tasks.get(key) is task:
+            del self.tasks[key]
+            self.shapes.pop(key[1], None)
+
+    async def _close_pool(self, pool_key: tuple[str, str, str]) -> None:
+        await self.pools.pop(pool_key).close()
+        self.tables = {t for t in self.tables if t[0] != pool_key}
 
     async def close(self) -> None:
         """Stop every task and close every pool (the server is stopping)."""
-        for task in self.tasks.values():
+        tasks = [*self.tasks.values(), *self.checkers]
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self.tasks.values(), return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
         self.tasks.clear()
         for pool in self.pools.values():
             await pool.close()
@@ -161,6 +191,8 @@ class PostgresWriter:
         key = self._pool_key(tenant, target)
         pool = self.pools.get(key)
         if pool is None:
+            for old in [k for k in self.pools if k[:2] == key[:2]]:  # the target's settings changed
+                await self._close_pool(old)
             pool = self.pools[key] = AsyncConnectionPool(key[2], min_size=1, max_size=2, open=False,
                                                           timeout=CONNECT_TIMEOUT, reconnect_timeout=0,
                                                           check=AsyncConnectionPool.check_connection,
@@ -187,32 +219,46 @@ class PostgresWriter:
         return now if now is tenant else None
 
     async def _check(self, target: PostgresTarget) -> None:
-        """One health check: a connection of its own (a target nobody writes to gets no pool), a few at once."""
-        async with self.checks:
-            connection = await psycopg.AsyncConnection.connect(conninfo(target))
-            try:
-                await connection.execute("SELECT 1")
-            finally:
-                await connection.close()
+        """One health check: a connection of its own (a target nobody writes to gets no pool)."""
+        connection = await psycopg.AsyncConnection.connect(conninfo(target))
+        try:
+            await connection.execute("SELECT 1")
+        finally:
+            await connection.close()
 
-    async def _watch(self, token: str, target_id: str) -> None:
-        """Keep a target's health current, whether or not a consumer writes to it. The first check waits a moment
-        drawn from the target's id, so thousands of targets imported at once do not all connect at once."""
-        await asyncio.sleep(FIRST_CHECK_SPREAD * (int(hashlib.sha256(target_id.encode()).hexdigest()[:4], 16) / 65536))
-        tenant = self.tenants.find(token)
-        backoff = RETRY_FIRST
-        while tenant is not None and (target := tenant.targets.find(target_id)) is not None:
+    def _watch(self, token: str, target_id: str) -> None:
+        """Keep the target's health current from now on. Its first check waits a moment drawn from its id, so
+        thousands of targets imported at once are not all checked at once."""
+        key = (token, target_id)
+        generation = self.watched[key] = self.watched.get(key, 0) + 1
+        spread = FIRST_CHECK_SPREAD * int(hashlib.sha256(target_id.encode()).hexdigest()[:4], 16) / 65536
+        heapq.heappush(self.due, (asyncio.get_running_loop().time() + spread, token, target_id, generation,
+                                  RETRY_FIRST))
+
+    async def _checker(self) -> None:
+        """One of `CHECKS_AT_ONCE` workers taking due checks from one heap: however many targets there are, a
+        few wake at a time (a task per target made thousands wake together, and the event loop stalled)."""
+        loop = asyncio.get_running_loop()
+        while True:
+            if not self.due or self.due[0][0] > loop.time():
+                await asyncio.sleep(min(0.5, self.due[0][0] - loop.time()) if self.due else 0.5)
+                continue
+            _, token, target_id, generation, backoff = heapq.heappop(self.due)
+            tenant = self.tenants.find(token)
+            target = tenant.targets.find(target_id) if tenant is not None else None
+            if target is None or self.watched.get((token, target_id)) != generation:
+                continue  # deleted, or watched again since (a newer entry is in the heap)
             try:
                 await self._check(target)
-                postgres.connected(tenant, target)
+                if (current := self._current(token, tenant)) is not None:
+                    postgres.connected(current, target)
                 pause, backoff = WATCH_OK, RETRY_FIRST
             except (psycopg.Error, OSError) as exc:
-                reason = str(exc).strip() or type(exc).__name__
-                if self._current(token, tenant):
-                    postgres.unreachable(tenant, target, reason)
+                if (current := self._current(token, tenant)) is not None:
+                    postgres.unreachable(current, target, str(exc).strip() or type(exc).__name__)
                 pause, backoff = backoff, min(backoff * 2, RETRY_MOST)
-            await asyncio.sleep(pause)
-            tenant = self._current(token, tenant)
+            heapq.heappush(self.due, (loop.time() + pause, token, target_id, generation, backoff))
+            await asyncio.sleep(CHECKS_AT_ONCE / CHECKS_PER_SECOND)
 
     def _still(self, token: str, tenant: Tenant, consumer_id: str, consumer: object) -> bool:
         """Is `consumer` still the consumer of that id in the tenant of `token` (after an await)?"""

@@ -28,8 +28,10 @@ class Store(Generic[T]):
         self.unique = unique
         self._items: dict[str, T] = {}
         self._by_unique: dict[Any, T] = {}
+        self.version = 0  # counts adds and removes, so a watcher can tell the set of items changed without a scan
 
     def add(self, item: T) -> T:
+        self.version += 1
         self._items[item.id] = item
         if self.unique:
             self._by_unique[getattr(item, self.unique)] = item
@@ -55,6 +57,7 @@ class Store(Generic[T]):
 
     def remove(self, item_id: str) -> T:
         item = self.get(item_id)
+        self.version += 1
         del self._items[item_id]
         if self.unique:
             del self._by_unique[getattr(item, self.unique)]
