@@ -324,3 +324,38 @@ def test_lists_page_newest_first_both_ways_without_building_the_whole_list(provi
     assert [c["id"] for c in earlier["data"]] == [made[3], made[2]] and earlier["has_more"] is True
     provider.stripe("DELETE", f"/customers/{made[0]}")
     stripe_error(provider.stripe("GET", f"/customers?starting_after={made[0]}"), 404, "resource_missing")
+
+
+# ------------------------------------------------------------------ 8. provider requests take their turn
+
+
+def test_a_provider_request_waits_for_its_tenants_clock_advance():
+    """Mid-advance (sliced, other clients answered in between), a provider write waits for the advance to end:
+    it sees the tenant's clock after the advance, never an hour-ahead account stamped with the old time (#21)."""
+    import threading
+    import time
+
+    import httpx
+
+    from emulator.domain.timefmt import parse_timestamp
+    from emulator.launcher import running_emulator
+
+    start = "2024-01-01T00:00:00Z"
+    with running_emulator("--clock", "manual", "--start-time", start, "--records-per-collection", "5") as url, \
+            httpx.Client(base_url=url, headers={"Authorization": "Bearer turns"}, timeout=120) as http:
+        sync = http.post("/v1/syncs", json={"name": "s", "collection_ids": ["stripe:customer", "stripe:invoice"],
+                                            "credential": {"properties": {"kind": "stripe_key", "secret": KEY}}}).json()
+        http.put(f"/_emulator/upstream/{sync['credential_id']}/settings", json={"outage": True,
+                                                                                "changes_per_hour": 1000})
+        other = http.post("/v1/credentials", json={"properties": {"kind": "stripe_key", "secret": "sk_test_other"}})
+        base = http.get(f"/_emulator/upstream/{other.json()['id']}").json()["api_base"]  # the same tenant's
+        advancing = threading.Thread(target=lambda: http.post("/_emulator/clock/advance", json={"by": "300000d"}))
+        began = time.monotonic()
+        advancing.start()
+        time.sleep(0.2)
+        customer = httpx.post(f"{base}/v1/customers", data={"email": "turn@b.co"},
+                              headers={"Authorization": "Bearer sk_test_other"}, timeout=120).json()
+        advancing.join()
+        assert time.monotonic() - began > 0.2, "the advance was too short to overlap the request"
+        after = parse_timestamp(start) // 1_000_000 + 300000 * 86400
+        assert customer["created"] == after, (customer["created"], after)
