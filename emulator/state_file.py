@@ -35,20 +35,20 @@ def save(tenants: Tenants, path: str) -> None:
     encoded = {}
     for tenant in tenants:
         with _contained(tenant):
-            encoded[tenant.token] = orjson.Fragment(sliced_json.dumps_now(snapshot.export(tenant)))
-    _write(path, encoded)
+            encoded[tenant.token] = [sliced_json.dumps_now(snapshot.export(tenant))]
+    _write_pieces(path, encoded)
 
 
 async def save_while_serving(tenants: Tenants, path: str,
                              exclusive: Callable[[str], AbstractAsyncContextManager[None]]) -> None:
     """The same, while the server answers: each tenant encoded in slices during its turn (its other requests
-    wait; every other tenant is served meanwhile), the file written by a worker thread."""
-    encoded = {}
+    wait; every other tenant is served meanwhile), its pieces written by a worker thread, never joined whole."""
+    encoded: dict[str, list[bytes]] = {}
     for tenant in tenants:
         async with exclusive(tenant.token):
             with _contained(tenant):
-                encoded[tenant.token] = orjson.Fragment(await sliced_json.dumps(snapshot.export(tenant)))
-    await asyncio.to_thread(_write, path, encoded)
+                encoded[tenant.token] = [chunk async for chunk in sliced_json.chunks(snapshot.export(tenant))]
+    await asyncio.to_thread(_write_pieces, path, encoded)
 
 
 @contextlib.contextmanager
@@ -60,13 +60,17 @@ def _contained(tenant: Tenant) -> Iterator[None]:
                       tenant.org_id)
 
 
-def _write(path: str, encoded: dict[str, orjson.Fragment]) -> None:
-    data = {"version": snapshot.VERSION, "tenants": encoded}
+def _write_pieces(path: str, encoded: dict[str, list[bytes]]) -> None:
+    """The state file `{"version", "tenants": {token: snapshot}}` from each tenant's JSON pieces, atomically."""
     temporary = Path(f"{path}.tmp")
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(descriptor, "wb") as file:
         os.fchmod(file.fileno(), 0o600)  # the file may have existed with wider rights
-        file.write(orjson.dumps(data))
+        file.write(b'{"version":' + orjson.dumps(snapshot.VERSION) + b',"tenants":{')
+        for index, (token, pieces) in enumerate(encoded.items()):
+            file.write((b"," if index else b"") + orjson.dumps(token) + b":")
+            file.writelines(pieces)
+        file.write(b"}}")
     os.replace(temporary, path)
 
 
