@@ -68,6 +68,8 @@ def parse(pairs: list[tuple[str, str]]) -> dict[str, Any]:
             if part == "":
                 raise FormError(f"Invalid parameter name: {key[:100]}")
             if last:
+                if isinstance(node.get(part), dict | list):
+                    raise FormError(f"Invalid parameter: {key[:100]} mixes a value and nested fields")
                 node[part] = value
             else:
                 node = node.setdefault(part, [] if following == "" else {})

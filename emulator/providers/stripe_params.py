@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from emulator.providers.document import document, resolve
@@ -32,10 +33,26 @@ def schemas() -> dict[str, dict]:
             if body is not None:
                 found[operation["operationId"]] = body["schema"]
             else:
-                found[operation["operationId"]] = {"type": "object", "additionalProperties": False, "properties": {
-                    p["name"].removesuffix("[]"): p["schema"] for p in operation.get("parameters", ())
-                    if p.get("in") == "query"}}
+                found[operation["operationId"]] = _query_object(operation.get("parameters", ()))
     return found
+
+
+def _query_object(parameters: Iterable[dict]) -> dict:
+    """A GET's query parameters as one object schema: `expand[]` is the list `expand`, and bracketed names
+    (`created[gt]`) are the fields of an object (`created`), which may also be given plainly (`created=...`)."""
+    properties: dict[str, dict] = {}
+    members: dict[str, dict] = {}
+    for parameter in parameters:
+        name = parameter["name"].removesuffix("[]")
+        if "[" in name:
+            head, member = name.removesuffix("]").split("[", 1)
+            members.setdefault(head, {"type": "object", "additionalProperties": False, "properties": {}})
+            members[head]["properties"][member] = parameter["schema"]
+        else:
+            properties[name] = parameter["schema"]
+    for head, members_of in members.items():
+        properties[head] = {"anyOf": [properties[head], members_of]} if head in properties else members_of
+    return {"type": "object", "additionalProperties": False, "properties": properties}
 
 
 def check(operation: str, params: dict) -> None:
