@@ -2,8 +2,8 @@
 
 A long poll waits up to a minute by design; generated calls keep `wait_for` short so a run checks the consume
 operations without spending minutes asleep. The scenario tests cover long polls themselves. Only valid waits are
-shortened: a value the API must refuse (over its maximum, not a whole number) is Schemathesis testing that it is
-refused, and is left as it is.
+shortened (whole numbers, `10000.0` included, as JSON Schema counts it): a value the API must refuse (over its
+maximum, not a whole number) is Schemathesis testing that it is refused, and is left as it is.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ WAIT_FOR_MAXIMUM = 60_000  # the Sequin API's WaitFor schema: its maximum
 @schemathesis.hook
 def map_body(ctx, body):  # noqa: ANN001, ANN201 - Schemathesis' hook signature
     wait = body.get("wait_for") if isinstance(body, dict) else None
-    if isinstance(wait, int) and not isinstance(wait, bool) and MAX_GENERATED_WAIT_MS < wait <= WAIT_FOR_MAXIMUM:
+    whole = isinstance(wait, int | float) and not isinstance(wait, bool) and float(wait).is_integer()  # 1e4 too
+    if whole and MAX_GENERATED_WAIT_MS < wait <= WAIT_FOR_MAXIMUM:
         body["wait_for"] = MAX_GENERATED_WAIT_MS
     return body
 

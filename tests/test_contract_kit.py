@@ -56,6 +56,7 @@ def test_the_kit_catches(results, kind):
 
 
 @pytest.mark.parametrize("given,sent", [({"wait_for": 5000}, {"wait_for": 50}), ({"wait_for": 20}, {"wait_for": 20}),
+                                        ({"wait_for": 10000.0}, {"wait_for": 50}),
                                         ({"wait_for": 60001}, {"wait_for": 60001}), ({"wait_for": 1.5}, {"wait_for": 1.5}),
                                         ({"wait_for": -1}, {"wait_for": -1}), ({"wait_for": True}, {"wait_for": True})])
 def test_the_kits_hook_shortens_valid_waits_and_leaves_invalid_ones_to_be_refused(given, sent):
