@@ -17,8 +17,8 @@ WAIT_FOR_MAXIMUM = 60_000  # the Sequin API's WaitFor schema: its maximum
 @schemathesis.hook
 def map_body(ctx, body):  # noqa: ANN001, ANN201 - Schemathesis' hook signature
     wait = body.get("wait_for") if isinstance(body, dict) else None
-    whole = isinstance(wait, int | float) and not isinstance(wait, bool) and float(wait).is_integer()  # 1e4 too
-    if whole and MAX_GENERATED_WAIT_MS < wait <= WAIT_FOR_MAXIMUM:
+    if isinstance(wait, int | float) and not isinstance(wait, bool) and float(wait).is_integer() and \
+            MAX_GENERATED_WAIT_MS < wait <= WAIT_FOR_MAXIMUM:  # 10000.0 too: JSON Schema counts it a whole number
         body["wait_for"] = MAX_GENERATED_WAIT_MS
     return body
 
