@@ -228,6 +228,11 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+# A request's line and headers, at most (uvicorn's default is 16 KB): a Stripe id may have 5,000 characters, which
+# percent-encoded take up to 60 KB, and a list request carries several.
+REQUEST_HEAD_LIMIT = 1 << 20
+
+
 def serve(config: ServerConfig, host: str, port: int) -> int:
     import uvicorn
 
@@ -259,6 +264,7 @@ def serve(config: ServerConfig, host: str, port: int) -> int:
                   flush=True)
 
     server = Server(uvicorn.Config(app, host=host, port=port, log_level="warning",
+                                   h11_max_incomplete_event_size=REQUEST_HEAD_LIMIT,
                                    timeout_graceful_shutdown=config.shutdown_timeout))  # type: ignore[arg-type]
     try:
         server.run()  # after a clean stop uvicorn raises the signal again, as the default handler would

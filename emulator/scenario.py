@@ -100,7 +100,9 @@ def apply(tenant: Tenant, data: Any) -> dict[str, dict[str, str]]:
     if "clock" in data:
         _set_clock(tenant, data["clock"])
     if "account_defaults" in data:
-        tenant.account_defaults = dataclasses.replace(tenant.account_defaults, **data["account_defaults"])
+        defaults = dataclasses.replace(tenant.account_defaults, **data["account_defaults"])
+        accounts.check_size(defaults.records_per_collection, defaults.history_days, "account_defaults.")
+        tenant.account_defaults = defaults
 
     each("oauth_apps", lambda path, item: (item["name"], oauth_apps.create(tenant, parse(inputs.NewOAuthApp, item)).id))
 

@@ -366,3 +366,53 @@ def test_a_parameter_given_plainly_and_with_nested_fields_is_refused(provider):
     for query in ("created[lte]=5&created=-560", "created=-560&created[lte]=5"):
         stripe_error(provider.stripe("GET", f"/subscriptions?{query}"), 400)
     stripe_error(provider.stripe("POST", "/customers", "metadata[a]=1&metadata=x"), 400)
+
+
+# ------------------------------------------------------------------ 7. generation: bounded, and in slices
+
+
+def test_an_account_too_large_to_make_is_refused(provider):
+    """Ten years of monthly bills for 10,000 subscriptions is millions of objects: a 422 naming the bound."""
+    credential = provider.api.ok("POST", "/v1/credentials", {"properties": {"kind": "stripe_key", "secret": "sk_2"}})
+    answer = provider.api.put(f"/_emulator/upstream/{credential['id']}/settings",
+                              {"records_per_collection": 10_000, "history_days": 3650})
+    assert answer.status_code == 422, answer.text
+    assert "900,000" in answer.json()["validation_errors"]["records_per_collection"][0]
+    assert provider.api.put(f"/_emulator/upstream/{credential['id']}/settings",
+                            {"records_per_collection": 100, "history_days": 3650}).status_code == 200
+
+
+@pytest.mark.slow
+def test_other_tenants_are_answered_while_a_large_account_is_made():
+    """A 10,000-per-collection account takes seconds to make; it is made in slices, so another tenant's requests
+    are answered meanwhile (they used to wait for the whole generation)."""
+    import threading
+    import time
+
+    import httpx
+
+    from emulator.launcher import running_emulator
+
+    with running_emulator("--clock", "manual") as url, \
+            httpx.Client(base_url=url, headers={"Authorization": "Bearer big"}, timeout=120) as big, \
+            httpx.Client(base_url=url, headers={"Authorization": "Bearer other"}, timeout=120) as other:
+        credential = big.post("/v1/credentials", json={"properties": {"kind": "stripe_key", "secret": KEY}}).json()
+        finished: list[float] = []
+
+        def make() -> None:
+            big.put(f"/_emulator/upstream/{credential['id']}/settings", json={"records_per_collection": 10_000,
+                                                                              "changes_per_hour": 0})
+            finished.append(time.monotonic())
+
+        making = threading.Thread(target=make)
+        making.start()
+        time.sleep(0.3)
+        answered: list[float] = []
+        while making.is_alive() and len(answered) < 20:
+            assert other.get("/v1/streams").status_code == 200
+            answered.append(time.monotonic())
+            time.sleep(0.05)
+        making.join()
+        assert len(answered) >= 5 and answered[4] < finished[0], "the other tenant waited for the generation"
+        objects = big.get(f"/_emulator/upstream/{credential['id']}/records", params={"collection_id": "stripe:price"})
+        assert len(objects.json()["data"]) == 10_000

@@ -17,6 +17,7 @@ from starlette.responses import RedirectResponse, Response, StreamingResponse
 
 from emulator import __version__, scenario, sliced_json
 from emulator.api import problems, provider_api, views
+from emulator.api.generation import account_ready
 from emulator.domain import (
     accounts,
     collections,
@@ -523,8 +524,9 @@ def list_upstream_records(call: Call) -> Reply:
 
 
 @operation("getUpstreamAccount")
-def get_upstream_account(call: Call) -> Reply:
+async def get_upstream_account(call: Call) -> Reply:
     credential = call.tenant.credentials.get(call.params["credential_id"])
+    await account_ready(call.tenant, credential, call.exclusive)
     simulated = credential.provider in PROVIDERS
     settings = accounts.account_for(call.tenant, credential).settings.as_dict() if simulated else \
         call.tenant.account_defaults.as_dict()
@@ -534,9 +536,12 @@ def get_upstream_account(call: Call) -> Reply:
 
 
 @operation("setUpstreamSettings")
-def set_upstream_settings(call: Call) -> Reply:
+async def set_upstream_settings(call: Call) -> Reply:
+    """A new account is made with these settings, in slices; an existing one takes the rates and faults."""
     credential = call.tenant.credentials.get(call.params["credential_id"])
-    return 200, accounts.configure(call.tenant, credential, call.input(inputs.UpstreamSettingsChanges)).as_dict()
+    changes = call.input(inputs.UpstreamSettingsChanges)
+    await account_ready(call.tenant, credential, call.exclusive, changes)
+    return 200, accounts.configure(call.tenant, credential, changes).as_dict()
 
 
 @operation("appendStreamRecords")

@@ -22,6 +22,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
+from emulator.api.generation import account_ready
 from emulator.domain import accounts, engine
 from emulator.domain.catalog import STRIPE_KEY_FIELDS
 from emulator.domain.models import Credential
@@ -110,6 +111,7 @@ class _Served:
         if found is None:
             return "The credential was deleted while the request waited."
         tenant, credential = found
+        await account_ready(tenant, credential, request.app.state.turns.exclusive)
         engine.catch_up(tenant)
         return tenant, credential, accounts.account_for(tenant, credential)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -196,8 +197,14 @@ class Provider(ABC):
         """`[{name, type, primary_key?}]` of a collection, for the Collections API."""
 
     @abstractmethod
+    def populating(self, account: Account, now: int) -> Iterator[None]:
+        """Fill a new account with its history (objects created over `history_days` before `now`), pausing now and
+        then (a `yield`), so that a large account can be made in slices between other clients' requests."""
+
     def populate(self, account: Account, now: int) -> None:
-        """Fill a new account with its history: objects created over `history_days` before `now`."""
+        """Fill a new account with its history, at once."""
+        for _ in self.populating(account, now):
+            pass
 
     @abstractmethod
     def random_change(self, account: Account, now: int) -> Change | None:

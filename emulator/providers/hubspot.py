@@ -15,6 +15,7 @@ contacts, `hs_lastmodifieddate` elsewhere) always equals `updatedAt`. Deleting a
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -63,6 +64,9 @@ def iso(micros: int) -> str:
 
 def modified_property(collection: str) -> str:
     return "lastmodifieddate" if collection == "contact" else "hs_lastmodifieddate"
+
+
+POPULATE_SLICE = 200  # objects made between two pauses of a generation
 
 
 class HubSpot(Provider):
@@ -193,10 +197,13 @@ class HubSpot(Provider):
         self._save(account, obj, "insert", now, log)
         return obj
 
-    def populate(self, account: Account, now: int) -> None:
+    def populating(self, account: Account, now: int) -> Iterator[None]:
         for collection in ("company", "contact", "deal"):  # what an object is associated with exists first
-            for created in history_times(account, account.settings.records_per_collection, now):
+            times = history_times(account, account.settings.records_per_collection, now)
+            for number, created in enumerate(times):
                 self._create(account, collection, created, self._properties(account, collection, created), log=False)
+                if number % POPULATE_SLICE == POPULATE_SLICE - 1:
+                    yield
 
     def random_change(self, account: Account, now: int) -> Change | None:
         rng = account.rng

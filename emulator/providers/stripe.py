@@ -25,9 +25,10 @@ import calendar
 import functools
 import hashlib
 import heapq
+import itertools
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,7 @@ AMOUNTS = (500, 900, 1500, 2000, 4900, 9900, 19900)
 DAY = 86400
 RETRY_AFTER_DAYS = (3, 5, 7)  # Stripe's default retry schedule; after the last, the invoice is uncollectible
 TRIAL_DAYS = 14
+POPULATE_SLICE = 20  # subscriptions (with what they bring) made between two pauses of a generation: ~15 ms
 # Stripe's test cards: (brand, last4, funding, issuing country); a payment method id picks one (see `card`)
 CARDS = (("visa", "4242", "credit", "US"), ("visa", "1881", "credit", "US"), ("visa", "5556", "debit", "US"),
          ("mastercard", "4444", "credit", "US"), ("mastercard", "8210", "debit", "US"),
@@ -462,18 +464,25 @@ class Stripe(Provider):
 
     # ------------------------------------------------------------ the account's life
 
-    def populate(self, account: Account, now: int) -> None:
+    def populating(self, account: Account, now: int) -> Iterator[None]:
         """History: `records_per_collection` products, prices, customers and subscriptions, spread over
         `history_days`, each subscription billed and renewed up to `now` by the same rules as later."""
         account.agenda = []
-        for created in history_times(account, account.settings.records_per_collection, now):
+        for number, created in enumerate(history_times(account, account.settings.records_per_collection, now)):
             self.run_due(account, created, log=False)
             product = self._product(account, created, log=False)
             price = self._price(account, product, created + MICROS, log=False)
             customer = self._customer(account, created + 2 * MICROS, log=False)
             self._subscribe(account, customer, price, created + 3 * MICROS, log=False)
-        while (due := self.next_due(account)) is not None and due <= now:
+            if number % POPULATE_SLICE == POPULATE_SLICE - 1:
+                yield
+        for number in itertools.count():  # what falls due after the last creation, up to now
+            due = self.next_due(account)
+            if due is None or due > now:
+                break
             self.run_due(account, due, log=False)
+            if number % POPULATE_SLICE == POPULATE_SLICE - 1:
+                yield
 
     def random_change(self, account: Account, now: int) -> Change | None:
         """One of the account's own changes, by weight; returns the last change it logged, if any."""
