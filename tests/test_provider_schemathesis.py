@@ -22,9 +22,20 @@ from emulator.launcher import running_emulator
 from emulator.spec.document import spec_path
 
 CONFIG = Path(__file__).resolve().parent / "providers_schemathesis.toml"
+# HubSpot serves an archived object with `?archived=true` (and so does the emulator): Schemathesis' check that a
+# deleted resource answers 404 cannot know that parameter, so the HubSpot run leaves that one check out.
+LEFT_OUT = {"stripe": [], "hubspot": ["--exclude-checks", "use_after_free"]}
 CREDENTIALS = {"stripe": ({"kind": "stripe_key", "secret": "sk_test_fuzz"}, "sk_test_fuzz"),
                "hubspot": ({"kind": "hubspot", "hub_id": 31, "refresh_token": "rt", "access_token": "pat-fuzz"},
                            "pat-fuzz")}
+
+
+def failures(result: subprocess.CompletedProcess) -> str:
+    """What a failed run found: its FAILURES and ERRORS sections (the warnings after them can be long)."""
+    output = result.stdout
+    start = min((output.find(title) for title in ("= FAILURES =", "= ERRORS =") if title in output), default=0)
+    end = output.find("= WARNINGS =", start)
+    return output[start:end if end > start else None][:12000] + result.stderr[-2000:]
 
 
 def document_for(provider: str, base_path: str) -> dict:
@@ -54,10 +65,10 @@ def test_schemathesis_finds_no_failure_in_a_provider_api(tmp_path, provider):
         executable = shutil.which("schemathesis", path=str(Path(sys.executable).parent)) or "schemathesis"
         for seed in ("1", "2"):
             result = subprocess.run([executable, "--config-file", str(CONFIG), "run", str(spec), "--url", url,
-                                     "-H", f"Authorization: Bearer {key}", "--checks", "all", "--workers", "1",
-                                     "--max-examples", "10", "--seed", seed], capture_output=True, text=True,
-                                    timeout=600)
-            assert result.returncode == 0, result.stdout[-8000:] + result.stderr[-2000:]
+                                     "-H", f"Authorization: Bearer {key}", "--checks", "all", *LEFT_OUT[provider],
+                                     "--workers", "1", "--max-examples", "10", "--seed", seed], capture_output=True,
+                                    text=True, timeout=600)
+            assert result.returncode == 0, failures(result)
             assert "passed" in result.stdout
             assert http.get("/_emulator/health").status_code == 200  # the server still answers
 
@@ -79,5 +90,5 @@ def test_stripes_own_spec_finds_no_server_error_and_no_answer_outside_its_schema
                                  "-H", f"Authorization: Bearer {CREDENTIALS['stripe'][1]}", "--checks",
                                  "not_a_server_error,response_schema_conformance", "--workers", "1",
                                  "--max-examples", "5", "--seed", "1"], capture_output=True, text=True, timeout=600)
-        assert result.returncode == 0, result.stdout[-8000:] + result.stderr[-2000:]
+        assert result.returncode == 0, failures(result)
         assert "passed" in result.stdout

@@ -7,7 +7,7 @@ are read as Stripe reads a form: an integer is a string of digits within the bou
 an object or a list a nested field. A POST operation's schema is its form body's; a GET's is made of its query
 parameters (`expand[]` is the field `expand`). The schemas use a small part of JSON Schema: `type`, `properties`,
 `additionalProperties`, `items`, `anyOf`, `enum`, `maxLength`, `pattern`, `minimum`, `maximum`, `maxProperties`,
-`propertyNames`, `$ref`.
+`maxItems`, `propertyNames`, `$ref`.
 """
 
 from __future__ import annotations
@@ -81,6 +81,10 @@ def _check(schema: dict, value: Any, name: str) -> None:
     elif kind == "array":
         if not isinstance(value, list):
             raise _invalid("array", value, name)
+        most = schema.get("maxItems")
+        if most is not None and len(value) > most:
+            raise StripeError(400, f"Invalid array: {name} can have at most {most} items, not {len(value)}.",
+                              "parameter_invalid_array", name)
         for index, item in enumerate(value):
             _check(schema["items"], item, f"{name}[{index}]")
     elif kind == "integer":
