@@ -36,11 +36,6 @@ async def chunks(value: Any) -> AsyncIterator[bytes]:
         yield b"".join(pending)
 
 
-async def dumps(value: Any) -> bytes:
-    """The whole JSON, encoded in slices (for values whose JSON is small enough to hold at once)."""
-    return b"".join([chunk async for chunk in chunks(value)])
-
-
 def dumps_now(value: Any) -> bytes:
     """All at once, for when nothing else runs (the save at shutdown)."""
     return orjson.dumps(value, default=materialized)

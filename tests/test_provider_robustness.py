@@ -273,7 +273,7 @@ def test_provider_events_are_bounded_and_page_lazily():
     for number in range(MOST + 5):
         events.append(ProviderEvent(f"evt_{number}", number * MICROS, "customer.created", b"{}"))
     assert len(events) == MOST and events.find("evt_0") is None
-    newest = events.newest_first()
+    newest = events.walk()
     assert [next(newest).id for _ in range(2)] == [f"evt_{MOST + 4}", f"evt_{MOST + 3}"]
     events.append(ProviderEvent("evt_late", KEEP_FOR + (MOST + 5) * MICROS, "customer.created", b"{}"))
     assert len(events) == 1

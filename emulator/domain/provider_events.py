@@ -1,7 +1,7 @@
 """A simulated account's own events (Stripe's `/v1/events`), kept apart from the change log that syncs read and
 forget: an event stays for `KEEP_FOR` of the emulator's clock (Stripe keeps 30 days), at most `MOST` per account,
 oldest dropped first, so memory is bounded whatever the account's change rate. Each event is kept as its JSON,
-ready to answer; listing walks newest first and stops at the page's end, so a list's cost follows its `limit`.
+ready to answer; a list walks from its cursor and stops at the page's end, so a list's cost follows its `limit`.
 """
 
 from __future__ import annotations
@@ -66,15 +66,14 @@ class ProviderEvents:
         position = self._position.get(event_id)
         return None if position is None else self.kept[position - self.base]
 
-    def newest_first(self, before: str | None = None, after: str | None = None,
-                     wanted: Callable[[ProviderEvent], bool] = lambda event: True) -> Iterator[ProviderEvent]:
-        """Newest first, starting below `before` (exclusive) or, with `after`, oldest first above it; only the
-        wanted ones. Lazy: a page takes only what it shows."""
-        if after is not None:
-            start = self._position[after] - self.base + 1
-            indices: range = range(start, len(self.kept))
+    def walk(self, older_than: str | None = None, newer_than: str | None = None,
+             wanted: Callable[[ProviderEvent], bool] = lambda event: True) -> Iterator[ProviderEvent]:
+        """The wanted events older than `older_than` (or all), newest first; or, with `newer_than`, those newer than
+        it, oldest first (the nearest first either way). Lazy: a page takes only what it shows."""
+        if newer_than is not None:
+            indices: range = range(self._position[newer_than] - self.base + 1, len(self.kept))
         else:
-            end = len(self.kept) if before is None else self._position[before] - self.base
+            end = len(self.kept) if older_than is None else self._position[older_than] - self.base
             indices = range(end - 1, -1, -1)
         for index in indices:
             event = self.kept[index]

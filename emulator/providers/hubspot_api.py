@@ -26,14 +26,11 @@ DEFAULT_PROPERTIES = {
     "deal": ("amount", "closedate", "createdate", "dealname", "dealstage", "hs_lastmodifieddate", "hs_object_id",
              "pipeline"),
 }
-LIMITS = {"list": 100, "search": 200, "batch": 100}
+LIMITS = {"list": 100, "search": 200}
 SEARCHABLE = {"contact": ("firstname", "lastname", "email", "phone", "company"), "company": ("name", "domain", "phone"),
               "deal": ("dealname", "pipeline", "dealstage")}  # what a search's `query` looks in
-INPUT_FIELDS = {"properties", "associations", "id", "idProperty", "objectWriteTraceId"}
 BATCH_BODIES = {"read": "HubSpotBatchRead", "create": "HubSpotBatchCreate", "update": "HubSpotBatchUpdate",
                 "archive": "HubSpotBatchArchive"}
-OPERATORS = ("EQ", "NEQ", "LT", "LTE", "GT", "GTE", "BETWEEN", "IN", "NOT_IN", "HAS_PROPERTY", "NOT_HAS_PROPERTY",
-             "CONTAINS_TOKEN", "NOT_CONTAINS_TOKEN")
 
 
 class HubSpotError(Exception):
@@ -70,19 +67,10 @@ def _names(value: Any, field: str = "properties") -> list[str]:
     return [name.strip() for item in items for name in item.split(",") if name.strip()]
 
 
-def _id(value: Any, field: str = "id") -> str:
-    """An object id as a body gives it: a string or a whole number, never a structure."""
-    if isinstance(value, bool) or not isinstance(value, str | int):
-        raise HubSpotError(400, f"{field} must be an object id (a string or a number)")
-    return str(value)
-
-
-def _scalar(value: Any, field: str) -> str | None:
-    """A filter's value: a string, number or boolean, as HubSpot compares them (as text)."""
+def _scalar(value: str | float | bool | None) -> str | None:
+    """A filter's value (a string, number or boolean, by the document) as HubSpot compares it: as text."""
     if value is None:
         return None
-    if isinstance(value, dict | list):
-        raise HubSpotError(400, f"{field} must be a string, a number or a boolean")
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
@@ -232,17 +220,8 @@ class HubSpotApi:
             _, reasons = next(iter(exc.errors.items()))
             raise HubSpotError(400, f"Property values were not valid: {reasons[0]}") from None
 
-    def _properties(self, body: Any) -> dict:
-        """The `properties` of a create or an update input (required, as in HubSpot's schema)."""
-        if not isinstance(body, dict) or not isinstance(body.get("properties"), dict):
-            raise HubSpotError(400, "Invalid input JSON: expected an object with `properties`")
-        unknown = sorted(set(body) - INPUT_FIELDS)
-        if unknown:
-            raise HubSpotError(400, f"Invalid input JSON: unrecognized field \"{unknown[0][:50]}\"")
-        return body["properties"]
-
     def _create(self, collection: str, body: Any, now: int) -> dict:
-        given = self._write(self.model._checked, collection, {"properties": self._properties(body)})
+        given = self._write(self.model._checked, collection, {"properties": body["properties"]})
         targets = self._targets(collection, body)
         if collection == "deal":
             given.setdefault("closedate", None)
@@ -260,15 +239,9 @@ class HubSpotApi:
     def _targets(self, collection: str, body: Any) -> list[UpstreamObject]:
         """The objects a create's `associations` name (`[{"to": {"id"}, "types": [...]}]`), all checked before
         anything is written; the other object's type is found by its id (ids are unique across a portal)."""
-        associations = body.get("associations") if isinstance(body, dict) else None
-        if associations is None:
-            return []
-        if not isinstance(associations, list):
-            raise HubSpotError(400, "associations must be a list of {\"to\": {\"id\"}, \"types\": [...]}")
         targets = []
-        for association in associations:
-            to = association.get("to") if isinstance(association, dict) else None
-            other_id = _id(to.get("id") if isinstance(to, dict) else None, "associations[].to.id")
+        for association in body.get("associations") or []:
+            other_id = str(association["to"]["id"])
             other = next((self.account.get(c, other_id) for c in PLURAL if self.account.get(c, other_id)), None)
             if other is None or other.deleted or other.collection == collection:
                 raise HubSpotError(400, f"The association target {other_id[:50]} is not an object this one can be "
@@ -278,8 +251,7 @@ class HubSpotApi:
 
     def _update(self, collection: str, object_id: str, body: Any, now: int) -> dict:
         self._object(collection, object_id)
-        properties = self._properties(body)
-        self._write(self.model.update, self.account, collection, object_id, {"properties": properties}, now)
+        self._write(self.model.update, self.account, collection, object_id, {"properties": body["properties"]}, now)
         return self._view(self.account.objects[(collection, object_id)], [])
 
     def _archive(self, collection: str, object_id: str, now: int) -> None:
@@ -305,31 +277,24 @@ class HubSpotApi:
                      "startedAt": iso(now), "completedAt": iso(now)}
 
     def _batch(self, collection: str, action: str, body: Any, now: int) -> tuple[int, Any]:
-        inputs = body.get("inputs") if isinstance(body, dict) else None
-        if not isinstance(inputs, list) or len(inputs) > LIMITS["batch"]:
-            raise HubSpotError(400, f"inputs must be a list of at most {LIMITS['batch']} items")
-        if not all(isinstance(item, dict) for item in inputs):
-            raise HubSpotError(400, "each input is an object")
-        started = iso(now)
+        inputs, started = body["inputs"], iso(now)
         if action == "read":
             properties = _names(body.get("properties"))
-            results = [self._view(self._object(collection, _id(item.get("id"))), properties) for item in inputs]
+            results = [self._view(self._object(collection, str(item["id"])), properties) for item in inputs]
         elif action == "create":
             self._check_all(collection, inputs, existing=False)
             results = [self._create(collection, item, now) for item in inputs]
         elif action == "update":
             self._check_all(collection, inputs, existing=True)
-            results = [self._update(collection, _id(item["id"]), item, now) for item in inputs]
-        elif action == "archive":
-            ids = [_id(item.get("id")) for item in inputs]
+            results = [self._update(collection, str(item["id"]), item, now) for item in inputs]
+        else:  # archive (the router takes only the actions of BATCH_BODIES)
+            ids = [str(item["id"]) for item in inputs]
             for object_id in ids:  # all found before any is archived: a batch is all or nothing
                 if self.account.get(collection, object_id) is None:
                     raise _missing(object_id)
             for object_id in ids:
                 self._archive(collection, object_id, now)
             return 204, None
-        else:
-            raise HubSpotError(404, f"No batch action {action}", "NOT_FOUND")
         answer = {"status": "COMPLETE", "results": results, "startedAt": started, "completedAt": iso(now)}
         return (201 if action == "create" else 200), answer
 
@@ -337,28 +302,19 @@ class HubSpotApi:
         """Every input of a batch checked before any is written: a batch is all or nothing."""
         for item in inputs:
             if existing:
-                self._object(collection, _id(item.get("id")))
-            changes = self._properties(item)
-            self._write(self.model._checked, collection, {"properties": changes})
+                self._object(collection, str(item["id"]))
+            self._write(self.model._checked, collection, {"properties": item["properties"]})
             if not existing:
                 self._targets(collection, item)
 
     # ---------------------------------------------------------------- search
 
-    def _search(self, collection: str, body: Any) -> dict:
-        body = body if isinstance(body, dict) else {}
+    def _search(self, collection: str, body: dict) -> dict:
+        """Over a body of the document's shape (`HubSpotSearch`: at most 5 filter groups, each filter a property
+        name, one of HubSpot's operators and plain values)."""
         groups = body.get("filterGroups") or []
-        if not isinstance(groups, list) or len(groups) > 5 or not all(
-                isinstance(g, dict) and isinstance(g.get("filters", []), list) for g in groups):
-            raise HubSpotError(400, "filterGroups is a list of at most 5 groups, each {\"filters\": [...]}")
-        query = body.get("query")
-        if query is not None and not isinstance(query, str):
-            raise HubSpotError(400, "query is a string")
-        terms = (query or "").lower().split()
-        for group in groups:
-            for rule in group.get("filters", []):
-                _check_filter(rule)
-        sorts, properties = _sorts(body.get("sorts")), _names(body.get("properties"))
+        terms = (body.get("query") or "").lower().split()
+        sorts, properties = _sorts(body.get("sorts") or []), _names(body.get("properties"))
         matching = [o for o in self._in_order(collection, False)
                     if (not groups or any(all(self._matches(o, f) for f in g.get("filters", [])) for g in groups))
                     and (not terms or _found(o, terms))]
@@ -383,19 +339,19 @@ class HubSpotApi:
         if operator == "NOT_HAS_PROPERTY":
             return value in (None, "")
         if operator in ("IN", "NOT_IN"):
-            options = {(_scalar(v, "values[]") or "").lower() for v in rule.get("values") or []}
+            options = {(_scalar(v) or "").lower() for v in rule.get("values") or []}
             inside = value is not None and value.lower() in options
             return inside if operator == "IN" else not inside
         if operator in ("CONTAINS_TOKEN", "NOT_CONTAINS_TOKEN"):
-            token = (_scalar(rule.get("value"), "value") or "").lower().strip("*")
+            token = (_scalar(rule.get("value")) or "").lower().strip("*")
             found = value is not None and token in value.lower()
             return found if operator == "CONTAINS_TOKEN" else not found
         mine = _comparable(value)
         if operator == "BETWEEN":
-            low, high = _comparable(_scalar(rule.get("value"), "value")), \
-                _comparable(_scalar(rule.get("highValue"), "highValue"))
+            low, high = _comparable(_scalar(rule.get("value"))), \
+                _comparable(_scalar(rule.get("highValue")))
             return mine is not None and _ordered(low, mine) and _ordered(mine, high)
-        theirs = _comparable(_scalar(rule.get("value"), "value"))
+        theirs = _comparable(_scalar(rule.get("value")))
         if operator == "EQ":
             return mine == theirs
         if operator == "NEQ":
@@ -405,39 +361,10 @@ class HubSpotApi:
         return {"LT": mine < theirs, "LTE": mine <= theirs, "GT": mine > theirs, "GTE": mine >= theirs}[operator]
 
 
-def _check_filter(rule: Any) -> None:
-    """A filter as HubSpot takes it: `{"propertyName", "operator", "value" | "values" | "highValue"}`."""
-    if not isinstance(rule, dict) or rule.get("operator") not in OPERATORS or \
-            not isinstance(rule.get("propertyName"), str):
-        raise HubSpotError(400, f"A filter needs propertyName (a string) and one of the operators "
-                           f"{', '.join(OPERATORS)}")
-    values = rule.get("values")
-    if values is not None and not isinstance(values, list):
-        raise HubSpotError(400, "values must be a list")
-    for value in values or []:
-        _scalar(value, "values[]")
-    _scalar(rule.get("value"), "value")
-    _scalar(rule.get("highValue"), "highValue")
-
-
-def _sorts(value: Any) -> list[tuple[str, bool]]:
-    """A search's `sorts`: property names, or `{"propertyName", "direction"}`; as (name, descending)."""
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise HubSpotError(400, "sorts must be a list")
-    sorts = []
-    for sort in value:
-        if isinstance(sort, str):
-            sorts.append((sort, False))
-            continue
-        direction = sort.get("direction", "ASCENDING") if isinstance(sort, dict) else None
-        if not isinstance(sort, dict) or not isinstance(sort.get("propertyName"), str) or \
-                direction not in ("ASCENDING", "DESCENDING"):
-            raise HubSpotError(400, "a sort is a property name or {\"propertyName\": ..., \"direction\": "
-                               "\"ASCENDING\" | \"DESCENDING\"}")
-        sorts.append((sort["propertyName"], direction == "DESCENDING"))
-    return sorts
+def _sorts(value: list) -> list[tuple[str, bool]]:
+    """A search's `sorts` (property names, or `{"propertyName", "direction"}`) as (name, descending)."""
+    return [(sort, False) if isinstance(sort, str) else (sort["propertyName"], sort.get("direction") == "DESCENDING")
+            for sort in value]
 
 
 def _archived(value: Any) -> bool:
