@@ -152,7 +152,7 @@ def growth(emulator, row, seconds: float) -> None:
 
 
 def _parse(stamp: str) -> float:
-    from emulator.domain.timefmt import parse_timestamp
+    from sequin_emulator.domain.timefmt import parse_timestamp
     return parse_timestamp(stamp) / 1e6
 
 

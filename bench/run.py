@@ -38,7 +38,7 @@ import robustness  # noqa: E402
 import stripe_api  # noqa: E402
 from load import hammer, read_response, request_bytes  # noqa: E402
 
-from emulator.launcher import free_port, wait_healthy  # noqa: E402
+from sequin_emulator.launcher import free_port, wait_healthy  # noqa: E402
 
 QUIET = ["--records-per-collection", "0", "--changes-per-hour", "0"]
 ROWS: list[tuple[str, str, str, str, str]] = []
@@ -64,7 +64,7 @@ class Server:
         self.startup = time.perf_counter() - started
 
     def _port_args(self, argv: list[str]) -> list[str]:
-        return ["--port", str(self.port)] if "emulator" in argv else [str(self.port)]
+        return ["--port", str(self.port)] if "sequin_emulator" in argv else [str(self.port)]
 
     def stop(self) -> None:
         self.process.terminate()
@@ -72,7 +72,7 @@ class Server:
 
 
 def emulator(*args: str) -> Server:
-    return Server(["-m", "emulator", "serve", *args])
+    return Server(["-m", "sequin_emulator", "serve", *args])
 
 
 def bare(body: bytes = b'{"status":"ok"}') -> Server:
@@ -128,7 +128,7 @@ def management(seconds: float) -> None:
 # ------------------------------------------------------------------ 3. consume throughput
 
 def _customer(i: int) -> dict:
-    from emulator.providers.stripe import templates
+    from sequin_emulator.providers.stripe import templates
 
     record = copy.deepcopy(templates()["customer"])
     record.update(id=f"cus_{i:014d}", email=f"customer{i}@example.com", name=f"Customer {i}")
@@ -177,12 +177,12 @@ def consume(records: int) -> None:
 # ------------------------------------------------------------------ 4. generation
 
 def generation(records: int) -> None:
-    from emulator.domain import engine, streams, syncs
-    from emulator.domain.inputs import NewStream, NewSync
-    from emulator.domain.tenant import ClockStart, Tenants
-    from emulator.domain.upstream import AccountSettings
-    from emulator.providers.stripe import Stripe
-    from emulator.spec.inputs import parse
+    from sequin_emulator.domain import engine, streams, syncs
+    from sequin_emulator.domain.inputs import NewStream, NewSync
+    from sequin_emulator.domain.tenant import ClockStart, Tenants
+    from sequin_emulator.domain.upstream import AccountSettings
+    from sequin_emulator.providers.stripe import Stripe
+    from sequin_emulator.spec.inputs import parse
 
     per_collection = records // len(Stripe.collections)
     tenants = Tenants(seed=1, clock=ClockStart(mode="manual", start=1_704_067_200_000_000),
@@ -211,12 +211,12 @@ def generation(records: int) -> None:
 MEMORY_SCRIPT = """
 import copy, os, sys
 sys.path.insert(0, {root!r})
-from emulator.domain import streams, syncs
-from emulator.domain.inputs import NewStream, NewSync
-from emulator.domain.tenant import ClockStart, Tenants
-from emulator.domain.upstream import AccountSettings
-from emulator.providers.stripe import templates
-from emulator.spec.inputs import parse
+from sequin_emulator.domain import streams, syncs
+from sequin_emulator.domain.inputs import NewStream, NewSync
+from sequin_emulator.domain.tenant import ClockStart, Tenants
+from sequin_emulator.domain.upstream import AccountSettings
+from sequin_emulator.providers.stripe import templates
+from sequin_emulator.spec.inputs import parse
 
 def rss():
     return int(open("/proc/self/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
@@ -289,7 +289,7 @@ def propagation(samples: int) -> None:
 # ------------------------------------------------------------------ 7. isolation
 
 def isolation(count: int) -> None:
-    from emulator.domain.tenant import Tenants
+    from sequin_emulator.domain.tenant import Tenants
 
     tenants = Tenants()
     started = time.perf_counter()

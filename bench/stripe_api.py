@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import stripe
 
-from emulator.launcher import free_port
+from sequin_emulator.launcher import free_port
 
 KEY = "sk_test_bench_workload"
 

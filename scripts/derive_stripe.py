@@ -5,8 +5,8 @@
                                                     # (spec3.yaml, fixtures3.json, LICENSE) at API 2023-08-16
 
 Writes (all MIT, Stripe's license copied beside them):
-- emulator/providers/data/stripe/fixtures.json: the sample objects the generators start from;
-- emulator/providers/data/stripe/collections.json: each simulated collection's default fields and types;
+- sequin_emulator/providers/data/stripe/fixtures.json: the sample objects the generators start from;
+- sequin_emulator/providers/data/stripe/collections.json: each simulated collection's default fields and types;
 - tests/data/stripe/spec-subset.json: the component schemas our records use (API version 2023-08-16),
   with expandable references cut to their unexpanded (id string) form, since the records never expand;
 - tests/data/stripe/served-operations.json: Stripe's own description of the operations the emulator's Stripe API
@@ -104,7 +104,7 @@ def prose_free(node):
 def served_operations(spec: dict) -> dict:
     """Stripe's spec cut to the operations the emulator serves, with the schemas they reach."""
     sys.path.insert(0, str(ROOT))
-    from emulator.providers.stripe_api import ROUTES
+    from sequin_emulator.providers.stripe_api import ROUTES
 
     paths: dict = {}
     for method, shape in ROUTES:
@@ -138,7 +138,7 @@ def main() -> None:
     fixtures = json.loads((args.source / "fixtures3.json").read_text())["resources"]
     schemas = spec["components"]["schemas"]
 
-    data_dir, test_dir = ROOT / "emulator/providers/data/stripe", ROOT / "tests/data/stripe"
+    data_dir, test_dir = ROOT / "sequin_emulator/providers/data/stripe", ROOT / "tests/data/stripe"
     for folder in (data_dir, test_dir):
         folder.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(args.source / "LICENSE", folder / "LICENSE")

@@ -12,8 +12,8 @@ from collections.abc import Callable
 
 import orjson
 
-from emulator.api.app import create_app
-from emulator.config import ServerConfig
+from sequin_emulator.api.app import create_app
+from sequin_emulator.config import ServerConfig
 
 MASK = "***********"
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from emulator.spec.document import Operation, operations
-from emulator.spec.validation import schema_errors
+from sequin_emulator.spec.document import Operation, operations
+from sequin_emulator.spec.validation import schema_errors
 
 MAX_RETRIES = 5
 

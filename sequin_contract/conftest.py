@@ -37,7 +37,7 @@ def target(request: pytest.FixtureRequest) -> Iterator[Target]:
     base_url, api_key = config.getoption("sequin_base_url"), config.getoption("sequin_api_key")
     live = config.getoption("sequin_live")
     if not base_url:
-        from emulator.launcher import running_emulator
+        from sequin_emulator.launcher import running_emulator
 
         api_key = f"kit-{RUN}"
         with running_emulator() as url:

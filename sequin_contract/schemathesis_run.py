@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 
-from emulator.spec.document import spec_path
+from sequin_emulator.spec.document import spec_path
 
 HERE = Path(__file__).resolve().parent
 CONFIG = HERE / "schemathesis.toml"

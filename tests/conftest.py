@@ -15,12 +15,12 @@ warnings.filterwarnings("ignore", message=".*httpx.*")
 
 from starlette.testclient import TestClient  # noqa: E402
 
-from emulator.api.app import create_app  # noqa: E402
-from emulator.config import ServerConfig  # noqa: E402
-from emulator.domain.tenant import ClockStart  # noqa: E402
-from emulator.domain.timefmt import parse_timestamp  # noqa: E402
-from emulator.domain.upstream import AccountSettings  # noqa: E402
-from emulator.testing import TenantClient  # noqa: E402
+from sequin_emulator.api.app import create_app  # noqa: E402
+from sequin_emulator.config import ServerConfig  # noqa: E402
+from sequin_emulator.domain.tenant import ClockStart  # noqa: E402
+from sequin_emulator.domain.timefmt import parse_timestamp  # noqa: E402
+from sequin_emulator.domain.upstream import AccountSettings  # noqa: E402
+from sequin_emulator.testing import TenantClient  # noqa: E402
 from tests.postgres_server import PostgresServer, binaries  # noqa: E402
 
 START = "2024-01-01T00:00:00Z"
@@ -40,7 +40,7 @@ def make_config(**overrides) -> ServerConfig:
 
 
 class Api(TenantClient):
-    """The project's test client (`emulator.testing.TenantClient`) on an in-process emulator, with the requests
+    """The project's test client (`sequin_emulator.testing.TenantClient`) on an in-process emulator, with the requests
     most tests make."""
 
     def __init__(self, client: TestClient, token: str | None) -> None:

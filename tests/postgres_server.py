@@ -14,7 +14,7 @@ from pathlib import Path
 
 import psycopg
 
-from emulator.launcher import HOST, free_port
+from sequin_emulator.launcher import HOST, free_port
 
 USER, PASSWORD, DATABASE = "sequin", "sequin-secret", "app"
 

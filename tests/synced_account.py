@@ -7,8 +7,8 @@ import contextlib
 import itertools
 from collections.abc import Iterator
 
-from emulator.launcher import running_emulator
-from emulator.testing import TenantClient
+from sequin_emulator.launcher import running_emulator
+from sequin_emulator.testing import TenantClient
 
 _tokens = itertools.count()
 

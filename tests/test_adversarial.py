@@ -241,7 +241,7 @@ def test_a_corrupt_state_file_stops_the_start_with_a_message(tmp_path, api):
     import subprocess
     import sys
 
-    from emulator.launcher import free_port
+    from sequin_emulator.launcher import free_port
 
     snapshot = _tenant_with_everything(api)
     snapshot.pop("_ids")
@@ -249,7 +249,7 @@ def test_a_corrupt_state_file_stops_the_start_with_a_message(tmp_path, api):
                     orjson.dumps({"version": 2, "tenants": {"t": {**snapshot, "clock": {"mode": "bogus"}}}})]:
         state = tmp_path / "state.json"
         state.write_bytes(content)
-        result = subprocess.run([sys.executable, "-m", "emulator", "serve", "--port", str(free_port()),
+        result = subprocess.run([sys.executable, "-m", "sequin_emulator", "serve", "--port", str(free_port()),
                                  "--state", str(state)], capture_output=True, text=True, timeout=60)
         assert result.returncode != 0 and "Traceback" not in result.stderr, result.stderr
         assert str(state) in result.stderr
@@ -328,18 +328,18 @@ def test_bad_scenario_files_are_refused_with_a_message(tmp_path, content, messag
     import subprocess
     import sys
 
-    from emulator.launcher import free_port
+    from sequin_emulator.launcher import free_port
 
     path = tmp_path / "bad.yaml"
     path.write_bytes(content)
-    result = subprocess.run([sys.executable, "-m", "emulator", "serve", "--port", str(free_port()), "--scenario",
+    result = subprocess.run([sys.executable, "-m", "sequin_emulator", "serve", "--port", str(free_port()), "--scenario",
                              str(path)], capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr, result.stderr
 
 
 def test_the_test_client_reads_scenario_files_with_the_same_checks(tmp_path):
-    from emulator.scenario import ScenarioError
-    from emulator.testing import TenantClient
+    from sequin_emulator.scenario import ScenarioError
+    from sequin_emulator.testing import TenantClient
 
     path = tmp_path / "bomb.yaml"
     path.write_text(ALIAS_BOMB)
@@ -354,7 +354,7 @@ def test_bad_command_line_values_are_usage_errors(arguments):
     import subprocess
     import sys
 
-    result = subprocess.run([sys.executable, "-m", "emulator", "serve", *arguments], capture_output=True, text=True,
+    result = subprocess.run([sys.executable, "-m", "sequin_emulator", "serve", *arguments], capture_output=True, text=True,
                             timeout=60)
     assert result.returncode == 2 and arguments[0] in result.stderr and "Traceback" not in result.stderr
 
@@ -362,7 +362,7 @@ def test_bad_command_line_values_are_usage_errors(arguments):
 # ------------------------------------------------------------------ a bug in the engine stays in its tenant
 
 def test_an_engine_failure_is_logged_and_contained_to_its_tenant(api, other, monkeypatch, caplog):
-    from emulator.providers.stripe import Stripe
+    from sequin_emulator.providers.stripe import Stripe
 
     broken_sync = api.sync(api.stream()["id"])
     healthy_sync = other.sync(other.stream()["id"])
@@ -388,9 +388,9 @@ def test_an_engine_failure_is_logged_and_contained_to_its_tenant(api, other, mon
 # ------------------------------------------------------------------ tenants: bounded, and only busy ones ticked
 
 def test_pristine_tenants_are_forgotten_past_the_limit_and_tenants_with_state_kept():
-    from emulator.domain import streams
-    from emulator.domain.inputs import NewStream
-    from emulator.domain.tenant import Tenants
+    from sequin_emulator.domain import streams
+    from sequin_emulator.domain.inputs import NewStream
+    from sequin_emulator.domain.tenant import Tenants
 
     tenants = Tenants()
     tenants.PRISTINE_LIMIT = 5
@@ -423,7 +423,7 @@ def _served(*arguments: str):
     """An emulator process and a client of it; both closed, and the process stopped, on the way out."""
     import httpx
 
-    from emulator.launcher import emulator_process
+    from sequin_emulator.launcher import emulator_process
 
     with emulator_process("--records-per-collection", "0", *arguments) as (process, url), \
             httpx.Client(base_url=url, headers={"Authorization": "Bearer t"}, timeout=30) as http:

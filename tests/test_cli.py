@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from emulator.cli import build_parser
+from sequin_emulator.cli import build_parser
 
 ROOT = Path(__file__).resolve().parent.parent
 # Run the CLI as if schemathesis were not installed: a None entry in sys.modules makes find_spec answer None.
@@ -59,7 +59,7 @@ def run_without_schemathesis(code: str) -> subprocess.CompletedProcess:
 
 @pytest.mark.parametrize("command", ["contract", "schemathesis"])
 def test_the_kit_commands_name_the_missing_extra(command):
-    result = run_without_schemathesis(f"from emulator.cli import main; raise SystemExit(main([{command!r}]))")
+    result = run_without_schemathesis(f"from sequin_emulator.cli import main; raise SystemExit(main([{command!r}]))")
     assert result.returncode == 1
     assert "pip install 'sequin-emulator[contract]'" in result.stderr and "Traceback" not in result.stderr
 
@@ -83,7 +83,7 @@ def test_the_banner_names_the_bound_port_and_only_once_bound(tmp_path):
 
     log = tmp_path / "stderr.txt"
     with log.open("w") as err:
-        server = subprocess.Popen([sys.executable, "-m", "emulator", "serve", "--port", "0"], stderr=err,
+        server = subprocess.Popen([sys.executable, "-m", "sequin_emulator", "serve", "--port", "0"], stderr=err,
                                   stdout=subprocess.DEVNULL)
     try:
         deadline, found = time.monotonic() + 20, None
@@ -99,6 +99,6 @@ def test_the_banner_names_the_bound_port_and_only_once_bound(tmp_path):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
-        failed = subprocess.run([sys.executable, "-m", "emulator", "serve", "--port", str(taken.getsockname()[1])],
+        failed = subprocess.run([sys.executable, "-m", "sequin_emulator", "serve", "--port", str(taken.getsockname()[1])],
                                 capture_output=True, text=True, timeout=60)
     assert failed.returncode != 0 and "on http://" not in failed.stderr and "address already in use" in failed.stderr

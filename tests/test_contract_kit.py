@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from emulator.launcher import HOST, free_port, wait_healthy
 from sequin_contract.broken import VARIANTS
+from sequin_emulator.launcher import HOST, free_port, wait_healthy
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.slow
 
 def run_kit_against(kind: str | None) -> subprocess.CompletedProcess:
     port = free_port()
-    server_args = ["-m", "sequin_contract.broken", kind] if kind else ["-m", "emulator", "serve"]
+    server_args = ["-m", "sequin_contract.broken", kind] if kind else ["-m", "sequin_emulator", "serve"]
     server = subprocess.Popen([sys.executable, *server_args, "--port", str(port)], cwd=ROOT,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

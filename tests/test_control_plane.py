@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from emulator.domain.clock import Clock
+from sequin_emulator.domain.clock import Clock
 
 
 def test_health_needs_no_token_and_reports_the_version(client):
-    from emulator import __version__
+    from sequin_emulator import __version__
 
     assert client.get("/_emulator/health").json() == {"status": "ok", "version": __version__}
 

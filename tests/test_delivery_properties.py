@@ -13,10 +13,10 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from emulator.domain import consumers, streams, syncs
-from emulator.domain.inputs import NewConsumer, NewStream, NewSync
-from emulator.domain.tenant import ClockStart, Tenants
-from emulator.spec.inputs import parse
+from sequin_emulator.domain import consumers, streams, syncs
+from sequin_emulator.domain.inputs import NewConsumer, NewStream, NewSync
+from sequin_emulator.domain.tenant import ClockStart, Tenants
+from sequin_emulator.spec.inputs import parse
 
 ACK_WAIT_MS = 1000
 KEYS = [f"obj_{i}" for i in range(6)]

@@ -7,9 +7,9 @@ import inspect
 
 import pytest
 
-from emulator.domain import inputs
-from emulator.spec.document import load_spec, operations, resolve
-from emulator.spec.inputs import _NONE, _default, parse
+from sequin_emulator.domain import inputs
+from sequin_emulator.spec.document import load_spec, operations, resolve
+from sequin_emulator.spec.inputs import _NONE, _default, parse
 
 INPUTS = [cls for _, cls in inspect.getmembers(inputs, inspect.isclass)
           if dataclasses.is_dataclass(cls) and hasattr(cls, "SCHEMA")]
@@ -94,7 +94,7 @@ def test_parse_fills_the_spec_defaults_and_keeps_left_out_updates_unset():
 
 
 def test_ack_wait_and_ack_wait_ms_must_agree():
-    from emulator.domain.errors import Invalid
+    from sequin_emulator.domain.errors import Invalid
 
     with pytest.raises(Invalid) as refused:
         parse(inputs.NewConsumer, {"ack_wait": 5000, "ack_wait_ms": 6000})

@@ -10,7 +10,7 @@ from collections import Counter
 import httpx
 import pytest
 
-from emulator.launcher import running_emulator
+from sequin_emulator.launcher import running_emulator
 
 RECORDS = 400
 WORKERS = 8

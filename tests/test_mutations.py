@@ -8,8 +8,8 @@ import time
 import httpx
 import pytest
 
-from emulator.domain.upstream import AccountSettings
-from emulator.launcher import running_emulator
+from sequin_emulator.domain.upstream import AccountSettings
+from sequin_emulator.launcher import running_emulator
 from tests.conftest import Api
 
 

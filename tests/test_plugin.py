@@ -42,7 +42,7 @@ def test_a_users_integration_tests_pass(pytester, mode):
 
 
 def test_a_running_emulator_can_be_reused(pytester):
-    from emulator.launcher import running_emulator
+    from sequin_emulator.launcher import running_emulator
 
     pytester.makepyfile(test_reuse="""
 def test_uses_the_given_url(sequin, sequin_emulator):

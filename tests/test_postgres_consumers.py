@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from emulator.domain.upstream import AccountSettings
+from sequin_emulator.domain.upstream import AccountSettings
 from tests.conftest import Api, emulator_api
 
 MASK = "***********"

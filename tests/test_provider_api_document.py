@@ -10,7 +10,7 @@ import pytest
 import yaml
 from openapi_spec_validator import validate
 
-from emulator.spec.document import spec_path
+from sequin_emulator.spec.document import spec_path
 
 DOCUMENT = yaml.safe_load(spec_path("providers.yaml").read_text())
 OPERATIONS = [(path, method) for path, item in DOCUMENT["paths"].items() for method in item if method != "parameters"]
@@ -102,9 +102,9 @@ def test_hostile_requests_get_the_providers_errors_not_500s(served):
 def test_every_stripe_route_takes_the_parameters_the_document_gives_it():
     """The router and the document name the same operations, and each operation's parameter rules come from the
     document (a POST's form body, a GET's query parameters)."""
-    from emulator.providers import stripe_params
-    from emulator.providers.document import resolve
-    from emulator.providers.stripe_api import ROUTES
+    from sequin_emulator.providers import stripe_params
+    from sequin_emulator.providers.document import resolve
+    from sequin_emulator.providers.stripe_api import ROUTES
 
     documented = {op["operationId"] for item in DOCUMENT["paths"].values() for method, op in item.items()
                   if method != "parameters" and op["operationId"].startswith("stripe")}

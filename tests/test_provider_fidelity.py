@@ -11,11 +11,11 @@ import orjson
 import pytest
 from jsonschema import Draft202012Validator
 
-from emulator.domain.timefmt import parse_timestamp
-from emulator.domain.upstream import Account, AccountSettings
-from emulator.providers import PROVIDERS
-from emulator.providers.hubspot import PROPERTIES, modified_property
-from emulator.providers.stripe import INCLUDABLE, Stripe
+from sequin_emulator.domain.timefmt import parse_timestamp
+from sequin_emulator.domain.upstream import Account, AccountSettings
+from sequin_emulator.providers import PROVIDERS
+from sequin_emulator.providers.hubspot import PROPERTIES, modified_property
+from sequin_emulator.providers.stripe import INCLUDABLE, Stripe
 from tests import stripe_schema
 
 NOW = 1_704_067_200_000_000  # 2024-01-01

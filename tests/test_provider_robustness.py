@@ -6,10 +6,10 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from emulator.domain.clock import MICROS
-from emulator.domain.provider_events import KEEP_FOR, MOST, ProviderEvent, ProviderEvents
-from emulator.providers.kept_answers import KEPT_FOR, Kept, KeptAnswers
-from emulator.providers.kept_answers import MOST as MOST_KEPT
+from sequin_emulator.domain.clock import MICROS
+from sequin_emulator.domain.provider_events import KEEP_FOR, MOST, ProviderEvent, ProviderEvents
+from sequin_emulator.providers.kept_answers import KEPT_FOR, Kept, KeptAnswers
+from sequin_emulator.providers.kept_answers import MOST as MOST_KEPT
 from tests.conftest import emulator_api
 
 KEY, TOKEN = "sk_test_robust", "pat-robust"
@@ -300,7 +300,7 @@ def test_confirm_uses_the_payment_method_it_is_given(provider):
 
 
 def test_kept_answers_are_bounded_in_bytes_too():
-    from emulator.providers.kept_answers import MOST_BYTES
+    from sequin_emulator.providers.kept_answers import MOST_BYTES
 
     kept = KeptAnswers()
     answer = b"x" * (1 << 20)
@@ -337,8 +337,8 @@ def test_a_provider_request_waits_for_its_tenants_clock_advance():
 
     import httpx
 
-    from emulator.domain.timefmt import parse_timestamp
-    from emulator.launcher import running_emulator
+    from sequin_emulator.domain.timefmt import parse_timestamp
+    from sequin_emulator.launcher import running_emulator
 
     start = "2024-01-01T00:00:00Z"
     with running_emulator("--clock", "manual", "--start-time", start, "--records-per-collection", "5") as url, \
@@ -391,7 +391,7 @@ def test_other_tenants_are_answered_while_a_large_account_is_made():
 
     import httpx
 
-    from emulator.launcher import running_emulator
+    from sequin_emulator.launcher import running_emulator
 
     with running_emulator("--clock", "manual") as url, \
             httpx.Client(base_url=url, headers={"Authorization": "Bearer big"}, timeout=120) as big, \

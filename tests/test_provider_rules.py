@@ -7,9 +7,9 @@ import random
 
 import pytest
 
-from emulator.domain.errors import Invalid
-from emulator.domain.upstream import Account, AccountSettings
-from emulator.providers import PROVIDERS
+from sequin_emulator.domain.errors import Invalid
+from sequin_emulator.domain.upstream import Account, AccountSettings
+from sequin_emulator.providers import PROVIDERS
 from tests.provider_rules import hubspot_violations, stripe_violations
 
 START = 1_704_067_200_000_000  # 2024-01-01

@@ -18,8 +18,8 @@ import httpx
 import pytest
 import yaml
 
-from emulator.launcher import running_emulator
-from emulator.spec.document import spec_path
+from sequin_emulator.launcher import running_emulator
+from sequin_emulator.spec.document import spec_path
 
 CONFIG = Path(__file__).resolve().parent / "providers_schemathesis.toml"
 # HubSpot serves an archived object with `?archived=true` (and so does the emulator): Schemathesis' check that a

@@ -11,9 +11,9 @@ import httpx
 import pytest
 import yaml
 
-from emulator.domain.tenant import Tenants
-from emulator.launcher import running_emulator
-from emulator.scenario import ScenarioError, load_file
+from sequin_emulator.domain.tenant import Tenants
+from sequin_emulator.launcher import running_emulator
+from sequin_emulator.scenario import ScenarioError, load_file
 from tests.conftest import Api
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
@@ -123,7 +123,7 @@ def test_bad_scenarios_name_file_line_path_and_problem(tmp_path, text, expected)
 def test_serve_reports_a_bad_scenario_and_exits(tmp_path):
     path = tmp_path / "bad.yaml"
     path.write_text("streams:\n  - slug: Main!\n")
-    result = subprocess.run([sys.executable, "-m", "emulator", "serve", "--port", "1", "--scenario", str(path)],
+    result = subprocess.run([sys.executable, "-m", "sequin_emulator", "serve", "--port", "1", "--scenario", str(path)],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and f"{path}:2: streams.0.slug" in result.stderr
 
@@ -134,7 +134,7 @@ def test_the_control_plane_reports_paths(api):
 
 
 def test_shipped_scenarios_load_by_name_and_are_listed(start_emulator):
-    listed = subprocess.run([sys.executable, "-m", "emulator", "scenarios"], capture_output=True, text=True,
+    listed = subprocess.run([sys.executable, "-m", "sequin_emulator", "scenarios"], capture_output=True, text=True,
                             timeout=60, check=True).stdout.splitlines()
     assert [line.split(":")[0] for line in listed] == ["faults", "hubspot-crm", "stripe-basic"]
     assert all(line.split(": ", 1)[1] for line in listed)  # each with its description

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from emulator.launcher import running_emulator
 from sequin_contract.schemathesis_run import Deployment
+from sequin_emulator.launcher import running_emulator
 
 
 @pytest.mark.slow

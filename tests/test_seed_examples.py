@@ -12,7 +12,7 @@ from urllib.parse import quote
 
 import pytest
 
-from emulator.domain.upstream import AccountSettings
+from sequin_emulator.domain.upstream import AccountSettings
 from tests.conftest import Api
 
 MASK = "***********"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from emulator.launcher import running_emulator
+from sequin_emulator.launcher import running_emulator
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from openapi_spec_validator import validate
 
-from emulator.spec.document import load_spec, operations, resolve
-from emulator.spec.validation import schema_errors
+from sequin_emulator.spec.document import load_spec, operations, resolve
+from sequin_emulator.spec.validation import schema_errors
 
 SPEC = load_spec()
 OPS = operations()
@@ -86,6 +86,6 @@ def test_examples_match_their_schemas(pointer, example):
 
 
 def test_every_operation_has_a_handler_and_every_handler_an_operation():
-    from emulator.api.handlers import HANDLERS
+    from sequin_emulator.api.handlers import HANDLERS
 
     assert {op.operation_id for op in OPS} == set(HANDLERS)

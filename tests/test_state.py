@@ -11,8 +11,8 @@ import httpx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from emulator.domain.upstream import AccountSettings
-from emulator.launcher import emulator_process
+from sequin_emulator.domain.upstream import AccountSettings
+from sequin_emulator.launcher import emulator_process
 from tests.conftest import Api, emulator_api
 
 OPERATIONS = st.lists(st.one_of(
@@ -120,8 +120,8 @@ KEEP = {"Authorization": "Bearer keep"}
 def test_a_tenant_that_cannot_be_saved_does_not_lose_the_others(tmp_path, caplog):
     """One bad stored value (here a number past 64 bits, put there behind every check's back) costs its own tenant's
     save, never every tenant's (#21)."""
-    from emulator import state_file
-    from emulator.domain.upstream import AccountSettings
+    from sequin_emulator import state_file
+    from sequin_emulator.domain.upstream import AccountSettings
 
     path = str(tmp_path / "state.json")
     with emulator_api("good", accounts=AccountSettings(records_per_collection=2, changes_per_hour=0)) as good:
@@ -143,8 +143,8 @@ def test_a_snapshot_encodes_the_same_in_slices_and_at_once():
     bytes, lists longer than a slice included (#21)."""
     import asyncio
 
-    from emulator import sliced_json
-    from emulator.domain import snapshot
+    from sequin_emulator import sliced_json
+    from sequin_emulator.domain import snapshot
 
     with emulator_api("sliced", accounts=AccountSettings(records_per_collection=300, changes_per_hour=0)) as api:
         credential = api.ok("POST", "/v1/credentials", {"properties": {"kind": "stripe_key", "secret": "sk_test_s"}})

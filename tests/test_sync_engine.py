@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from emulator.domain.timefmt import parse_timestamp
-from emulator.domain.upstream import AccountSettings
+from sequin_emulator.domain.timefmt import parse_timestamp
+from sequin_emulator.domain.upstream import AccountSettings
 from tests.conftest import START, Api
 
 STILL = dict(changes_per_hour=0)

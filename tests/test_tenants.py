@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from emulator.domain.tenant import org_id_of
+from sequin_emulator.domain.tenant import org_id_of
 from tests.conftest import Api, emulator_api
 
 

@@ -7,7 +7,7 @@ import time
 
 import httpx
 
-from emulator.launcher import running_emulator
+from sequin_emulator.launcher import running_emulator
 
 
 def _consume(http: httpx.Client, consumer_id: str, state: dict, seen: list, deadline: float, until) -> None:

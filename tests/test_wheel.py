@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from emulator.launcher import HOST, free_port, wait_healthy
+from sequin_emulator.launcher import HOST, free_port, wait_healthy
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
@@ -77,9 +77,9 @@ def test_the_wheel_carries_its_data_and_points_nowhere_outside(wheel):
     with zipfile.ZipFile(wheel) as archive:
         names = archive.namelist()
         texts = {n: archive.read(n).decode("utf-8", "replace") for n in names}
-    assert {n.split("/")[0] for n in names} == {"emulator", "sequin_contract", *[n.split("/")[0] for n in names
+    assert {n.split("/")[0] for n in names} == {"sequin_emulator", "sequin_contract", *[n.split("/")[0] for n in names
                                                                                 if ".dist-info/" in n]}
-    for shipped in ("emulator/openapi/sequin.yaml", "emulator/fixtures/stripe-basic.yaml",
+    for shipped in ("sequin_emulator/openapi/sequin.yaml", "sequin_emulator/fixtures/stripe-basic.yaml",
                     "sequin_contract/schemathesis.toml", "sequin_contract/schemathesis_hooks.py"):
         assert shipped in names
     assert not [n for n, text in texts.items() if "../shared" in text or "CONTRACT.md" in text]
@@ -93,7 +93,7 @@ def test_the_readme_pytest_example_runs_in_an_empty_folder(installed):
     result = installed.run("python", "-m", "pytest", "-q", "-p", "no:cacheprovider", example.group(2))
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     assert "1 passed" in result.stdout
-    where = installed.run("python", "-c", "import emulator, sequin_contract; print(emulator.__file__)").stdout
+    where = installed.run("python", "-c", "import sequin_emulator, sequin_contract; print(sequin_emulator.__file__)").stdout
     assert "site-packages" in where, "the test ran against the repository, not the installed wheel"
 
 

@@ -1,0 +1,3 @@
+from sequin_emulator.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,88 @@
+"""A simulated account's own events (Stripe's `/v1/events`), kept apart from the change log that syncs read and
+forget: an event stays for `KEEP_FOR` of the emulator's clock (Stripe keeps 30 days), at most `MOST` per account,
+oldest dropped first, so memory is bounded whatever the account's change rate. Each event is kept as its JSON,
+ready to answer; a list walks from its cursor and stops at the page's end, so a list's cost follows its `limit`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import orjson
+
+from sequin_emulator.domain.clock import MICROS
+
+KEEP_FOR = 30 * 86400 * MICROS
+MOST = 20_000
+
+
+@dataclass(frozen=True)
+class ProviderEvent:
+    id: str
+    time: int  # µs
+    type: str
+    payload: bytes  # the event's JSON, as the provider's API answers it
+
+    def to_json(self) -> dict:
+        return {"id": self.id, "time": self.time, "type": self.type, "payload": orjson.Fragment(self.payload)}
+
+    @classmethod
+    def from_json(cls, saved: dict) -> ProviderEvent:
+        return cls(saved["id"], saved["time"], saved["type"], orjson.dumps(saved["payload"]))
+
+
+class ProviderEvents:
+    """Events oldest first, at absolute positions (`base` is how many were dropped), with an index by id."""
+
+    def __init__(self, events: list[ProviderEvent] | None = None, base: int = 0) -> None:
+        self.kept: list[ProviderEvent] = []
+        self.base = base
+        self._position: dict[str, int] = {}
+        for event in events or []:
+            self.append(event)
+
+    def __len__(self) -> int:
+        return len(self.kept)
+
+    def append(self, event: ProviderEvent) -> None:
+        self._position[event.id] = self.base + len(self.kept)
+        self.kept.append(event)
+        self._drop(event.time)
+
+    def _drop(self, now: int) -> None:
+        """Drop what is past its time or over the bound (in slices, so a drop costs what it removes)."""
+        expired = 0
+        while expired < len(self.kept) and (self.kept[expired].time + KEEP_FOR <= now or
+                                            len(self.kept) - expired > MOST):
+            expired += 1
+        if expired:
+            for event in self.kept[:expired]:
+                self._position.pop(event.id, None)
+            del self.kept[:expired]
+            self.base += expired
+
+    def find(self, event_id: str) -> ProviderEvent | None:
+        position = self._position.get(event_id)
+        return None if position is None else self.kept[position - self.base]
+
+    def walk(self, older_than: str | None = None, newer_than: str | None = None,
+             wanted: Callable[[ProviderEvent], bool] = lambda event: True) -> Iterator[ProviderEvent]:
+        """The wanted events older than `older_than` (or all), newest first; or, with `newer_than`, those newer than
+        it, oldest first (the nearest first either way). Lazy: a page takes only what it shows."""
+        if newer_than is not None:
+            indices: range = range(self._position[newer_than] - self.base + 1, len(self.kept))
+        else:
+            end = len(self.kept) if older_than is None else self._position[older_than] - self.base
+            indices = range(end - 1, -1, -1)
+        for index in indices:
+            event = self.kept[index]
+            if wanted(event):
+                yield event
+
+    def to_json(self) -> dict:
+        return {"base": self.base, "kept": [event.to_json() for event in self.kept]}
+
+    @classmethod
+    def from_json(cls, saved: dict) -> ProviderEvents:
+        return cls([ProviderEvent.from_json(e) for e in saved["kept"]], base=saved["base"])

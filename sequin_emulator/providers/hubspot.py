@@ -1,0 +1,358 @@
+"""Simulated HubSpot portals: CRM v3 contacts, companies and deals, following HubSpot's own rules.
+
+Records use HubSpot's object envelope (`id`, `properties`, `createdAt`, `updatedAt`, `archived`, and
+`archivedAt` once archived), with `associations` in CRM v3's shape. Every property value is a string or null;
+`hs_object_id` equals `id`, `createdate` equals `createdAt`, and the last-modified property (`lastmodifieddate` on
+contacts, `hs_lastmodifieddate` elsewhere) always equals `updatedAt`. Deleting archives.
+
+- Properties have HubSpot's definitions (`PROPERTY_TYPES`): numbers, date-times, enumerations with their options,
+  read-only system properties; a write that breaks one is refused with HubSpot's message.
+- A deal that reaches `closedwon` or `closedlost` gets its `closedate` (then, unless one was set).
+- Associations are symmetric: a contact's companies list the contact, a deal's contacts and companies list the
+  deal; archiving an object removes it from the associations of the others.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+from sequin_emulator.domain.clock import MICROS
+from sequin_emulator.domain.errors import Invalid
+from sequin_emulator.domain.upstream import Account, Change, Provider, UpstreamObject
+from sequin_emulator.providers.base import POOLS, history_times, unknown_fields
+
+PROPERTIES = {
+    "contact": ("createdate", "email", "firstname", "hs_object_id", "lastmodifieddate", "lastname", "phone",
+                "company", "jobtitle", "city", "lifecyclestage"),
+    "company": ("createdate", "domain", "hs_lastmodifieddate", "hs_object_id", "name", "industry", "city",
+                "numberofemployees", "phone"),
+    "deal": ("amount", "closedate", "createdate", "dealname", "dealstage", "hs_lastmodifieddate", "hs_object_id",
+             "pipeline"),
+}
+SYSTEM = {"createdate", "hs_object_id", "lastmodifieddate", "hs_lastmodifieddate"}
+LIFECYCLE = ("subscriber", "lead", "marketingqualifiedlead", "salesqualifiedlead", "opportunity", "customer")
+STAGES = ("appointmentscheduled", "qualifiedtobuy", "presentationscheduled", "decisionmakerboughtin",
+          "contractsent", "closedwon", "closedlost")
+INDUSTRIES = ("COMPUTER_SOFTWARE", "FINANCIAL_SERVICES", "HOSPITAL_HEALTH_CARE", "RETAIL", "MARKETING_AND_ADVERTISING")
+JOBS = ("Engineer", "Account Executive", "Product Manager", "CFO", "Designer", "Support Lead")
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+CLOSED = ("closedwon", "closedlost")
+# property → its type, HubSpot's way: "string", "number", "datetime", or the options of an enumeration
+PROPERTY_TYPES: dict[str, dict[str, str | tuple[str, ...]]] = {
+    "contact": {"email": "string", "firstname": "string", "lastname": "string", "phone": "string",
+                "company": "string", "jobtitle": "string", "city": "string", "lifecyclestage": LIFECYCLE},
+    "company": {"domain": "string", "name": "string", "industry": INDUSTRIES, "city": "string",
+                "numberofemployees": "number", "phone": "string"},
+    "deal": {"amount": "number", "closedate": "datetime", "dealname": "string", "dealstage": STAGES,
+             "pipeline": ("default",)},
+}
+NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
+# which associations each object type carries, and HubSpot's name of each direction
+ASSOCIATED = {"contact": ("companies", "deals"), "company": ("contacts", "deals"), "deal": ("contacts", "companies")}
+PLURAL = {"contact": "contacts", "company": "companies", "deal": "deals"}
+SINGULAR = {plural: singular for singular, plural in PLURAL.items()}
+
+
+def iso(micros: int) -> str:
+    """HubSpot's timestamps: ISO 8601 with milliseconds and `Z`."""
+    value = datetime.fromtimestamp(micros // MICROS, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{value}.{(micros % MICROS) // 1000:03d}Z"
+
+
+def modified_property(collection: str) -> str:
+    return "lastmodifieddate" if collection == "contact" else "hs_lastmodifieddate"
+
+
+POPULATE_SLICE = 200  # objects made between two pauses of a generation
+
+
+class HubSpot(Provider):
+    name = "hubspot"
+    collections = ("contact", "company", "deal")
+
+    def fields(self, collection: str) -> list[dict]:
+        envelope: list[dict] = [{"name": "id", "type": "text", "primary_key": True},
+                                {"name": "createdAt", "type": "timestamp"}, {"name": "updatedAt", "type": "timestamp"},
+                                {"name": "archived", "type": "boolean"}]
+        return envelope + [{"name": prop, "accessor": f"properties.{prop}", "type": "text"}
+                           for prop in PROPERTIES[collection]]
+
+    def stored_object_problem(self, collection: str, object_id: str, data: dict) -> str | None:
+        problem = super().stored_object_problem(collection, object_id, data)
+        if problem is None and not isinstance(data.get("properties"), dict):
+            return "its data has no `properties` object"
+        return problem
+
+    def upstream_times(self, obj: UpstreamObject) -> tuple[int, int]:
+        """`createdAt` and `updatedAt`, to HubSpot's millisecond precision."""
+        return obj.created // 1000 * 1000, obj.updated // 1000 * 1000
+
+    def _next_id(self, account: Account) -> str:
+        count = sum(len(ids) for ids in account.order.values())
+        return str(account.rng.randint(1, 50) + 100 * (count + 1))
+
+    def _properties(self, account: Account, collection: str, now: int) -> dict:
+        rng = account.rng
+        if collection == "contact":
+            first, last = rng.choice(POOLS.first_names), rng.choice(POOLS.last_names)
+            return {"email": f"{first}.{last}@{rng.choice(POOLS.domains)}".lower(), "firstname": first, "lastname": last,
+                    "phone": rng.choice(POOLS.phones), "company": rng.choice(POOLS.companies),
+                    "jobtitle": rng.choice(JOBS), "city": rng.choice(POOLS.cities)[0],
+                    "lifecyclestage": rng.choice(LIFECYCLE)}
+        if collection == "company":
+            return {"domain": rng.choice(POOLS.domains), "name": rng.choice(POOLS.companies),
+                    "industry": rng.choice(INDUSTRIES), "city": rng.choice(POOLS.cities)[0],
+                    "numberofemployees": str(rng.choice([5, 12, 50, 250, 1200])), "phone": rng.choice(POOLS.phones)}
+        stage = rng.choice(STAGES)
+        deal = {"amount": str(rng.choice([500, 1200, 5000, 25000])), "closedate": None,
+                "dealname": f"{rng.choice(POOLS.companies)} - {rng.choice(['New', 'Renewal', 'Upsell'])}",
+                "dealstage": stage, "pipeline": "default"}
+        _close(deal, now)
+        return deal
+
+    def _stamp(self, obj: UpstreamObject, now: int) -> None:
+        """Keep the envelope and the system properties in step with the object's times."""
+        obj.updated = now
+        props = obj.data["properties"]
+        props.update(hs_object_id=obj.id, createdate=iso(obj.created))
+        props[modified_property(obj.collection)] = iso(now)
+        obj.data.update(createdAt=iso(obj.created), updatedAt=iso(now))
+
+    def _new(self, account: Account, collection: str, created: int, properties: dict) -> UpstreamObject:
+        object_id = self._next_id(account)
+        props = dict.fromkeys(PROPERTIES[collection])
+        props.update(properties)
+        obj = UpstreamObject(collection, object_id, created, created,
+                             {"id": object_id, "properties": props, "createdAt": "", "updatedAt": "", "archived": False})
+        self._stamp(obj, created)
+        return obj
+
+    def _save(self, account: Account, obj: UpstreamObject, kind: str, now: int, log: bool) -> Change | None:
+        """Store an object's new state, stamped; with `log`, as a change, else as history."""
+        self._stamp(obj, now)
+        if log:
+            return account.record(obj, kind, now)
+        if (obj.collection, obj.id) not in account.objects:
+            account.order.setdefault(obj.collection, []).append(obj.id)
+            account.objects[(obj.collection, obj.id)] = obj
+        return None
+
+    # ------------------------------------------------------------ associations
+
+    @staticmethod
+    def _associations(obj: UpstreamObject, plural: str) -> list[dict]:
+        return obj.data.get("associations", {}).get(plural, {}).get("results", [])
+
+    def _link(self, obj: UpstreamObject, other: UpstreamObject, present: bool) -> None:
+        """Add (or remove) `other` among `obj`'s associations, sorted by id, empty types left out."""
+        associations = obj.data.setdefault("associations", {})
+        plural = PLURAL[other.collection]
+        results = [r for r in self._associations(obj, plural) if r["id"] != other.id]
+        if present:
+            results.append({"id": other.id, "type": f"{obj.collection}_to_{other.collection}"})
+        if results:
+            associations[plural] = {"results": sorted(results, key=lambda r: int(r["id"]))}
+        else:
+            associations.pop(plural, None)
+        if not associations:
+            del obj.data["associations"]
+
+    def _associate(self, account: Account, one: UpstreamObject, other: UpstreamObject, present: bool, now: int,
+                   log: bool) -> None:
+        """Both directions at once; both objects change (one not stored yet is left to its creator to store)."""
+        self._link(one, other, present)
+        self._link(other, one, present)
+        for obj in (one, other):
+            if (obj.collection, obj.id) in account.objects:
+                self._save(account, obj, "update", now, log)
+
+    def _associated(self, account: Account, obj: UpstreamObject) -> list[UpstreamObject]:
+        found = []
+        for plural in ASSOCIATED[obj.collection]:
+            for result in self._associations(obj, plural):
+                other = account.get(SINGULAR[plural], result["id"])
+                if other is not None:
+                    found.append(other)
+        return found
+
+    # ------------------------------------------------------------ the portal's life
+
+    def _create(self, account: Account, collection: str, now: int, properties: dict, log: bool) -> UpstreamObject:
+        """A new object, associated as a portal's would be: a contact with a company, a deal with a contact and
+        that contact's company."""
+        obj, rng = self._new(account, collection, now, properties), account.rng
+        if collection == "contact" and rng.random() < 0.8:
+            company = _existing_at(account, "company", now)
+            if company is not None:
+                self._associate(account, obj, company, True, now, log)  # the new object is stored below
+        elif collection == "deal":
+            contact = _existing_at(account, "contact", now)
+            if contact is not None:
+                self._associate(account, obj, contact, True, now, log)
+                for result in self._associations(contact, "companies")[:1]:
+                    self._associate(account, obj, account.objects[("company", result["id"])], True, now, log)
+        self._save(account, obj, "insert", now, log)
+        return obj
+
+    def populating(self, account: Account, now: int) -> Iterator[None]:
+        for collection in ("company", "contact", "deal"):  # what an object is associated with exists first
+            times = history_times(account, account.settings.records_per_collection, now)
+            for number, created in enumerate(times):
+                self._create(account, collection, created, self._properties(account, collection, created), log=False)
+                if number % POPULATE_SLICE == POPULATE_SLICE - 1:
+                    yield
+
+    def random_change(self, account: Account, now: int) -> Change | None:
+        rng = account.rng
+        collection = rng.choice(self.collections)
+        target = account.random_live(collection)
+        roll = rng.random()
+        before = len(account.changes)
+        if roll < 0.3 or target is None:
+            self._create(account, collection, now, self._properties(account, collection, now), log=True)
+        elif roll < 0.8:
+            fresh = self._properties(account, collection, now)
+            key = rng.choice(sorted(fresh))
+            if collection == "deal" and rng.random() < 0.5:  # deals mostly move along the pipeline
+                stage = target.data["properties"]["dealstage"]
+                key, fresh[key] = "dealstage", STAGES[min(STAGES.index(stage) + 1, len(STAGES) - 1)] \
+                    if stage not in CLOSED else stage
+            self._update(account, target, {key: fresh[key]}, now)
+        elif roll < 0.9 and collection == "contact":
+            self._move(account, target, now)
+        else:
+            self._archive(account, target, now)
+        return account.changes[len(account.changes) - 1] if len(account.changes) > before else None
+
+    def _move(self, account: Account, contact: UpstreamObject, now: int) -> None:
+        """The contact changes jobs: another company."""
+        company = account.random_live("company")
+        for result in self._associations(contact, "companies"):
+            self._associate(account, contact, account.objects[("company", result["id"])], False, now, log=True)
+        if company is not None:
+            self._associate(account, contact, company, True, now, log=True)
+
+    def _update(self, account: Account, obj: UpstreamObject, properties: dict, now: int) -> Change:
+        props = obj.data["properties"]
+        props.update(properties)
+        if obj.collection == "deal":
+            _close(props, now)
+        change = self._save(account, obj, "update", now, log=True)
+        assert change is not None
+        return change
+
+    def _archive(self, account: Account, obj: UpstreamObject, now: int) -> Change:
+        for other in self._associated(account, obj):
+            self._link(other, obj, False)
+            self._save(account, other, "update", now, log=True)
+        obj.deleted = True
+        obj.data.update(archived=True, archivedAt=iso(now))
+        change = self._save(account, obj, "delete", now, log=True)
+        assert change is not None
+        return change
+
+    # ------------------------------------------------------------ writes from outside (injections, mutations)
+
+    def check_data(self, collection: str, data: dict) -> None:
+        self._checked(collection, data)
+
+    def _checked(self, collection: str, data: dict) -> dict:
+        """The `properties` of a write, validated as HubSpot validates them, values normalized (dates to ISO 8601)."""
+        self.check_collection(collection)
+        errors = unknown_fields(data, {"properties"})
+        properties = data.get("properties", {})
+        if not isinstance(properties, dict):
+            errors["data.properties"] = ["must be an object"]
+            properties = {}
+        normalized = {}
+        for key, value in properties.items():
+            path = f"data.properties.{key}"
+            if key not in PROPERTY_TYPES[collection]:
+                errors[path] = [f"Property \"{key}\" does not exist or is read-only"]
+            elif value is not None and not isinstance(value, str):
+                errors[path] = ["must be a string or null (HubSpot property values are strings)"]
+            elif (problem := _value_problem(PROPERTY_TYPES[collection][key], value)) is not None:
+                errors[path] = [problem]
+            else:
+                normalized[key] = _normalized(PROPERTY_TYPES[collection][key], value)
+        email = properties.get("email")
+        if collection == "contact" and isinstance(email, str) and not EMAIL.match(email):
+            errors["data.properties.email"] = [f"{email} is not a valid email address."]
+        if errors:
+            raise Invalid(errors, summary="HubSpot rejected the request: Property values were not valid: "
+                                          + next(iter(errors.values()))[0])
+        return normalized
+
+    def insert(self, account: Account, collection: str, data: dict, now: int) -> Change:
+        given = self._checked(collection, data)
+        properties = {**self._properties(account, collection, now), **given}
+        if collection == "deal":
+            properties["closedate"] = given.get("closedate")  # the made-up stage's date does not carry over
+            _close(properties, now)
+        return account.record(self._new(account, collection, now, properties), "insert", now)
+
+    def update(self, account: Account, collection: str, object_id: str, data: dict, now: int) -> Change:
+        self.validate(account, "update", collection, object_id, data)
+        return self._update(account, self.existing(account, collection, object_id), self._checked(collection, data), now)
+
+    def delete(self, account: Account, collection: str, object_id: str, now: int) -> Change:
+        self.validate(account, "delete", collection, object_id, {})
+        return self._archive(account, self.existing(account, collection, object_id), now)
+
+
+def _existing_at(account: Account, collection: str, now: int) -> UpstreamObject | None:
+    """A random live object that already existed at `now` (history is generated type by type, so a contact's
+    company must not be one created after the contact): an association never predates either side."""
+    for _ in range(8):
+        obj = account.random_live(collection)
+        if obj is None:
+            return None
+        if obj.created <= now:
+            return obj
+    return None
+
+
+def _close(deal: dict, now: int) -> None:
+    """HubSpot's rule: a deal closed (won or lost) without a close date gets one, then."""
+    if deal["dealstage"] in CLOSED and deal["closedate"] is None:
+        deal["closedate"] = iso(now)
+
+
+def _value_problem(kind: str | tuple[str, ...], value: str | None) -> str | None:
+    """Why HubSpot refuses `value` for a property of this type, in its words."""
+    if value is None or value == "":
+        return None
+    if isinstance(kind, tuple):
+        return None if value in kind else f"{value} was not one of the allowed options: [{', '.join(kind)}]"
+    if kind == "number":
+        return None if NUMBER.match(value) else f"{value} was not a valid number."
+    if kind == "datetime" and _parsed_datetime(value) is None:
+        return f"{value} was not a valid date: use ISO 8601 (2024-01-15 or 2024-01-15T09:30:00Z) or Unix milliseconds."
+    return None
+
+
+def _parsed_datetime(value: str) -> int | None:
+    """µs since the epoch of an ISO 8601 date or date-time, or of Unix milliseconds; None if it is neither."""
+    try:
+        if value.isascii() and value.isdigit():
+            micros = int(value[:20]) * 1000
+        else:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=UTC)
+            micros = int(moment.timestamp()) * MICROS + moment.microsecond
+        iso(micros)  # a moment HubSpot can show (years 1 to 9999 in UTC), or None
+    except (ValueError, OverflowError, OSError):
+        return None
+    return micros
+
+
+def _normalized(kind: Any, value: str | None) -> str | None:
+    """Date-times are stored as HubSpot returns them (ISO 8601, milliseconds, `Z`); other values as given."""
+    if kind == "datetime" and value:
+        moment = _parsed_datetime(value)
+        return None if moment is None else iso(moment)
+    return value

@@ -1,0 +1,405 @@
+"""HubSpot's CRM v3 objects API over a simulated portal, for `hubspot-api-client`: contacts, companies and deals.
+
+Served: list (`limit`, `after`, `properties`, `associations`, `archived`), read, create, update, archive; the
+batch read / create / update / archive endpoints; search (filter groups with HubSpot's operators, sorts, paging);
+and associations between the types the model links (v3 list, v4 default create and remove). Writes go through the
+portal's model (`sequin_emulator.providers.hubspot`): the same property rules and messages, associations kept both ways,
+and every change in the portal's change log, where syncs find it. Errors come in HubSpot's envelope.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sequin_emulator.domain.errors import Invalid
+from sequin_emulator.domain.upstream import Account, UpstreamObject
+from sequin_emulator.providers.document import body_validator
+from sequin_emulator.providers.hubspot import PLURAL, PROPERTIES, SINGULAR, HubSpot, _close, iso
+
+DEFAULT_PROPERTIES = {
+    "contact": ("createdate", "email", "firstname", "hs_object_id", "lastmodifieddate", "lastname"),
+    "company": ("createdate", "domain", "hs_lastmodifieddate", "hs_object_id", "name"),
+    "deal": ("amount", "closedate", "createdate", "dealname", "dealstage", "hs_lastmodifieddate", "hs_object_id",
+             "pipeline"),
+}
+LIMITS = {"list": 100, "search": 200}
+SEARCHABLE = {"contact": ("firstname", "lastname", "email", "phone", "company"), "company": ("name", "domain", "phone"),
+              "deal": ("dealname", "pipeline", "dealstage")}  # what a search's `query` looks in
+BATCH_BODIES = {"read": "HubSpotBatchRead", "create": "HubSpotBatchCreate", "update": "HubSpotBatchUpdate",
+                "archive": "HubSpotBatchArchive"}
+
+
+class HubSpotError(Exception):
+    """An answer in HubSpot's envelope: `{"status": "error", "message", "correlationId", "category"}`."""
+
+    def __init__(self, status: int, message: str, category: str = "VALIDATION_ERROR") -> None:
+        super().__init__(message)
+        self.status, self.message, self.category = status, message, category
+
+    def body(self, correlation_id: str) -> dict:
+        return {"status": "error", "message": self.message, "correlationId": correlation_id, "category": self.category}
+
+
+def _missing(object_id: str) -> HubSpotError:
+    return HubSpotError(404, f"Object not found.  objectId are usually numeric. (id {object_id})", "OBJECT_NOT_FOUND")
+
+
+def _limit(value: Any, most: int, default: int = 10) -> int:
+    if value is None:
+        return default
+    text = str(value) if isinstance(value, str | int) and not isinstance(value, bool) else "?"
+    if not (text.isascii() and text.isdigit()) or len(text) > 6 or not 1 <= int(text) <= most:
+        raise HubSpotError(400, f"limit must be a whole number from 1 to {most}, not {text[:20]}")
+    return int(text)
+
+
+def _names(value: Any, field: str = "properties") -> list[str]:
+    """A `properties` / `associations` parameter: a comma-separated string, repeated, or a JSON list of strings."""
+    if value is None:
+        return []
+    items = value if isinstance(value, list) else [value]
+    if not all(isinstance(item, str) for item in items):
+        raise HubSpotError(400, f"{field} must be a list of property names (strings)")
+    return [name.strip() for item in items for name in item.split(",") if name.strip()]
+
+
+def _scalar(value: str | float | bool | None) -> str | None:
+    """A filter's value (a string, number or boolean, by the document) as HubSpot compares it: as text."""
+    if value is None:
+        return None
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def _number(value: str | None) -> float | None:
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _comparable(value: str | None) -> Any:
+    """A property value as search compares it: numbers as numbers, date-times as epoch ms, text as lower case."""
+    if value is None:
+        return None
+    number = _number(value)
+    if number is not None:
+        return number
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC).timestamp() * 1000
+    except (ValueError, OverflowError, OSError):  # not a date, or one past what a date can be: compared as text
+        return value.lower()
+
+
+@dataclass
+class Call:
+    method: str
+    parts: list[str]  # the path after /crm, split
+    query: dict[str, Any]
+    body: Any
+    now: int
+
+
+class HubSpotApi:
+    """One simulated portal's CRM API."""
+
+    def __init__(self, account: Account, model: HubSpot) -> None:
+        self.account, self.model = account, model
+
+    def handle(self, call: Call) -> tuple[int, Any]:
+        parts = call.parts
+        if len(parts) >= 3 and parts[0] in ("v3", "v4") and parts[1] == "objects":
+            collection = SINGULAR.get(parts[2]) or (parts[2] if parts[2] in PLURAL else None)
+            if collection is None:
+                raise HubSpotError(400, f"Unable to infer object type from: {parts[2]}")
+            return self._route(call, parts[0], collection, parts[3:])
+        raise HubSpotError(404, f"No route for {call.method} /crm/{'/'.join(parts)}", "NOT_FOUND")
+
+    def _route(self, call: Call, version: str, collection: str, rest: list[str]) -> tuple[int, Any]:
+        method = call.method
+        if version == "v4":
+            if len(rest) == 5 and rest[1] == "associations" and rest[2] == "default" and method in ("PUT", "DELETE"):
+                return self._associate(collection, rest[0], rest[3], rest[4], method == "PUT", call.now)
+            if len(rest) == 4 and rest[1] == "associations" and method == "DELETE":
+                return self._associate(collection, rest[0], rest[2], rest[3], False, call.now)
+        elif not rest:
+            if method == "GET":
+                return 200, self._list(collection, call.query)
+            if method == "POST":
+                return 201, self._create(collection, _shaped("HubSpotInput", call.body), call.now)
+        elif rest == ["search"] and method == "POST":
+            return 200, self._search(collection, _shaped("HubSpotSearch", call.body))
+        elif len(rest) == 2 and rest[0] == "batch" and method == "POST" and rest[1] in BATCH_BODIES:
+            return self._batch(collection, rest[1], _shaped(BATCH_BODIES[rest[1]], call.body), call.now)
+        elif len(rest) == 1:
+            if method == "GET":
+                return 200, self._read(collection, rest[0], call.query)
+            if method == "PATCH":
+                return 200, self._update(collection, rest[0], _shaped("HubSpotInput", call.body), call.now)
+            if method == "DELETE":
+                self._archive(collection, rest[0], call.now)
+                return 204, None
+        elif len(rest) == 3 and rest[1] == "associations" and method == "GET":
+            return 200, self._associations_of(collection, rest[0], rest[2])
+        raise HubSpotError(404, f"No route for {method} /crm/{version}/objects/{PLURAL[collection]}/{'/'.join(rest)}",
+                           "NOT_FOUND")
+
+    # ---------------------------------------------------------------- views
+
+    def _object(self, collection: str, object_id: str, archived: bool = False) -> UpstreamObject:
+        obj = self.account.get(collection, object_id)
+        if obj is None or obj.deleted != archived:
+            raise _missing(object_id)
+        return obj
+
+    def _view(self, obj: UpstreamObject, properties: list[str], associations: list[str] | None = None) -> dict:
+        """The object as HubSpot returns it: only the properties asked for (its defaults otherwise)."""
+        props = obj.data["properties"]
+        wanted = properties or list(DEFAULT_PROPERTIES[obj.collection])
+        view: dict[str, Any] = {"id": obj.id, "properties": {name: props.get(name) for name in wanted if
+                                                              name in props or name in PROPERTIES[obj.collection]},
+                                "createdAt": obj.data["createdAt"], "updatedAt": obj.data["updatedAt"],
+                                "archived": obj.deleted}
+        if obj.deleted:
+            view["archivedAt"] = obj.data.get("archivedAt")
+        linked = {}
+        for plural in associations or []:
+            results = self.model._associations(obj, plural)
+            if results:
+                linked[plural] = {"results": [dict(r) for r in results]}
+        if linked:
+            view["associations"] = linked
+        return view
+
+    def _in_order(self, collection: str, archived: bool) -> list[UpstreamObject]:
+        ids = self.account.order.get(collection, ())
+        return [o for o in (self.account.objects[(collection, i)] for i in ids) if o.deleted == archived]
+
+    def _paged(self, objects: list[UpstreamObject], after: Any, limit: int) -> tuple[list[UpstreamObject], dict | None]:
+        """HubSpot pages by an opaque `after`: here the position of the next object."""
+        start = 0
+        if after is not None:
+            text = str(after) if isinstance(after, str | int) and not isinstance(after, bool) else "?"
+            if not (text.isascii() and text.isdigit()) or len(text) > 12:
+                raise HubSpotError(400, f"after must be a paging cursor from an earlier answer, not {text[:20]}")
+            start = int(text)
+        page = objects[start:start + limit]
+        if start + limit < len(objects):
+            return page, {"next": {"after": str(start + limit)}}
+        return page, None
+
+    def _list(self, collection: str, query: dict) -> dict:
+        limit = _limit(query.get("limit"), LIMITS["list"])
+        archived = _archived(query.get("archived"))
+        page, paging = self._paged(self._in_order(collection, archived), query.get("after"), limit)
+        properties, associations = _names(query.get("properties")), _names(query.get("associations"))
+        answer: dict[str, Any] = {"results": [self._view(o, properties, associations) for o in page]}
+        if paging:
+            answer["paging"] = paging
+        return answer
+
+    def _read(self, collection: str, object_id: str, query: dict) -> dict:
+        archived = _archived(query.get("archived"))
+        obj = self._object(collection, object_id, archived)
+        return self._view(obj, _names(query.get("properties")), _names(query.get("associations")))
+
+    def _associations_of(self, collection: str, object_id: str, to_type: str) -> dict:
+        obj = self._object(collection, object_id)
+        plural = to_type if to_type in SINGULAR else PLURAL.get(to_type, "")
+        return {"results": [dict(r) for r in self.model._associations(obj, plural)]}
+
+    # ---------------------------------------------------------------- writes
+
+    def _write(self, action: Callable[..., Any], *arguments: Any) -> Any:
+        try:
+            return action(*arguments)
+        except Invalid as exc:
+            _, reasons = next(iter(exc.errors.items()))
+            raise HubSpotError(400, f"Property values were not valid: {reasons[0]}") from None
+
+    def _create(self, collection: str, body: Any, now: int) -> dict:
+        given = self._write(self.model._checked, collection, {"properties": body["properties"]})
+        targets = self._targets(collection, body)
+        if collection == "deal":
+            given.setdefault("closedate", None)
+            given.setdefault("dealstage", None)
+            _close(given, now)
+        obj = self.model._new(self.account, collection, now, given)
+        for other in targets:
+            self.model._link(obj, other, True)
+            self.model._link(other, obj, True)
+        self.account.record(obj, "insert", now)
+        for other in self.model._associated(self.account, obj):
+            self.model._save(self.account, other, "update", now, log=True)
+        return self._view(obj, [])
+
+    def _targets(self, collection: str, body: Any) -> list[UpstreamObject]:
+        """The objects a create's `associations` name (`[{"to": {"id"}, "types": [...]}]`), all checked before
+        anything is written; the other object's type is found by its id (ids are unique across a portal)."""
+        targets = []
+        for association in body.get("associations") or []:
+            other_id = str(association["to"]["id"])
+            other = next((self.account.get(c, other_id) for c in PLURAL if self.account.get(c, other_id)), None)
+            if other is None or other.deleted or other.collection == collection:
+                raise HubSpotError(400, f"The association target {other_id[:50]} is not an object this one can be "
+                                   "associated with")
+            targets.append(other)
+        return targets
+
+    def _update(self, collection: str, object_id: str, body: Any, now: int) -> dict:
+        self._object(collection, object_id)
+        self._write(self.model.update, self.account, collection, object_id, {"properties": body["properties"]}, now)
+        return self._view(self.account.objects[(collection, object_id)], [])
+
+    def _archive(self, collection: str, object_id: str, now: int) -> None:
+        obj = self.account.get(collection, object_id)
+        if obj is None:
+            raise _missing(object_id)
+        if not obj.deleted:  # archiving twice is fine, as on HubSpot
+            self.model.delete(self.account, collection, object_id, now)
+
+    def _associate(self, collection: str, object_id: str, to_type: str, to_id: str, present: bool,
+                   now: int) -> tuple[int, Any]:
+        obj = self._object(collection, object_id)
+        other_collection = SINGULAR.get(to_type) or (to_type if to_type in PLURAL else None)
+        if other_collection is None or other_collection == collection:
+            raise HubSpotError(400, f"{PLURAL[collection]} cannot be associated with {to_type}")
+        other = self._object(other_collection, to_id)
+        self.model._associate(self.account, obj, other, present, now, log=True)
+        if not present:
+            return 204, None
+        return 200, {"status": "COMPLETE", "results": [{"from": {"id": obj.id}, "to": {"id": other.id},
+                                                         "associationSpec": {"associationCategory": "HUBSPOT_DEFINED",
+                                                                             "associationTypeId": 1}}],
+                     "startedAt": iso(now), "completedAt": iso(now)}
+
+    def _batch(self, collection: str, action: str, body: Any, now: int) -> tuple[int, Any]:
+        inputs, started = body["inputs"], iso(now)
+        if action == "read":
+            properties = _names(body.get("properties"))
+            results = [self._view(self._object(collection, str(item["id"])), properties) for item in inputs]
+        elif action == "create":
+            self._check_all(collection, inputs, existing=False)
+            results = [self._create(collection, item, now) for item in inputs]
+        elif action == "update":
+            self._check_all(collection, inputs, existing=True)
+            results = [self._update(collection, str(item["id"]), item, now) for item in inputs]
+        else:  # archive (the router takes only the actions of BATCH_BODIES)
+            ids = [str(item["id"]) for item in inputs]
+            for object_id in ids:  # all found before any is archived: a batch is all or nothing
+                if self.account.get(collection, object_id) is None:
+                    raise _missing(object_id)
+            for object_id in ids:
+                self._archive(collection, object_id, now)
+            return 204, None
+        answer = {"status": "COMPLETE", "results": results, "startedAt": started, "completedAt": iso(now)}
+        return (201 if action == "create" else 200), answer
+
+    def _check_all(self, collection: str, inputs: list[dict], existing: bool) -> None:
+        """Every input of a batch checked before any is written: a batch is all or nothing."""
+        for item in inputs:
+            if existing:
+                self._object(collection, str(item["id"]))
+            self._write(self.model._checked, collection, {"properties": item["properties"]})
+            if not existing:
+                self._targets(collection, item)
+
+    # ---------------------------------------------------------------- search
+
+    def _search(self, collection: str, body: dict) -> dict:
+        """Over a body of the document's shape (`HubSpotSearch`: at most 5 filter groups, each filter a property
+        name, one of HubSpot's operators and plain values)."""
+        groups = body.get("filterGroups") or []
+        terms = (body.get("query") or "").lower().split()
+        sorts, properties = _sorts(body.get("sorts") or []), _names(body.get("properties"))
+        matching = [o for o in self._in_order(collection, False)
+                    if (not groups or any(all(self._matches(o, f) for f in g.get("filters", [])) for g in groups))
+                    and (not terms or _found(o, terms))]
+        for name, descending in reversed(sorts):
+            present = [o for o in matching if o.data["properties"].get(name) is not None]
+            absent = [o for o in matching if o.data["properties"].get(name) is None]
+            present.sort(key=lambda o: _sort_key(o.data["properties"][name]), reverse=descending)
+            matching = present + absent
+        limit = _limit(body.get("limit"), LIMITS["search"])
+        page, paging = self._paged(matching, body.get("after"), limit)
+        answer: dict[str, Any] = {"total": len(matching), "results": [self._view(o, properties) for o in page]}
+        if paging:
+            answer["paging"] = paging
+        return answer
+
+    def _matches(self, obj: UpstreamObject, rule: dict) -> bool:
+        """Whether `obj` passes a filter (checked by `_check_filter` first)."""
+        name, operator = rule["propertyName"], rule["operator"]
+        value = obj.id if name == "hs_object_id" else obj.data["properties"].get(name)
+        if operator == "HAS_PROPERTY":
+            return value not in (None, "")
+        if operator == "NOT_HAS_PROPERTY":
+            return value in (None, "")
+        if operator in ("IN", "NOT_IN"):
+            options = {(_scalar(v) or "").lower() for v in rule.get("values") or []}
+            inside = value is not None and value.lower() in options
+            return inside if operator == "IN" else not inside
+        if operator in ("CONTAINS_TOKEN", "NOT_CONTAINS_TOKEN"):
+            token = (_scalar(rule.get("value")) or "").lower().strip("*")
+            found = value is not None and token in value.lower()
+            return found if operator == "CONTAINS_TOKEN" else not found
+        mine = _comparable(value)
+        if operator == "BETWEEN":
+            low, high = _comparable(_scalar(rule.get("value"))), \
+                _comparable(_scalar(rule.get("highValue")))
+            return mine is not None and _ordered(low, mine) and _ordered(mine, high)
+        theirs = _comparable(_scalar(rule.get("value")))
+        if operator == "EQ":
+            return mine == theirs
+        if operator == "NEQ":
+            return mine != theirs
+        if mine is None or theirs is None or type(mine) is not type(theirs):
+            return False
+        return {"LT": mine < theirs, "LTE": mine <= theirs, "GT": mine > theirs, "GTE": mine >= theirs}[operator]
+
+
+def _sorts(value: list) -> list[tuple[str, bool]]:
+    """A search's `sorts` (property names, or `{"propertyName", "direction"}`) as (name, descending)."""
+    return [(sort, False) if isinstance(sort, str) else (sort["propertyName"], sort.get("direction") == "DESCENDING")
+            for sort in value]
+
+
+def _archived(value: Any) -> bool:
+    """The `archived` query parameter: `true` or `false` (once; in any case, as the official SDK sends `True`)."""
+    if value is None or (isinstance(value, str) and value.lower() in ("true", "false")):
+        return value is not None and value.lower() == "true"
+    raise HubSpotError(400, f"archived must be true or false, not {str(value)[:20]}")
+
+
+def _shaped(schema_name: str, body: Any) -> Any:
+    """The body, if it has the shape the provider document gives the operation; else HubSpot's 400."""
+    error = next(body_validator(schema_name).iter_errors(body), None)
+    if error is None:
+        return body
+    where = "/".join(str(part) for part in error.instance_path) or "the body"
+    raise HubSpotError(400, f"Invalid input JSON at {where[:200]}: {error.message[:300]}")
+
+
+def _found(obj: UpstreamObject, terms: list[str]) -> bool:
+    """A search's `query`: every word is in one of the type's searchable properties (HubSpot's defaults)."""
+    props = obj.data["properties"]
+    text = " ".join(str(props.get(name) or "") for name in SEARCHABLE[obj.collection]).lower()
+    return all(term in text for term in terms)
+
+
+def _sort_key(value: str) -> tuple[int, Any]:
+    """Numbers and dates before text, so a property holding both sorts instead of failing."""
+    comparable = _comparable(value)
+    return (0, comparable) if isinstance(comparable, float) else (1, str(comparable))
+
+
+def _ordered(low: Any, high: Any) -> bool:
+    return low is not None and high is not None and type(low) is type(high) and low <= high
+
+
+def correlation_id(seed: str, number: int) -> str:
+    digest = hashlib.sha256(f"{seed}|{number}".encode()).hexdigest()
+    return f"{digest[:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:32]}"

@@ -1,0 +1,707 @@
+"""Stripe's REST API (version 2023-08-16) over a simulated account, for the official SDKs.
+
+The writes go through the same model as everything else in the account (`sequin_emulator.providers.stripe`): a
+subscription created here is billed, charged and renewed by Stripe's rules, and every change is in the account's
+change log, where syncs find it at their next poll. What is served: customers, products, prices, subscriptions,
+invoices, payment intents and charges (create where Stripe lets an API user create them, retrieve, update, list,
+and the lifecycle calls), events from the account's change log, `expand[]` one level, list paging and `created`
+filters, idempotency keys, and Stripe's error envelope and statuses.
+
+Parameters arrive as strings (form encoding); each operation converts what it takes, with Stripe's messages.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from sequin_emulator.domain.errors import Invalid
+from sequin_emulator.domain.provider_events import ProviderEvent
+from sequin_emulator.domain.upstream import Account, UpstreamObject
+from sequin_emulator.providers import stripe_params
+from sequin_emulator.providers.kept_answers import Kept, KeptAnswers
+from sequin_emulator.providers.stripe import (
+    CUSTOMER_FIELDS,
+    PRODUCT_FIELDS,
+    Stripe,
+    fresh,
+    seconds,
+)
+from sequin_emulator.providers.stripe_errors import StripeError, missing
+
+LIST_LIMIT = 10  # Stripe's default for `limit` (its bounds are in the provider document)
+INTEGERS = {"balance", "unit_amount", "amount", "quantity", "trial_period_days", "limit", "interval_count"}
+BOOLEANS = {"active", "cancel_at_period_end", "confirm", "livemode"}
+# what `expand[]` may name, per object: the field holds an id of that collection
+EXPANDABLE: dict[str, dict[str, str | None]] = {
+    "customer": {"default_source": None},
+    "product": {"default_price": "price"},
+    "price": {"product": "product"},
+    "subscription": {"customer": "customer", "latest_invoice": "invoice"},
+    "invoice": {"customer": "customer", "subscription": "subscription", "charge": "charge",
+                "payment_intent": "payment_intent"},
+    "payment_intent": {"customer": "customer", "invoice": "invoice", "latest_charge": "charge"},
+    "charge": {"customer": "customer", "invoice": "invoice", "payment_intent": "payment_intent", "refunds": None},
+}
+# Stripe's test payment methods and tokens that decline, with the decline code and message Stripe gives
+DECLINING = {
+    "pm_card_chargeDeclined": ("generic_decline", "Your card was declined."),
+    "pm_card_chargeDeclinedInsufficientFunds": ("insufficient_funds", "Your card has insufficient funds."),
+    "pm_card_chargeDeclinedExpiredCard": ("expired_card", "Your card has expired."),
+    "tok_chargeDeclined": ("generic_decline", "Your card was declined."),
+    "tok_chargeDeclinedInsufficientFunds": ("insufficient_funds", "Your card has insufficient funds."),
+    "tok_chargeDeclinedExpiredCard": ("expired_card", "Your card has expired."),
+}
+PATHS = {"customers": "customer", "products": "product", "prices": "price", "subscriptions": "subscription",
+         "invoices": "invoice", "payment_intents": "payment_intent", "charges": "charge"}
+PATH_OF = {collection: path for path, collection in PATHS.items()}
+
+
+# Parameters reach the handlers checked against the provider document (`stripe_params`): kinds and bounds hold,
+# so these only convert, and say what the document cannot (a parameter an operation requires).
+
+def _integer(params: dict, key: str) -> int | None:
+    return int(params[key]) if key in params else None
+
+
+def _boolean(params: dict, key: str) -> bool | None:
+    return params[key] == "true" if key in params else None
+
+
+def _string(params: dict, key: str, required: bool = False) -> str | None:
+    value = params.get(key)
+    if value is None and required:
+        raise StripeError(400, f"Missing required param: {key}.", "parameter_missing", key)
+    return value
+
+
+def _typed(params: dict, allowed: set[str]) -> dict:
+    """The writable fields of a customer or product (checked by `stripe_params`), typed as the model wants them
+    ('' unsets, as on Stripe)."""
+    data: dict[str, Any] = {}
+    for key, value in params.items():
+        if key == "expand" or key not in allowed:
+            continue
+        if key in INTEGERS:
+            data[key] = _integer(params, key)
+        elif key in BOOLEANS:
+            data[key] = _boolean(params, key)
+        elif key == "metadata":
+            data[key] = value or {}
+        elif key == "address" and value == "":
+            data[key] = None
+        else:
+            data[key] = None if value == "" and key not in ("name", "email") else value
+    return data
+
+
+def _invalid(exc: Invalid) -> StripeError:
+    """The model's refusal (`data.email: Invalid email address`) as Stripe's 400."""
+    path, reasons = next(iter(exc.errors.items()))
+    param = path.removeprefix("data.")
+    code = "email_invalid" if "email" in reasons[0].lower() and param == "email" else "parameter_invalid_string"
+    for word, named in (("integer", "parameter_invalid_integer"), ("boolean", "parameter_invalid_boolean"),
+                        ("unknown parameter", "parameter_unknown"), ("Missing required", "parameter_missing")):
+        if word in reasons[0]:
+            code = named
+    return StripeError(400, reasons[0], code, param)
+
+
+@dataclass
+class Request:
+    method: str
+    parts: list[str]  # the path after /v1, split
+    params: dict
+    now: int  # µs, the tenant's clock
+
+
+@dataclass
+class Answer:
+    status: int
+    body: bytes  # JSON
+    replayed: bool = False  # the answer kept for an Idempotency-Key, given again
+
+
+# (method, path with `*` for an id) → the operation, named as in openapi/providers.yaml
+ROUTES: dict[tuple[str, str], str] = {
+    **{(method, path.replace("{id}", "*")): operation for path, methods in {
+        "customers": {"GET": "stripeListCustomers", "POST": "stripeCreateCustomer"},
+        "customers/{id}": {"GET": "stripeGetCustomer", "POST": "stripeUpdateCustomer", "DELETE": "stripeDeleteCustomer"},
+        "products": {"GET": "stripeListProducts", "POST": "stripeCreateProduct"},
+        "products/{id}": {"GET": "stripeGetProduct", "POST": "stripeUpdateProduct", "DELETE": "stripeDeleteProduct"},
+        "prices": {"GET": "stripeListPrices", "POST": "stripeCreatePrice"},
+        "prices/{id}": {"GET": "stripeGetPrice", "POST": "stripeUpdatePrice"},
+        "subscriptions": {"GET": "stripeListSubscriptions", "POST": "stripeCreateSubscription"},
+        "subscriptions/{id}": {"GET": "stripeGetSubscription", "POST": "stripeUpdateSubscription",
+                               "DELETE": "stripeCancelSubscription"},
+        "invoices": {"GET": "stripeListInvoices", "POST": "stripeCreateInvoice"},
+        "invoices/{id}": {"GET": "stripeGetInvoice", "POST": "stripeUpdateInvoice", "DELETE": "stripeDeleteInvoice"},
+        "invoices/{id}/finalize": {"POST": "stripeFinalizeInvoice"},
+        "invoices/{id}/pay": {"POST": "stripePayInvoice"},
+        "invoices/{id}/void": {"POST": "stripeVoidInvoice"},
+        "payment_intents": {"GET": "stripeListPaymentIntents", "POST": "stripeCreatePaymentIntent"},
+        "payment_intents/{id}": {"GET": "stripeGetPaymentIntent", "POST": "stripeUpdatePaymentIntent"},
+        "payment_intents/{id}/confirm": {"POST": "stripeConfirmPaymentIntent"},
+        "payment_intents/{id}/cancel": {"POST": "stripeCancelPaymentIntent"},
+        "charges": {"GET": "stripeListCharges", "POST": "stripeCreateCharge"},
+        "charges/{id}": {"GET": "stripeGetCharge", "POST": "stripeUpdateCharge"},
+        "events": {"GET": "stripeListEvents"},
+        "events/{id}": {"GET": "stripeGetEvent"},
+    }.items() for method, operation in methods.items()},
+}
+KEPT_STATUSES = (200, 402)  # Stripe keeps the answers of requests that ran, not of refused parameters
+
+
+def route(method: str, parts: list[str]) -> tuple[str, list[str]]:
+    """The operation a request names, and the ids in its path; Stripe's 404 for anything else."""
+    shape = "/".join("*" if index == 1 else part for index, part in enumerate(parts))
+    operation = ROUTES.get((method, shape)) if all(parts) else None
+    if operation is None:
+        raise StripeError(404, f"Unrecognized request URL ({method}: /v1/{'/'.join(parts)[:200]}). Please see "
+                          "https://stripe.com/docs or we can help at https://support.stripe.com/.")
+    return operation, parts[1:2]
+
+
+@dataclass
+class StripeApi:
+    """One simulated account's Stripe API. Answers to keyed POSTs are kept in the account (`KeptAnswers`)."""
+
+    account: Account
+    model: Stripe
+
+    # ---------------------------------------------------------------- dispatch
+
+    def handle(self, request: Request, idempotency_key: str | None = None) -> Answer:
+        operation, ids = route(request.method, request.parts)
+        key = idempotency_key if idempotency_key and request.method == "POST" else None
+        keeping: tuple[KeptAnswers, str, bytes] | None = None  # only keyed requests pay for a digest
+        if key is not None:
+            kept: KeptAnswers = self.account.api_state.setdefault("kept_answers", KeptAnswers())
+            fingerprint = hashlib.sha256(orjson.dumps([request.method, request.parts, request.params],
+                                                      option=orjson.OPT_SORT_KEYS)).digest()
+            seen = kept.find(key, request.now)
+            if seen is not None:
+                if seen.fingerprint != fingerprint:
+                    raise StripeError(400, "Keys for idempotent requests can only be used with the same parameters "
+                                      "they were first used with.", "idempotency_key_in_use", kind="idempotency_error")
+                return Answer(seen.status, seen.body, replayed=True)
+            keeping = kept, key, fingerprint
+        stripe_params.check(operation, request.params)
+        try:
+            status, body = 200, orjson.dumps(HANDLERS[operation](self, request, *ids))
+        except StripeError as error:
+            if error.status not in KEPT_STATUSES:
+                raise
+            status, body = error.status, orjson.dumps(error.body())
+        if keeping is not None:
+            kept, key, fingerprint = keeping
+            kept.keep(key, Kept(fingerprint, status, body, request.now))
+        return Answer(status, body)
+
+    # ---------------------------------------------------------------- reading
+
+    def _object(self, collection: str, object_id: str) -> UpstreamObject:
+        obj = self.account.get(collection, object_id)
+        if obj is None or (obj.deleted and collection != "customer"):
+            raise missing(collection, object_id)
+        return obj
+
+    def _live_customer(self, customer_id: str) -> UpstreamObject:
+        """A customer that can still pay: a deleted one is missing, as on Stripe."""
+        customer = self._object("customer", customer_id)
+        if customer.deleted:
+            raise missing("customer", customer_id)
+        return customer
+
+    def _visible(self, collection: str, object_id: str) -> dict:
+        """An object as `GET /v1/<type>/<id>` answers it (a deleted customer as Stripe's stub)."""
+        obj = self._object(collection, object_id)
+        return self.model.stub(obj) if obj.deleted else obj.data
+
+    def _expanded(self, data: dict, params: dict, prefix: str = "") -> dict:
+        """`data` as JSON-ready, with the fields named by `expand[]` (one level) replaced by their objects."""
+        wanted = params.get("expand", [])
+        out = fresh(data)
+        collection = data.get("object", "")
+        for path in wanted:
+            name = path.removeprefix(prefix) if prefix and path.startswith(prefix) else (None if prefix else path)
+            if name is None:
+                continue
+            expandable = EXPANDABLE.get(collection, {})
+            if name not in expandable or "." in name:
+                raise StripeError(400, f"This property cannot be expanded ({path}).", "parameter_invalid_string",
+                                  "expand")
+            target, value = expandable[name], out.get(name)
+            if target is not None and isinstance(value, str):
+                found = self.account.get(target, value)
+                out[name] = fresh(self.model.stub(found) if found and found.deleted else found.data) if found else value
+        if collection == "charge" and "refunds" in wanted:
+            out["refunds"] = {"object": "list", "data": [], "has_more": False, "url": f"/v1/charges/{out['id']}/refunds"}
+        return out
+
+    def _list(self, collection: str, request: Request) -> dict:
+        """Newest first, walking the collection from its newest object (creation order is `created` order) and
+        stopping once the page is full: a page costs what it shows, not what the account holds."""
+        params = request.params
+        limit = _integer(params, "limit") or LIST_LIMIT
+        filters = self._filters(collection, params)
+        after, before = _string(params, "starting_after"), _string(params, "ending_before")
+        if after is not None and before is not None:
+            raise StripeError(400, "You may only specify one of these parameters: ending_before, starting_after.",
+                              "parameter_invalid_string", "ending_before")
+        ids = self.account.order.get(collection, [])
+        cursor = after if after is not None else before
+        if cursor is not None:
+            obj = self.account.get(collection, cursor)
+            if obj is None or obj.deleted:
+                raise missing(collection, cursor)
+        if after is not None:
+            positions: range = range(ids.index(after) - 1, -1, -1)  # older than the cursor
+        elif before is not None:
+            positions = range(ids.index(before) + 1, len(ids))  # newer than the cursor, nearest first
+        else:
+            positions = range(len(ids) - 1, -1, -1)
+        found = []
+        for position in positions:
+            obj = self.account.objects[(collection, ids[position])]
+            if not obj.deleted and all(f(obj.data) for f in filters):
+                found.append(obj.data)
+                if len(found) > limit:
+                    break
+        has_more, page = len(found) > limit, found[:limit]
+        if before is not None:
+            page.reverse()
+        return {"object": "list", "data": [self._expanded(item, params, "data.") for item in page],
+                "has_more": has_more, "url": f"/v1/{PATH_OF[collection]}"}
+
+    def _filters(self, collection: str, params: dict) -> list[Callable[[dict], bool]]:
+        filters: list[Callable[[dict], bool]] = []
+        created = params.get("created")
+        if isinstance(created, dict):
+            for op in ("gt", "gte", "lt", "lte"):
+                if op in created:
+                    filters.append(_created(op, _integer(created, op) or 0))
+        elif created is not None:
+            moment = _integer(params, "created")
+            filters.append(lambda d: d["created"] == moment)
+        for key in ("customer", "product", "subscription", "payment_intent", "email", "price"):
+            value = params.get(key)
+            if value is None:
+                continue
+            filters.append(_priced(value) if key == "price" else _field_is(key, value))
+        if "active" in params:
+            wanted = _boolean(params, "active")
+            filters.append(lambda d: d.get("active") == wanted)
+        status = params.get("status")
+        if collection == "subscription" and status != "all":
+            filters.append((lambda d: d["status"] == status) if status else (lambda d: d["status"] != "canceled"))
+        elif status is not None and collection in ("invoice", "payment_intent"):
+            filters.append(lambda d: d["status"] == status)
+        return filters
+
+    # ---------------------------------------------------------------- events
+
+    def _events(self, request: Request) -> dict:
+        """Newest first, filtered by `type` (`customer.*` wildcards), `types[]` and `created`; the page's cost
+        follows its `limit`, not the number of events kept."""
+        params, events = request.params, self.account.events
+        limit = _integer(params, "limit") or LIST_LIMIT
+        kinds = [params["type"]] if "type" in params else params.get("types") or []
+        created = self._filters("event", params)
+
+        def wanted(event: ProviderEvent) -> bool:
+            return (not kinds or any(event.type == k or (k.endswith(".*") and event.type.startswith(k[:-1]))
+                                     for k in kinds)) and all(f({"created": seconds(event.time)}) for f in created)
+
+        after, before = _string(params, "starting_after"), _string(params, "ending_before")
+        for named in (after, before):
+            if named is not None and events.find(named) is None:
+                raise missing("event", named)
+        found = list(itertools.islice(events.walk(older_than=after, newer_than=before, wanted=wanted), limit + 1))
+        page = found[:limit]
+        if before is not None:
+            page.reverse()
+        return {"object": "list", "data": [orjson.Fragment(e.payload) for e in page], "has_more": len(found) > limit,
+                "url": "/v1/events"}
+
+    def _event(self, event_id: str) -> orjson.Fragment:
+        event = self.account.events.find(event_id)
+        if event is None:
+            raise missing("event", event_id)
+        return orjson.Fragment(event.payload)
+
+    # ---------------------------------------------------------------- writing
+
+    def _write(self, action: Callable[[], Any]) -> Any:
+        try:
+            return action()
+        except Invalid as exc:
+            raise _invalid(exc) from None
+
+    def _create_customer(self, request: Request) -> dict:
+        data = _typed(request.params, CUSTOMER_FIELDS)
+        change = self._write(lambda: self.model.insert(self.account, "customer", data, request.now))
+        return self._expanded(self.account.objects[("customer", change.id)].data, request.params)
+
+    def _create_product(self, request: Request) -> dict:
+        data = _typed(request.params, PRODUCT_FIELDS | {"id"})
+        _string(request.params, "name", required=True)
+        if "id" in data:
+            if self.account.get("product", data["id"]) is not None:
+                raise StripeError(400, f"Product already exists: {data['id']}", "resource_already_exists", "id")
+        change = self._write(lambda: self._product_with_id(data, request.now))
+        return self._expanded(self.account.objects[("product", change.id)].data, request.params)
+
+    def _product_with_id(self, data: dict, now: int) -> Any:
+        chosen = data.pop("id", None)
+        change = self.model.insert(self.account, "product", data, now)
+        if chosen is not None:  # Stripe lets a product be created with an id of the caller's choice
+            obj = self.account.objects.pop(("product", change.id))
+            order = self.account.order["product"]
+            order[order.index(change.id)] = chosen
+            obj.id, obj.data["id"] = chosen, chosen
+            self.account.objects[("product", chosen)] = obj
+            change.id = change.snapshot.id = change.snapshot.data["id"] = chosen
+        return change
+
+    def _update(self, collection: str, object_id: str, request: Request) -> dict:
+        obj = self._object(collection, object_id)
+        if obj.deleted:
+            raise missing(collection, object_id)
+        params = request.params
+        if collection in ("customer", "product"):
+            data = _typed(params, CUSTOMER_FIELDS if collection == "customer" else PRODUCT_FIELDS)
+            if "metadata" in data and data["metadata"]:
+                data["metadata"] = _merged_metadata(obj.data["metadata"], data["metadata"])
+            self._write(lambda: self.model.update(self.account, collection, object_id, data, request.now))
+            return self._expanded(obj.data, params)
+        allowed = {"price": {"active", "metadata", "nickname"}, "subscription": {"metadata", "cancel_at_period_end",
+                                                                                  "description"},
+                   "invoice": {"metadata", "description"}, "payment_intent": {"metadata", "description"},
+                   "charge": {"metadata", "description"}}[collection]
+        data = _typed(params, allowed)
+        if "metadata" in data:
+            data["metadata"] = _merged_metadata(obj.data.get("metadata") or {}, data["metadata"]) \
+                if data["metadata"] else {}
+        if collection == "subscription" and "cancel_at_period_end" in data:
+            if obj.data["status"] == "canceled":
+                raise StripeError(400, "A canceled subscription can only update its cancellation_details and "
+                                  "metadata.", "resource_missing", "cancel_at_period_end")
+            wanted = bool(data["cancel_at_period_end"])
+            data.update(cancel_at=obj.data["current_period_end"] if wanted else None,
+                        canceled_at=seconds(request.now) if wanted else None)
+        obj.data.update(data)
+        self.account.record(obj, "update", request.now)
+        return self._expanded(obj.data, params)
+
+    def _delete_customer(self, request: Request, object_id: str) -> dict:
+        customer = self._live_customer(object_id)
+        self.model.delete(self.account, "customer", object_id, request.now)
+        return self.model.stub(customer)
+
+    def _delete_product(self, request: Request, object_id: str) -> dict:
+        self._object("product", object_id)
+        if any(self.account.objects[("price", pid)].data["product"] == object_id
+               for pid in self.account.order.get("price", ())):
+            raise StripeError(400, "This product cannot be deleted because it has one or more user-created prices.",
+                              None, None)
+        self.model.delete(self.account, "product", object_id, request.now)
+        return self.model.stub(self.account.objects[("product", object_id)])
+
+    def _create_price(self, request: Request) -> dict:
+        params = request.params
+        product = self._object("product", _string(params, "product", required=True) or "")
+        if product.deleted:
+            raise missing("product", product.id)
+        amount = _integer(params, "unit_amount")
+        if amount is None:
+            raise StripeError(400, "Missing required param: unit_amount.", "parameter_missing", "unit_amount")
+        currency = (_string(params, "currency", required=True) or "").lower()
+        interval = (params.get("recurring") or {}).get("interval")  # month or year, by the document's enum
+        if interval is None:
+            raise StripeError(400, "Missing required param: recurring[interval] (the emulator serves recurring "
+                              "prices: month or year).", "parameter_missing", "recurring[interval]")
+        price = self.model._base(self.account, "price", request.now)
+        price.update(product=product.id, unit_amount=amount, unit_amount_decimal=str(amount), currency=currency,
+                     active=True, nickname=_string(params, "nickname"),
+                     metadata=params.get("metadata") or {},
+                     recurring={"aggregate_usage": None, "interval": interval, "interval_count": 1,
+                                "usage_type": "licensed"})
+        created = self.model._new(self.account, price, request.now, log=True)
+        if product.data["default_price"] is None:
+            product.data.update(default_price=created.id, updated=seconds(request.now))
+            self.account.record(product, "update", request.now)
+        return self._expanded(created.data, params)
+
+    def _create_subscription(self, request: Request) -> dict:
+        params = request.params
+        customer = self._live_customer(_string(params, "customer", required=True) or "")
+        items = params.get("items")
+        if not isinstance(items, list) or len(items) != 1 or not isinstance(items[0], dict):
+            raise StripeError(400, "Missing required param: items (the emulator serves one item per subscription).",
+                              "parameter_missing", "items")
+        price = self._object("price", _string(items[0], "price", required=True) or "")
+        if not price.data["active"]:
+            raise StripeError(400, "The price specified is inactive. This field only accepts active prices.",
+                              None, "items[0][price]")
+        quantity = _integer(items[0], "quantity")
+        trial = _integer(params, "trial_period_days")
+        subscription = self.model._subscribe(self.account, customer, price, request.now, log=True,
+                                             trial_days=trial or 0, quantity=quantity or 1, decline=False)
+        if "metadata" in params:
+            subscription.data["metadata"] = params["metadata"] or {}
+            self.account.record(subscription, "update", request.now)
+        return self._expanded(subscription.data, params)
+
+    def _delete_subscription(self, request: Request, object_id: str) -> dict:
+        subscription = self._object("subscription", object_id)
+        if subscription.data["status"] == "canceled":
+            raise StripeError(404, f"No such subscription: '{object_id}'", "resource_missing", "id")
+        self.model._end(self.account, subscription, request.now, log=True, reason="cancellation_requested")
+        return self._expanded(subscription.data, request.params)
+
+    def _open_invoice(self, object_id: str, action: str) -> UpstreamObject:
+        invoice = self._object("invoice", object_id)
+        if invoice.data["status"] != "open":
+            raise StripeError(400, f"You can only {action} an open invoice; this one is {invoice.data['status']}.")
+        return invoice
+
+    def _create_invoice(self, request: Request) -> dict:
+        """A draft invoice for a customer: in this API version it takes no pending invoice items, so it has no
+        lines; finalizing it (for 0) marks it paid, as Stripe does. Subscriptions make their own invoices."""
+        params = request.params
+        customer = self._live_customer(_string(params, "customer", required=True) or "")
+        invoice, c, at = self.model._base(self.account, "invoice", request.now), customer.data, seconds(request.now)
+        invoice.update(
+            customer=customer.id, subscription=None, billing_reason="manual", customer_email=c["email"],
+            customer_name=c["name"], customer_phone=c["phone"], customer_address=fresh(c["address"]),
+            amount_due=0, amount_paid=0, amount_remaining=0, subtotal=0, subtotal_excluding_tax=0, total=0,
+            total_excluding_tax=0, status="draft", paid=False, attempted=False, attempt_count=0, number=None,
+            period_start=at, period_end=at, auto_advance=False, due_date=None, effective_at=None,
+            webhooks_delivered_at=None, next_payment_attempt=None, charge=None, payment_intent=None,
+            hosted_invoice_url=None, invoice_pdf=None, description=_string(params, "description"),
+            metadata=params.get("metadata") or {}, subscription_details={"metadata": None},
+            status_transitions={"finalized_at": None, "marked_uncollectible_at": None, "paid_at": None,
+                                "voided_at": None},
+            lines={"data": [], "has_more": False, "object": "list", "url": f"/v1/invoices/{invoice['id']}/lines"})
+        created = self.model._new(self.account, invoice, request.now, log=True)
+        return self._expanded(created.data, params)
+
+    def _finalize_invoice(self, request: Request, object_id: str) -> dict:
+        """A draft becomes open, numbered from the customer's prefix; one for 0 is paid at once."""
+        invoice = self._object("invoice", object_id)
+        data = invoice.data
+        if data["status"] != "draft":
+            raise StripeError(400, f"This invoice is already finalized ({data['status']}).")
+        customer = self.account.objects[("customer", data["customer"])]
+        sequence = customer.data["next_invoice_sequence"]
+        customer.data["next_invoice_sequence"] = sequence + 1
+        self.account.record(customer, "update", request.now)
+        at, secret = seconds(request.now), hashlib.sha256(invoice.id.encode()).hexdigest()[:24]
+        data.update(status="open", number=f"{customer.data['invoice_prefix']}-{sequence:04d}", effective_at=at,
+                    hosted_invoice_url=f"https://invoice.stripe.com/i/acct_1Emulator/test_{secret}",
+                    invoice_pdf=f"https://pay.stripe.com/invoice/acct_1Emulator/test_{secret}/pdf?s=ap")
+        data["status_transitions"]["finalized_at"] = at
+        if data["amount_due"] == 0:
+            data.update(status="paid", paid=True)
+            data["status_transitions"]["paid_at"] = at
+        self.account.record(invoice, "update", request.now)
+        return self._expanded(data, request.params)
+
+    def _delete_invoice(self, request: Request, object_id: str) -> dict:
+        invoice = self._object("invoice", object_id)
+        if invoice.data["status"] != "draft":
+            raise StripeError(400, "You can only delete draft invoices; void a finalized one instead.")
+        invoice.deleted = True
+        self.account.record(invoice, "delete", request.now)
+        return {"id": invoice.id, "object": "invoice", "deleted": True}
+
+    def _create_charge(self, request: Request) -> dict:
+        """A charge made directly (not through a payment intent): the customer's card, or a test card token."""
+        params = request.params
+        amount, currency = _payment(params)
+        customer_id, source = _string(params, "customer"), _string(params, "source")
+        customer = self._live_customer(customer_id) if customer_id else None
+        if customer is None and source is None:
+            raise StripeError(400, "Must provide source or customer.", "parameter_missing", "source")
+        method, decline = self._method(source, customer, request.now)
+        intent = {"id": None, "amount": amount, "customer": customer_id, "invoice": None,
+                  "description": _string(params, "description")}
+        created = self._charged(intent, customer, method, decline, request.now, currency=currency,
+                                metadata=params.get("metadata") or {})
+        if decline is not None:
+            code, message = decline
+            raise StripeError(402, message, "card_declined", kind="card_error", decline_code=code, charge=created.id)
+        return self._expanded(created.data, params)
+
+    def _pay_invoice(self, request: Request, object_id: str) -> dict:
+        invoice = self._open_invoice(object_id, "pay")
+        self.model._attempt(self.account, invoice, request.now, log=True, decline=False)
+        return self._expanded(invoice.data, request.params)
+
+    def _void_invoice(self, request: Request, object_id: str) -> dict:
+        invoice = self._open_invoice(object_id, "void")
+        self.model._void(self.account, invoice, request.now)
+        return self._expanded(invoice.data, request.params)
+
+    def _confirm_payment_intent(self, request: Request, object_id: str) -> dict:
+        intent = self._object("payment_intent", object_id)
+        if intent.data["status"] not in ("requires_payment_method", "requires_confirmation"):
+            raise StripeError(400, f"This PaymentIntent's status is {intent.data['status']}; it cannot be confirmed.",
+                              "payment_intent_unexpected_state", None)
+        named = _string(request.params, "payment_method")
+        invoice = self.account.get("invoice", intent.data["invoice"]) if intent.data.get("invoice") else None
+        if invoice is not None and invoice.data["status"] == "open":
+            self.model._attempt(self.account, invoice, request.now, log=True, decline=named in DECLINING)
+            error = intent.data["last_payment_error"]
+            if intent.data["status"] != "succeeded" and error:
+                raise StripeError(402, error["message"], "card_declined", kind="card_error",
+                                  decline_code=error["decline_code"], charge=error["charge"],
+                                  payment_intent=fresh(intent.data))
+        else:
+            if named is not None:
+                intent.data["payment_method"] = named
+            self._charge_intent(intent, request.now)
+        return self._expanded(intent.data, request.params)
+
+    def _method(self, named: str | None, customer: UpstreamObject | None, now: int) -> tuple[str, tuple | None]:
+        """The payment method to charge, and the decline it brings: Stripe's test names (`pm_card_visa`,
+        `tok_chargeDeclined`, ...) become a new card of the account, as on Stripe; a card of the account's own
+        is used as it is; none is the customer's default card."""
+        if named is None:
+            if customer is None:
+                raise StripeError(400, "You must provide a payment_method, source or customer.", "parameter_missing",
+                                  "payment_method")
+            return self.model._current_card(self.account, customer, now, log=True), None
+        ours = named.startswith("pm_1") and len(named) > 10 and named[4:10].isalnum()
+        return (named if ours else self.model._payment_method(self.account, now)), DECLINING.get(named)
+
+    def _charged(self, intent: dict, customer: UpstreamObject | None, method: str, decline: tuple | None,
+                 now: int, **fields: Any) -> UpstreamObject:
+        """A charge for `intent` (a payment intent's data, or a direct charge's terms), declined if `decline`;
+        `fields` set before it is stored, so its first version (the one syncs read) has them."""
+        holder = customer.data if customer else {"address": None, "email": None, "name": None, "phone": None}
+        charge = self.model._charge(self.account, intent, holder, method, now, declined=decline is not None)
+        charge.update(fields)
+        if decline is not None:
+            code, message = decline
+            charge.update(failure_code="card_declined", failure_message=message)
+            charge["outcome"].update(reason=code, type="issuer_declined")
+        return self.model._new(self.account, charge, now, log=True)
+
+    def _charge_intent(self, intent: UpstreamObject, now: int) -> None:
+        customer = self.account.get("customer", intent.data["customer"]) if intent.data.get("customer") else None
+        method, decline = self._method(intent.data.get("payment_method"), customer, now)
+        created = self._charged(intent.data, customer, method, decline, now)
+        intent.data.update(latest_charge=created.id, payment_method=method)
+        if decline is None:
+            intent.data.update(status="succeeded", amount_received=intent.data["amount"], last_payment_error=None)
+            self.account.record(intent, "update", now)
+            return
+        code, message = decline
+        intent.data.update(status="requires_payment_method", last_payment_error={
+            "charge": created.id, "code": "card_declined", "decline_code": code, "message": message,
+            "doc_url": "https://stripe.com/docs/error-codes/card-declined", "type": "card_error"})
+        self.account.record(intent, "update", now)
+        raise StripeError(402, message, "card_declined", kind="card_error", decline_code=code, charge=created.id,
+                          payment_intent=fresh(intent.data))
+
+    def _cancel_payment_intent(self, request: Request, object_id: str) -> dict:
+        intent = self._object("payment_intent", object_id)
+        if intent.data["status"] in ("succeeded", "canceled"):
+            raise StripeError(400, f"You cannot cancel this PaymentIntent because it has a status of "
+                              f"{intent.data['status']}.", "payment_intent_unexpected_state", None)
+        if intent.data.get("invoice"):
+            raise StripeError(400, "You cannot cancel this PaymentIntent because it was created by an invoice; void "
+                              "the invoice instead.", "payment_intent_unexpected_state", None)
+        intent.data.update(status="canceled", canceled_at=seconds(request.now),
+                           cancellation_reason=_string(request.params, "cancellation_reason") or "requested_by_customer")
+        self.account.record(intent, "update", request.now)
+        return self._expanded(intent.data, request.params)
+
+    def _create_payment_intent(self, request: Request) -> dict:
+        params = request.params
+        amount, currency = _payment(params)
+        customer_id = _string(params, "customer")
+        if customer_id is not None:
+            self._live_customer(customer_id)
+        intent = self.model._base(self.account, "payment_intent", request.now)
+        named = _string(params, "payment_method")
+        intent.update(amount=amount, currency=currency, customer=customer_id, invoice=None, canceled_at=None,
+                      description=_string(params, "description"), payment_method=named,
+                      client_secret=f"{intent['id']}_secret_{hashlib.sha256(intent['id'].encode()).hexdigest()[:25]}",
+                      latest_charge=None, amount_received=0, last_payment_error=None,
+                      metadata=params.get("metadata") or {},
+                      status="requires_payment_method" if not params.get("payment_method") else "requires_confirmation")
+        created = self.model._new(self.account, intent, request.now, log=True)
+        if _boolean(params, "confirm"):
+            self._charge_intent(created, request.now)
+        return self._expanded(created.data, params)
+
+
+def _payment(params: dict) -> tuple[int, str]:
+    """A payment's `amount` (Stripe's minimum is 50 of the currency's smallest unit) and `currency`."""
+    amount = _integer(params, "amount")
+    if amount is None:
+        raise StripeError(400, "Missing required param: amount.", "parameter_missing", "amount")
+    return amount, (_string(params, "currency", required=True) or "").lower()
+
+
+def _created(op: str, bound: int) -> Callable[[dict], bool]:
+    compare = {"gt": int.__gt__, "gte": int.__ge__, "lt": int.__lt__, "lte": int.__le__}[op]
+    return lambda data: compare(data["created"], bound)
+
+
+def _field_is(key: str, value: Any) -> Callable[[dict], bool]:
+    return lambda data: data.get(key) == value
+
+
+def _priced(price_id: Any) -> Callable[[dict], bool]:
+    return lambda data: data["items"]["data"][0]["price"]["id"] == price_id
+
+
+def _merged_metadata(current: dict, changes: dict) -> dict:
+    """Stripe merges metadata keys; an empty value removes its key."""
+    merged = {**current, **changes}
+    return {k: v for k, v in merged.items() if v != ""}
+
+
+
+def _handlers() -> dict[str, Callable[..., Any]]:
+    """Each operation's handler as a function of (api, request, *ids): a table without references back to an
+    instance, so no per-request API object forms a reference cycle."""
+    def lister(collection: str) -> Callable[..., dict]:
+        return lambda api, request: api._list(collection, request)
+
+    def getter(collection: str) -> Callable[..., dict]:
+        return lambda api, request, object_id: api._expanded(api._visible(collection, object_id), request.params)
+
+    def updater(collection: str) -> Callable[..., dict]:
+        return lambda api, request, object_id: api._update(collection, object_id, request)
+
+    handlers: dict[str, Callable[..., Any]] = {
+        "stripeCreateCustomer": StripeApi._create_customer, "stripeDeleteCustomer": StripeApi._delete_customer,
+        "stripeCreateProduct": StripeApi._create_product, "stripeDeleteProduct": StripeApi._delete_product,
+        "stripeCreatePrice": StripeApi._create_price, "stripeCreateSubscription": StripeApi._create_subscription,
+        "stripeCancelSubscription": StripeApi._delete_subscription, "stripeCreateInvoice": StripeApi._create_invoice,
+        "stripeDeleteInvoice": StripeApi._delete_invoice, "stripeFinalizeInvoice": StripeApi._finalize_invoice,
+        "stripePayInvoice": StripeApi._pay_invoice, "stripeVoidInvoice": StripeApi._void_invoice,
+        "stripeCreatePaymentIntent": StripeApi._create_payment_intent,
+        "stripeConfirmPaymentIntent": StripeApi._confirm_payment_intent,
+        "stripeCancelPaymentIntent": StripeApi._cancel_payment_intent, "stripeCreateCharge": StripeApi._create_charge,
+        "stripeListEvents": StripeApi._events, "stripeGetEvent": lambda api, request, event_id: api._event(event_id)}
+    for path, collection in PATHS.items():
+        plural = "".join(word.title() for word in path.split("_"))
+        handlers[f"stripeList{plural}"] = lister(collection)
+        handlers[f"stripeGet{plural[:-1]}"] = getter(collection)
+        if f"stripeUpdate{plural[:-1]}" in ROUTES.values():
+            handlers[f"stripeUpdate{plural[:-1]}"] = updater(collection)
+    return handlers
+
+
+HANDLERS = _handlers()

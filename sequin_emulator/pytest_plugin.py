@@ -1,0 +1,76 @@
+"""pytest plugin (entry point `pytest11`): an emulator for the session, and an isolated tenant per test.
+
+Fixtures:
+- `sequin_emulator`: the session's emulator base URL. Started on a free loopback port in a child process (or
+  in a thread with `--sequin-inprocess`), or an already running one with `--sequin-url`. Under pytest-xdist
+  every worker starts its own.
+- `sequin`: an `sequin_emulator.testing.TenantClient` with a fresh token, so tests never see each other's data.
+
+Options: `--sequin-url URL`, `--sequin-inprocess`, and the ini setting `sequin_emulator_args` for extra
+`serve` arguments (default `--clock manual --changes-per-hour 0`: time moves only when a test says so).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from sequin_emulator.launcher import HOST, free_port, running_emulator, wait_healthy
+from sequin_emulator.testing import TenantClient
+
+DEFAULT_ARGS = ["--clock", "manual", "--changes-per-hour", "0"]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("sequin-emulator")
+    group.addoption("--sequin-url", help="use this running emulator instead of starting one")
+    group.addoption("--sequin-inprocess", action="store_true",
+                    help="serve the session emulator from a thread of the test process (quicker to start)")
+    parser.addini("sequin_emulator_args", type="args", default=DEFAULT_ARGS,
+                  help="arguments for `sequin-emulator serve` of the session emulator")
+
+
+@contextlib.contextmanager
+def _in_thread(args: list[str]) -> Iterator[str]:
+    import uvicorn
+
+    from sequin_emulator.api.app import create_app
+    from sequin_emulator.cli import build_parser, config_from
+
+    port = free_port()
+    config = config_from(build_parser().parse_args(["serve", "--port", str(port), *args]))
+    server = uvicorn.Server(uvicorn.Config(create_app(config), host=HOST, port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f"http://{HOST}:{port}"
+    try:
+        wait_healthy(url)
+        yield url
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def sequin_emulator(request: pytest.FixtureRequest) -> Iterator[str]:
+    config = request.config
+    if config.getoption("sequin_url"):
+        yield config.getoption("sequin_url")
+        return
+    args = list(config.getini("sequin_emulator_args"))
+    with (_in_thread(args) if config.getoption("sequin_inprocess") else running_emulator(*args)) as url:
+        yield url
+
+
+@pytest.fixture
+def sequin(sequin_emulator: str) -> Iterator[TenantClient]:
+    tenant = TenantClient(sequin_emulator)
+    try:
+        yield tenant
+    finally:
+        with contextlib.suppress(Exception):
+            tenant.reset()
+        tenant.close()
