@@ -128,7 +128,7 @@ def management(seconds: float) -> None:
 # ------------------------------------------------------------------ 3. consume throughput
 
 def _customer(i: int) -> dict:
-    from sequin_emulator.providers.stripe import templates
+    from sequin_emulator.providers.stripe.model import templates
 
     record = copy.deepcopy(templates()["customer"])
     record.update(id=f"cus_{i:014d}", email=f"customer{i}@example.com", name=f"Customer {i}")
@@ -181,7 +181,7 @@ def generation(records: int) -> None:
     from sequin_emulator.domain.inputs import NewStream, NewSync
     from sequin_emulator.domain.tenant import ClockStart, Tenants
     from sequin_emulator.domain.upstream import AccountSettings
-    from sequin_emulator.providers.stripe import Stripe
+    from sequin_emulator.providers.stripe.model import Stripe
     from sequin_emulator.spec.inputs import parse
 
     per_collection = records // len(Stripe.collections)
@@ -215,7 +215,7 @@ from sequin_emulator.domain import streams, syncs
 from sequin_emulator.domain.inputs import NewStream, NewSync
 from sequin_emulator.domain.tenant import ClockStart, Tenants
 from sequin_emulator.domain.upstream import AccountSettings
-from sequin_emulator.providers.stripe import templates
+from sequin_emulator.providers.stripe.model import templates
 from sequin_emulator.spec.inputs import parse
 
 def rss():

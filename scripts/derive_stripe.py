@@ -5,8 +5,8 @@
                                                     # (spec3.yaml, fixtures3.json, LICENSE) at API 2023-08-16
 
 Writes (all MIT, Stripe's license copied beside them):
-- sequin_emulator/providers/data/stripe/fixtures.json: the sample objects the generators start from;
-- sequin_emulator/providers/data/stripe/collections.json: each simulated collection's default fields and types;
+- sequin_emulator/providers/stripe/data/fixtures.json: the sample objects the generators start from;
+- sequin_emulator/providers/stripe/data/collections.json: each simulated collection's default fields and types;
 - tests/data/stripe/spec-subset.json: the component schemas our records use (API version 2023-08-16),
   with expandable references cut to their unexpanded (id string) form, since the records never expand;
 - tests/data/stripe/served-operations.json: Stripe's own description of the operations the emulator's Stripe API
@@ -104,11 +104,11 @@ def prose_free(node):
 def served_operations(spec: dict) -> dict:
     """Stripe's spec cut to the operations the emulator serves, with the schemas they reach."""
     sys.path.insert(0, str(ROOT))
-    from sequin_emulator.providers.stripe_api import ROUTES
+    from sequin_emulator.providers.document import paths_of
 
     paths: dict = {}
-    for method, shape in ROUTES:
-        ours = "/v1/" + shape.replace("*", "x")
+    for method, ours in [(method, documented.template.replace("{id}", "x")) for documented in paths_of("stripe")
+                         for method in documented.methods]:
         matching = [path for path in spec["paths"]
                     if re.fullmatch(re.sub(r"\\\{\w+\\\}", "[^/]+", re.escape(path)), ours)]
         path = min(matching, key=lambda p: p.count("{"))  # a concrete path wins over a template
@@ -138,7 +138,7 @@ def main() -> None:
     fixtures = json.loads((args.source / "fixtures3.json").read_text())["resources"]
     schemas = spec["components"]["schemas"]
 
-    data_dir, test_dir = ROOT / "sequin_emulator/providers/data/stripe", ROOT / "tests/data/stripe"
+    data_dir, test_dir = ROOT / "sequin_emulator/providers/stripe/data", ROOT / "tests/data/stripe"
     for folder in (data_dir, test_dir):
         folder.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(args.source / "LICENSE", folder / "LICENSE")

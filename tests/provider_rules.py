@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 
 from sequin_emulator.domain.clock import MICROS
 from sequin_emulator.domain.upstream import Account
-from sequin_emulator.providers.hubspot import CLOSED, PLURAL, PROPERTY_TYPES, SINGULAR, _parsed_datetime
-from sequin_emulator.providers.stripe import TRIAL_DAYS, add_interval, card
+from sequin_emulator.providers.hubspot.model import CLOSED, PLURAL, PROPERTY_TYPES, SINGULAR, _parsed_datetime
+from sequin_emulator.providers.stripe.model import TRIAL_DAYS, add_interval, card
 
 SAMPLE_TIME = 1234567890  # the timestamp in Stripe's sample objects: never left in a generated one
 US_STATES = {"AL", "AK", "AZ", "AR", "CA", "CO", "CT", "DE", "DC", "FL", "GA", "HI", "ID", "IL", "IN", "IA", "KS", "KY",

@@ -16,7 +16,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 
 SUBSET = Path(__file__).resolve().parent / "data" / "stripe" / "spec-subset.json"
-FIXTURES = Path(__file__).resolve().parent.parent / "sequin_emulator" / "providers" / "data" / "stripe" / "fixtures.json"
+FIXTURES = Path(__file__).resolve().parent.parent / "sequin_emulator" / "providers" / "stripe" / "data" / "fixtures.json"
 
 
 def _normalize(node, strict: bool):

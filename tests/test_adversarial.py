@@ -362,7 +362,7 @@ def test_bad_command_line_values_are_usage_errors(arguments):
 # ------------------------------------------------------------------ a bug in the engine stays in its tenant
 
 def test_an_engine_failure_is_logged_and_contained_to_its_tenant(api, other, monkeypatch, caplog):
-    from sequin_emulator.providers.stripe import Stripe
+    from sequin_emulator.providers.stripe.model import Stripe
 
     broken_sync = api.sync(api.stream()["id"])
     healthy_sync = other.sync(other.stream()["id"])

@@ -102,12 +102,12 @@ def test_hostile_requests_get_the_providers_errors_not_500s(served):
 def test_every_stripe_route_takes_the_parameters_the_document_gives_it():
     """The router and the document name the same operations, and each operation's parameter rules come from the
     document (a POST's form body, a GET's query parameters)."""
-    from sequin_emulator.providers import stripe_params
     from sequin_emulator.providers.document import resolve
-    from sequin_emulator.providers.stripe_api import ROUTES
+    from sequin_emulator.providers.stripe import params as stripe_params
+    from sequin_emulator.providers.stripe.api import HANDLERS
 
     documented = {op["operationId"] for item in DOCUMENT["paths"].values() for method, op in item.items()
                   if method != "parameters" and op["operationId"].startswith("stripe")}
-    assert set(ROUTES.values()) == documented == set(stripe_params.schemas())
+    assert set(HANDLERS) == documented == set(stripe_params.schemas())
     assert "metadata" in resolve(stripe_params.schemas()["stripeCreateCustomer"])["properties"]
     assert "expand" in stripe_params.schemas()["stripeListCustomers"]["properties"]

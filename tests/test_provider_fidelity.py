@@ -11,11 +11,11 @@ import orjson
 import pytest
 from jsonschema import Draft202012Validator
 
+from sequin_emulator.domain.catalog import PLUGIN_OF
 from sequin_emulator.domain.timefmt import parse_timestamp
 from sequin_emulator.domain.upstream import Account, AccountSettings
-from sequin_emulator.providers import PROVIDERS
-from sequin_emulator.providers.hubspot import PROPERTIES, modified_property
-from sequin_emulator.providers.stripe import INCLUDABLE, Stripe
+from sequin_emulator.providers.hubspot.model import PROPERTIES, modified_property
+from sequin_emulator.providers.stripe.model import INCLUDABLE, Stripe
 from tests import stripe_schema
 
 NOW = 1_704_067_200_000_000  # 2024-01-01
@@ -25,7 +25,8 @@ HUBSPOT_SCHEMA = Path(__file__).resolve().parent / "data" / "hubspot" / "crm-v3.
 def account(provider: str, seed: int, records: int = 40, changes: int = 300) -> Account:
     """An account generated at NOW, then living `changes` of its own changes (one a minute), with whatever falls
     due meanwhile."""
-    acct = Account(PROVIDERS[provider], str(seed), AccountSettings(records_per_collection=records, changes_per_hour=60))
+    acct = Account(PLUGIN_OF[provider].model, str(seed),
+                   AccountSettings(records_per_collection=records, changes_per_hour=60))
     acct.rng = random.Random(seed)
     acct.provider.populate(acct, NOW)
     acct.schedule_next_change(NOW)
@@ -46,7 +47,7 @@ def test_the_shipped_fixtures_pass_the_validator():
         assert stripe_schema.errors(name, sample) == [], name
 
 
-@pytest.mark.parametrize("collection", PROVIDERS["stripe"].collections)
+@pytest.mark.parametrize("collection", PLUGIN_OF["stripe"].model.collections)
 def test_stripe_objects_validate_strictly_with_the_default_key_set(stripe_accounts, collection):
     seen = 0
     # the sample object's keys, less those 2023-08-16 returns only when expanded (a charge's `refunds`)

@@ -7,9 +7,9 @@ import random
 
 import pytest
 
+from sequin_emulator.domain.catalog import PLUGIN_OF
 from sequin_emulator.domain.errors import Invalid
 from sequin_emulator.domain.upstream import Account, AccountSettings
-from sequin_emulator.providers import PROVIDERS
 from tests.provider_rules import hubspot_violations, stripe_violations
 
 START = 1_704_067_200_000_000  # 2024-01-01
@@ -46,7 +46,7 @@ def _write(account: Account, rng: random.Random, now: int) -> None:
 def _live_a_week(provider: str, seed: int) -> tuple[Account, int]:
     """An account generated at START, living a week at 30 changes an hour, with a write from outside every 20
     steps; the checker runs on the generated history, every 500 steps and at the end. Returns it and its steps."""
-    account = Account(PROVIDERS[provider], f"rules-{seed}",
+    account = Account(PLUGIN_OF[provider].model, f"rules-{seed}",
                       AccountSettings(records_per_collection=30, history_days=120, changes_per_hour=30))
     account.rng, rng = random.Random(seed), random.Random(seed + 1000)
     account.provider.populate(account, START)
@@ -172,7 +172,7 @@ def test_archiving_a_company_removes_it_from_its_contacts_associations():
 
 def _live_a_week_short(provider: str) -> tuple[Account, int]:
     """A freshly generated account (its history only), for the write rules."""
-    account = Account(PROVIDERS[provider], "writes", AccountSettings(records_per_collection=20))
+    account = Account(PLUGIN_OF[provider].model, "writes", AccountSettings(records_per_collection=20))
     account.rng = random.Random(7)
     account.provider.populate(account, START)
     return account, 0

@@ -289,6 +289,7 @@ def create_app(config: ServerConfig | None = None, tenants: Tenants | None = Non
     unserved = [op.operation_id for op in operations() if op.operation_id not in handlers.HANDLERS]
     if unserved:
         raise RuntimeError(f"operations in the spec without a handler: {', '.join(unserved)}")
+    provider_api.check_handlers()
     by_path: dict[str, dict[str, Operation]] = defaultdict(dict)
     for op in operations():
         by_path[op.path][op.method] = op
@@ -304,10 +305,8 @@ def create_app(config: ServerConfig | None = None, tenants: Tenants | None = Non
                         methods=["GET"]))
     # every method reaches the provider's router, so an unserved one is answered in the provider's envelope
     every = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
-    routes.append(Route("/_providers/{org_id}/{credential_id}/stripe/v1/{rest:anything}", provider_api.stripe_endpoint,
-                        methods=every))
-    routes.append(Route("/_providers/{org_id}/{credential_id}/hubspot/crm/{rest:anything}", provider_api.hubspot_endpoint,
-                        methods=every))
+    routes.append(Route("/_providers/{org_id}/{credential_id}/{provider}/{rest:anything}",
+                        provider_api.provider_endpoint, methods=every))
     routes.append(Route("/_providers/{rest:anything}", provider_api.unknown_endpoint, methods=every))
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):

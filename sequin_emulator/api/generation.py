@@ -9,10 +9,10 @@ from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 
 from sequin_emulator.domain import accounts
+from sequin_emulator.domain.catalog import simulated
 from sequin_emulator.domain.inputs import UpstreamSettingsChanges
 from sequin_emulator.domain.models import Credential
 from sequin_emulator.domain.tenant import Tenant
-from sequin_emulator.providers import simulated
 
 
 async def account_ready(tenant: Tenant, credential: Credential,

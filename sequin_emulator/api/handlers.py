@@ -20,6 +20,7 @@ from sequin_emulator.api import problems, provider_api, views
 from sequin_emulator.api.generation import account_ready
 from sequin_emulator.domain import (
     accounts,
+    catalog,
     collections,
     consumers,
     credentials,
@@ -39,7 +40,6 @@ from sequin_emulator.domain.models import Sync
 from sequin_emulator.domain.store import metadata_matches
 from sequin_emulator.domain.tenant import Tenant, Tenants
 from sequin_emulator.domain.timefmt import advanced, format_micros, parse_clock_time
-from sequin_emulator.providers import PROVIDERS
 from sequin_emulator.spec.inputs import parse, with_defaults
 
 T = TypeVar("T")
@@ -527,7 +527,7 @@ def list_upstream_records(call: Call) -> Reply:
 async def get_upstream_account(call: Call) -> Reply:
     credential = call.tenant.credentials.get(call.params["credential_id"])
     await account_ready(call.tenant, credential, call.exclusive)
-    simulated = credential.provider in PROVIDERS
+    simulated = catalog.simulated(credential.provider) is not None
     settings = accounts.account_for(call.tenant, credential).settings.as_dict() if simulated else \
         call.tenant.account_defaults.as_dict()
     base = str(call.request.base_url).rstrip("/")

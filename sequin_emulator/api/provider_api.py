@@ -7,15 +7,17 @@
 
 This layer finds the account, checks the caller's key against the credential's own, applies the account's faults
 (`outage` → 500, `revoked` → 401, `throttle` → 429 with Retry-After, `error_rate` → that share of 500s), reads the
-provider's encoding and renders its envelope; `sequin_emulator.providers.stripe_api` / `hubspot_api` do the rest.
+provider's encoding and renders its envelope; `sequin_emulator.providers.stripe.api` / `hubspot_api` do the rest.
 """
 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import logging
 import random
+from typing import cast
 from urllib.parse import parse_qsl
 
 import orjson
@@ -23,18 +25,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from sequin_emulator.api.generation import account_ready
-from sequin_emulator.domain import accounts, engine
-from sequin_emulator.domain.catalog import STRIPE_KEY_FIELDS
+from sequin_emulator.domain import accounts, catalog, engine
 from sequin_emulator.domain.models import Credential
+from sequin_emulator.domain.plugins import ProviderPlugin
 from sequin_emulator.domain.tenant import Tenant, Tenants
 from sequin_emulator.domain.upstream import Account
-from sequin_emulator.providers import forms
-from sequin_emulator.providers.document import methods_of
-from sequin_emulator.providers.hubspot_api import Call, HubSpotApi, HubSpotError, correlation_id
-from sequin_emulator.providers.stripe import API_VERSION
-from sequin_emulator.providers.stripe_api import Request as StripeRequest
-from sequin_emulator.providers.stripe_api import StripeApi
-from sequin_emulator.providers.stripe_errors import StripeError
+from sequin_emulator.providers import document
+from sequin_emulator.providers.wire import Refusal, WireAnswer, WireApi, WireCall
 
 LOG = logging.getLogger("sequin_emulator.providers")
 BODY_LIMIT = 1 << 20
@@ -87,13 +84,13 @@ def _fault(account: Account, draw: str) -> tuple[int, str] | None:
 
 
 class _Served:
-    """What every provider request needs: its number (for ids that follow the call order), tenant, account."""
+    """What every provider request needs: its tag (for request ids that follow the call order), tenant, account."""
 
     def __init__(self, request: Request, provider: str) -> None:
         tenants: Tenants = request.app.state.tenants
         self.tenants, self.provider = tenants, provider
-        self.number = next(request.app.state.provider_requests)
-        self.tag = hashlib.sha256(f"{tenants.seed}|{self.number}".encode()).hexdigest()
+        number = next(request.app.state.provider_requests)
+        self.tag = hashlib.sha256(f"{tenants.seed}|{number}".encode()).hexdigest()
         self.found = _find(tenants, request.path_params["org_id"], request.path_params["credential_id"], provider)
 
     async def account(self, request: Request, expected: str | None) -> tuple[Tenant, Credential, Account] | str:
@@ -129,138 +126,96 @@ async def _body(request: Request) -> bytes:
     return b"".join(chunks)
 
 
-# ------------------------------------------------------------------ Stripe
-
-def _stripe_json(status: int, body: dict, served: _Served, headers: dict[str, str] | None = None) -> Response:
-    return Response(orjson.dumps(body), status_code=status, media_type="application/json",
-                    headers={"Request-Id": f"req_{served.tag[:14]}", "Stripe-Version": API_VERSION, **(headers or {})})
-
-
-def _unserved(request: Request, provider: str, below: str) -> tuple[int, str, dict[str, str]] | None:
-    """A path the provider document does not have (404), or a method it does not give the path (405, with
-    `Allow`), before anything else is looked at."""
-    methods = methods_of(provider, below + request.path_params["rest"])
-    if methods is None:
-        return 404, f"Unrecognized request URL ({request.method[:10]}: {below}{request.path_params['rest'][:200]}).", {}
-    allowed = (*methods, "HEAD") if "GET" in methods else methods
-    if request.method not in allowed:
-        return 405, f"The method {request.method[:10]} is not served for this path (it serves {', '.join(methods)}).", \
-            {"Allow": ", ".join(allowed)}
-    return None
+def check_handlers() -> None:
+    """Refuse to start when a provider's wire API lacks a handler for an operation of its paths in the provider
+    document, or has one the document does not list (it could never be reached)."""
+    for plugin in catalog.PLUGIN_OF.values():
+        wire = cast(WireApi | None, plugin.wire)
+        documented = document.operations_of(plugin.name)
+        handled = frozenset(wire.handlers) if wire is not None else frozenset()
+        if documented != handled:
+            raise RuntimeError(f"{plugin.name}: operations of openapi/providers.yaml without a handler: "
+                               f"{', '.join(sorted(documented - handled)) or 'none'}; handlers of no operation: "
+                               f"{', '.join(sorted(handled - documented)) or 'none'}")
 
 
-async def stripe_endpoint(request: Request) -> Response:
-    served = _Served(request, "stripe")
-    unserved = _unserved(request, "stripe", "/v1/")
-    if unserved is not None:
-        status, message, headers = unserved
-        return _stripe_json(status, StripeError(status, message).body(), served, headers)
+def _response(answer: WireAnswer, retry_after: bool = False) -> Response:
+    headers = {**answer.headers, **({"Retry-After": str(RETRY_AFTER)} if retry_after else {})}
+    if answer.body is None:
+        return Response(status_code=answer.status, headers=headers)
+    return Response(answer.body, status_code=answer.status, media_type="application/json", headers=headers)
+
+
+def _route(plugin: ProviderPlugin, request: Request) -> tuple[WireCall | None, tuple[int, str, Refusal] | None, dict]:
+    """The documented operation a request names (a call without its body and clock yet), or why it names none:
+    an undocumented path (404), or a method the path does not serve (405, with `Allow`)."""
+    path = "/" + request.path_params["rest"]
+    found = document.find(plugin.name, path)
+    if found is None:
+        return None, (404, f"Unrecognized request URL ({request.method[:10]}: {path[:200]}).", Refusal.ROUTE), {}
+    documented, values = found
+    allowed = (*documented.methods, "HEAD") if "GET" in documented.methods else documented.methods
+    method = "GET" if request.method == "HEAD" and "GET" in documented.methods else request.method
+    if method not in documented.operations:
+        return None, (405, f"The method {request.method[:10]} is not served for this path (it serves "
+                           f"{', '.join(documented.methods)}).", Refusal.METHOD), {"Allow": ", ".join(allowed)}
+    call = WireCall(documented.operations[method], method, path, values,
+                    parse_qsl(request.url.query, keep_blank_values=True),
+                    {k.lower(): v for k, v in request.headers.items()}, b"", 0, "")
+    return call, None, {}
+
+
+async def provider_endpoint(request: Request) -> Response:
+    """Any request below a provider's base: routed by the provider document, answered by its wire API."""
+    plugin = catalog.plugin(request.path_params["provider"])
+    if plugin is None or plugin.wire is None:
+        return await unknown_endpoint(request)
+    wire = cast(WireApi, plugin.wire)
+    served = _Served(request, plugin.name)
+    call, refused, headers = _route(plugin, request)
+    if refused is not None:
+        status, message, why = refused
+        answer = wire.refusal(status, message, why, served.tag)
+        answer.headers.update(headers)
+        return _response(answer)
+    assert call is not None
     try:
-        return await _stripe(request, served)
-    except Exception:  # noqa: BLE001 - the last line of defence: a bug of ours, in Stripe's envelope
-        LOG.exception("the Stripe API failed on %s %s", request.method, request.url.path)
-        return _stripe_json(500, StripeError(500, "An unexpected error occurred in the emulator (it is logged).",
-                                             kind="api_error").body(), served)
+        return await _served(request, plugin, wire, served, call)
+    except Exception:  # noqa: BLE001 - the last line of defence: a bug of ours, in the provider's envelope
+        LOG.exception("the %s API failed on %s %s", plugin.display_name, request.method, request.url.path)
+        return _response(wire.refusal(500, "An unexpected error occurred in the emulator (it is logged).",
+                                      Refusal.BUG, served.tag))
 
 
-async def _stripe(request: Request, served: _Served) -> Response:
+async def _served(request: Request, plugin: ProviderPlugin, wire: WireApi, served: _Served, call: WireCall) -> Response:
     if served.found is None:
-        return _stripe_json(404, StripeError(404, "No simulated Stripe account at this address: the credential id "
-                                             "names no Stripe credential of the emulator.").body(), served)
-    properties = served.found[1].properties
-    found = await served.account(request, next((properties[f] for f in STRIPE_KEY_FIELDS if properties.get(f)), None))
+        return _response(wire.refusal(404, f"No simulated {plugin.display_name} account at this address: the "
+                                      f"credential id names no {plugin.display_name} credential of the emulator.",
+                                      Refusal.ACCOUNT, served.tag))
+    found = await served.account(request, plugin.key_of(served.found[1].properties))
     if isinstance(found, str):
-        return _stripe_json(401, StripeError(401, found).body(), served)
-    tenant, credential, account = found
+        return _response(wire.refusal(401, found, Refusal.KEY, served.tag))
+    tenant, _, account = found
     fault = _fault(account, served.tag)
     if fault is not None:
         status, reason = fault
-        kind = "api_error" if status == 500 else "invalid_request_error"
-        code = {401: "api_key_expired", 429: "rate_limit"}.get(status)
-        return _stripe_json(status, StripeError(status, f"Request failed: {reason}.", code, kind=kind).body(), served,
-                            {"Retry-After": str(RETRY_AFTER)} if status == 429 else None)
+        return _response(wire.refusal(status, f"Request failed: {reason}.", Refusal.FAULT, served.tag),
+                         retry_after=status == 429)
     try:
-        raw = await _body(request)
-        params = forms.parse(parse_qsl(request.url.query, keep_blank_values=True) +
-                             parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
-        parts = request.path_params["rest"].split("/")
-        answer = StripeApi(account, account.provider).handle(  # type: ignore[arg-type]
-            StripeRequest(request.method, parts, params, tenant.now()), request.headers.get("idempotency-key"))
-    except StripeError as error:
-        return _stripe_json(error.status, error.body(), served)
-    except (forms.FormError, ValueError) as error:
-        return _stripe_json(400, StripeError(400, str(error), "parameter_invalid_string").body(), served)
+        body = await _body(request)
+    except ValueError as error:
+        return _response(wire.refusal(400, str(error), Refusal.BODY, served.tag))
+    answer = wire.answer(account, dataclasses.replace(call, body=body, now=tenant.now(), tag=served.tag))
     tenant.notify()
-    return Response(answer.body, status_code=answer.status, media_type="application/json", headers={
-        "Request-Id": f"req_{served.tag[:14]}", "Stripe-Version": API_VERSION,
-        **({"Idempotent-Replayed": "true"} if answer.replayed else {})})
-
-
-# ------------------------------------------------------------------ HubSpot
-
-def _hubspot_json(status: int, body: object, headers: dict[str, str] | None = None) -> Response:
-    if body is None:
-        return Response(status_code=status, headers=headers)
-    return Response(orjson.dumps(body), status_code=status, media_type="application/json", headers=headers)
-
-
-async def hubspot_endpoint(request: Request) -> Response:
-    served = _Served(request, "hubspot")
-    correlation = correlation_id(served.tag, served.number)
-    unserved = _unserved(request, "hubspot", "/crm/")
-    if unserved is not None:
-        status, message, headers = unserved
-        return _hubspot_json(status, HubSpotError(status, message, "NOT_FOUND" if status == 404 else
-                                                  "METHOD_NOT_ALLOWED").body(correlation), headers)
-    try:
-        return await _hubspot(request, served, correlation)
-    except Exception:  # noqa: BLE001 - the last line of defence: a bug of ours, in HubSpot's envelope
-        LOG.exception("the HubSpot API failed on %s %s", request.method, request.url.path)
-        return _hubspot_json(500, HubSpotError(500, "An unexpected error occurred in the emulator (it is logged).",
-                                               "INTERNAL_ERROR").body(correlation))
+    return _response(answer)
 
 
 async def unknown_endpoint(request: Request) -> Response:
-    """Any other path below `/_providers/`: a 404 in the envelope of the provider the path names."""
-    path = request.url.path
-    if "/hubspot" in path:
-        return _hubspot_json(404, HubSpotError(404, f"No route for {request.method} {path[:200]}", "NOT_FOUND")
-                             .body(correlation_id(path, 0)))
-    return Response(orjson.dumps(StripeError(404, f"Unrecognized request URL ({request.method}: {path[:200]}).")
-                                 .body()), status_code=404, media_type="application/json")
-
-
-async def _hubspot(request: Request, served: _Served, correlation: str) -> Response:
-    if served.found is None:
-        return _hubspot_json(404, HubSpotError(404, "No simulated HubSpot portal at this address: the credential id "
-                                               "names no HubSpot credential of the emulator.", "OBJECT_NOT_FOUND")
-                             .body(correlation))
-    properties = served.found[1].properties
-    found = await served.account(request, properties.get("access_token") or properties.get("refresh_token"))
-    if isinstance(found, str):
-        return _hubspot_json(401, HubSpotError(401, f"Authentication credentials not found. {found}",
-                                               "INVALID_AUTHENTICATION").body(correlation))
-    tenant, credential, account = found
-    fault = _fault(account, served.tag)
-    if fault is not None:
-        status, reason = fault
-        category = {401: "INVALID_AUTHENTICATION", 429: "RATE_LIMITS", 500: "INTERNAL_ERROR"}[status]
-        return _hubspot_json(status, HubSpotError(status, f"Request failed: {reason}.", category).body(correlation),
-                             {"Retry-After": str(RETRY_AFTER)} if status == 429 else None)
-    try:
-        raw = await _body(request)
-        body = orjson.loads(raw) if raw.strip() else None
-        query: dict[str, object] = {}
-        for key in request.query_params:  # a repeated parameter (`properties=a&properties=b`) as a list
-            values = request.query_params.getlist(key)
-            query[key] = values if len(values) > 1 else values[0]
-        api = HubSpotApi(account, account.provider)  # type: ignore[arg-type]
-        parts = [p for p in request.path_params["rest"].split("/") if p]
-        status, answer = api.handle(Call(request.method, parts, query, body, tenant.now()))
-    except HubSpotError as error:
-        return _hubspot_json(error.status, error.body(correlation))
-    except (orjson.JSONDecodeError, ValueError) as error:
-        return _hubspot_json(400, HubSpotError(400, f"Invalid input JSON: {error}").body(correlation))
-    tenant.notify()
-    return _hubspot_json(status, answer)
-
+    """Any other path below `/_providers/`: a 404 in the envelope of the provider the path names, if any."""
+    parts = request.url.path.split("/")
+    plugin = catalog.plugin(parts[4]) if len(parts) > 4 else None
+    message = f"Unrecognized request URL ({request.method[:10]}: {request.url.path[:200]})."
+    if plugin is not None and plugin.wire is not None:
+        return _response(cast(WireApi, plugin.wire).refusal(404, message, Refusal.ROUTE, "0"))
+    return Response(orjson.dumps({"error": {"type": "invalid_request_error", "message": message}}), status_code=404,
+                    media_type="application/json")

@@ -6,13 +6,13 @@ import dataclasses
 import random
 from collections.abc import Iterator
 
+from sequin_emulator.domain.catalog import simulated, simulated_names
 from sequin_emulator.domain.errors import Invalid
 from sequin_emulator.domain.inputs import UpstreamSettingsChanges, given
 from sequin_emulator.domain.memory import collector_paused
 from sequin_emulator.domain.models import Credential
 from sequin_emulator.domain.tenant import Tenant
 from sequin_emulator.domain.upstream import Account, AccountSettings
-from sequin_emulator.providers import simulated
 
 SIZE_FIELDS = ("records_per_collection", "history_days")
 MOST_HISTORY = 900_000  # records per collection × history days that a client may ask an account to be made with
@@ -42,7 +42,7 @@ def generating(tenant: Tenant, credential: Credential,
     provider = simulated(credential.provider)
     if provider is None:
         raise Invalid.field("credential_id", f"{credential.provider} accounts are not simulated; "
-                                             "the emulator simulates stripe and hubspot")
+                                             f"the emulator simulates {simulated_names()}")
     seed = f"{tenant.seed}:{key}"
     base = dataclasses.replace(tenant.account_defaults, **(given(settings) if settings else {}))
     check_size(base.records_per_collection, base.history_days)

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from sequin_emulator.domain.catalog import simulated
 from sequin_emulator.domain.clock import MICROS
 from sequin_emulator.domain.errors import NotFound
+from sequin_emulator.domain.plugins import CollectionId
 from sequin_emulator.domain.tenant import Tenant
-from sequin_emulator.providers import simulated
 
 REFRESH_TAKES = 2 * MICROS  # a refresh succeeds this long after it starts
 
 
 def _collection(provider_name: str, collection: str) -> dict:
-    cid = f"{provider_name}:{collection}"
+    cid = str(CollectionId(provider_name, collection))
     provider = simulated(provider_name)
     assert provider is not None  # collections are listed only for simulated providers
     fields = [{"id": f"{cid}:{f['name']}", "name": f["name"], "accessor": f.get("accessor", f["name"]),

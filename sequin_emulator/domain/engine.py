@@ -15,10 +15,12 @@ import logging
 import random
 
 from sequin_emulator.domain import accounts, streams
+from sequin_emulator.domain.catalog import display_name
 from sequin_emulator.domain.clock import MICROS
 from sequin_emulator.domain.health import Health
 from sequin_emulator.domain.memory import collector_paused
 from sequin_emulator.domain.models import Sync
+from sequin_emulator.domain.plugins import CollectionId
 from sequin_emulator.domain.runs import Backfill, SyncRun
 from sequin_emulator.domain.tenant import Tenant
 from sequin_emulator.domain.upstream import Account
@@ -30,7 +32,6 @@ POLL_EVERY = {"continuous": 2 * MICROS, "4h": 4 * 3600 * MICROS}
 MAX_BACKOFF = 60 * MICROS
 THROTTLE_SLOWDOWN = 4  # with 429s, each request costs this many request slots
 ERROR_AFTER = 3  # consecutive failures before a sync's health is error rather than warn
-PROVIDER_NAMES = {"stripe": "Stripe", "hubspot": "HubSpot"}
 MAX_CHANGES_PER_RUN = 10_000
 MAX_REQUESTS_PER_RUN = 10_000  # per sync: a failing sync retries every minute, 525,600 times a simulated year
 
@@ -53,7 +54,7 @@ def reconcile(tenant: Tenant, sync: Sync) -> None:
     run = sync.run
     if run is None:
         return
-    run.backfills = {cid: run.backfills.get(cid) or Backfill(cid.split(":", 1)[1]) for cid in sync.collection_ids}
+    run.backfills = {cid: run.backfills.get(cid) or Backfill(CollectionId.parse(cid).name) for cid in sync.collection_ids}
     now = tenant.now()
     run.next_request_at = max(run.next_request_at, now)
     run.next_poll_at = max(run.next_poll_at, now) if sync.status == "active" else run.next_poll_at
@@ -210,7 +211,7 @@ def _request(tenant: Tenant, run: SyncRun, at: int) -> None:
 
 def _fault(tenant: Tenant, sync: Sync, account: Account, run: SyncRun) -> str | None:
     """Why this request fails, if it does."""
-    name = PROVIDER_NAMES.get(sync.provider, sync.provider)
+    name = display_name(sync.provider)
     settings = account.settings
     if settings.revoked:
         credential = tenant.credentials.get(sync.credential_id)
@@ -230,8 +231,8 @@ def _write(tenant: Tenant, sync: Sync, account: Account, collection: str, object
     obj = account.get(collection, object_id)
     assert obj is not None  # a backfill lists objects of the account, which never forgets one
     created, updated = account.provider.upstream_times(obj)
-    streams.write_record(tenant, sync, f"{sync.provider}:{collection}", object_id, obj.data, deleted=obj.deleted,
-                         upstream_created_at=created, upstream_updated_at=updated, at=at)
+    streams.write_record(tenant, sync, str(CollectionId(sync.provider, collection)), object_id, obj.data,
+                         deleted=obj.deleted, upstream_created_at=created, upstream_updated_at=updated, at=at)
 
 
 def _backfill_page(tenant: Tenant, sync: Sync, run: SyncRun, account: Account, at: int) -> None:
@@ -261,7 +262,7 @@ def _poll(tenant: Tenant, sync: Sync, run: SyncRun, account: Account, at: int) -
         if change.collection in wanted and change.written_by != sync.id:
             snapshot = change.snapshot
             created, updated = account.provider.upstream_times(snapshot)
-            streams.write_record(tenant, sync, f"{sync.provider}:{change.collection}", change.id, snapshot.data,
+            streams.write_record(tenant, sync, str(CollectionId(sync.provider, change.collection)), change.id, snapshot.data,
                                  deleted=snapshot.deleted, upstream_created_at=created, upstream_updated_at=updated,
                                  at=at)
     more = run.cursor < len(account.changes) and account.changes[run.cursor].time <= at
@@ -278,7 +279,7 @@ def sync_health(tenant: Tenant, sync: Sync) -> dict:
     if run is None or account is None:
         return healthy
     notes, provider_notes = [], []
-    name = PROVIDER_NAMES.get(sync.provider, sync.provider)
+    name = display_name(sync.provider)
     status = "healthy"
     if tenant.engine_fault is not None:
         status = "error"

@@ -10,6 +10,7 @@ from __future__ import annotations
 from sequin_emulator.domain import accounts, consumers, postgres, streams, upstream_writes
 from sequin_emulator.domain.errors import Invalid, NotFound
 from sequin_emulator.domain.inputs import Mutation
+from sequin_emulator.domain.plugins import CollectionId
 from sequin_emulator.domain.records import RecordVersion
 from sequin_emulator.domain.tenant import Tenant
 
@@ -44,7 +45,7 @@ def run(tenant: Tenant, mutation: Mutation) -> list[RecordVersion]:
     if unknown:
         raise Invalid(unknown)
     account = accounts.account_for(tenant, tenant.credentials.get(sync.credential_id))
-    provider, collection = account.provider, mutation.collection_id.split(":", 1)[1]
+    provider, collection = account.provider, CollectionId.parse(mutation.collection_id).name
     operation = OPERATIONS[mutation.kind]
     writes = _writes(mutation)
     errors: dict[str, list[str]] = {}

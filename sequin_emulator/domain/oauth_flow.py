@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 
 import orjson
 
-from sequin_emulator.domain.catalog import CREDENTIAL_KINDS
+from sequin_emulator.domain import catalog
 from sequin_emulator.domain.clock import MICROS
 from sequin_emulator.domain.errors import Invalid, NotFound, Unauthorized
 from sequin_emulator.domain.ids import derived_uuid
@@ -21,8 +21,6 @@ from sequin_emulator.domain.tenant import Tenant, Tenants
 
 LIFETIME = 5 * 60 * MICROS
 MAX_STATE_BYTES = 5 * 1024
-# Kinds a provider's OAuth consent can produce (the others are imported, never issued by a flow).
-OAUTH_KINDS = ("stripe_oauth2", "hubspot_oauth2", "salesforce_oauth2", "airtable_oauth2", "linear_oauth2", "github_app")
 
 
 @dataclass
@@ -44,7 +42,7 @@ def start(tenants: Tenants, tenant: Tenant, request: StartAuth) -> str:
     if app is None:
         raise Invalid.field("oauth_app_id", "is not an OAuth app of this organization")
     kind = request.credential_kind
-    offered = [k for k in OAUTH_KINDS if CREDENTIAL_KINDS[k].provider == app.provider]
+    offered = catalog.oauth_kinds(app.provider)
     if kind not in offered:
         raise Invalid.field("credential_kind", f"is not an OAuth credential kind of {app.provider}"
                             + (f" (use {', '.join(offered)})" if offered else ""))
@@ -75,7 +73,7 @@ def consent(tenants: Tenants, link_token: str) -> str:
     """Open a start link: the user consents, and the redirect URL (with code and state) comes back."""
     tenant, grant = _take(tenants, link_token, "link")
     code = _unguessable(tenant)
-    grant.properties = _issued_properties(grant.credential_kind, code)
+    grant.properties = catalog.issued_properties(grant.credential_kind, code)
     grant.expires_at = tenant.now() + LIFETIME
     tenants.grants[code] = grant
     state = grant.state if isinstance(grant.state, str) or grant.state is None else orjson.dumps(grant.state).decode()
@@ -95,21 +93,3 @@ def exchange(tenants: Tenants, request: CodeExchange) -> dict:
     except NotFound:
         raise Invalid.field("code", "is unknown, already used or expired") from None
     return {"credential": {"oauth_app_id": app.id, "properties": grant.properties}, "state": grant.state}
-
-
-def _issued_properties(kind: str, seed: str) -> dict:
-    """The credential properties a provider would issue on consent, derived from the code."""
-    number = int(seed[:12], 16)
-    by_kind: dict[str, dict[str, Any]] = {
-        "stripe_oauth2": {"access_token": f"sk_test_{seed}", "refresh_token": f"rt_{seed}",
-                          "stripe_user_id": f"acct_{seed[:16]}", "test": True},
-        "hubspot_oauth2": {"hub_id": number % 90_000_000 + 10_000_000, "hub_domain": f"hub-{seed[:8]}.hubspot.com",
-                           "refresh_token": f"hs-{seed}", "scopes": ["crm.objects.contacts.read", "oauth"]},
-        "salesforce_oauth2": {"instance_url": f"https://org-{seed[:10]}.my.salesforce.com/", "refresh_token": f"sf-{seed}"},
-        "airtable_oauth2": {"airtable_uid": f"usr{seed[:14]}", "refresh_token": f"at-{seed}", "scope": "data.records:read"},
-        "linear_oauth2": {"access_token": f"lin_oauth_{seed}", "scope": "read", "linear_org_id": seed[:12],
-                          "linear_org_name": f"Org {seed[:6]}"},
-        "github_app": {"installation_id": number % 90_000_000 + 1, "account_type": "Organization",
-                       "account_login": f"org-{seed[:8]}"},
-    }
-    return {"kind": kind, **by_kind[kind]}

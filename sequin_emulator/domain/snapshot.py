@@ -11,7 +11,7 @@ import dataclasses
 from collections import Counter
 
 from sequin_emulator.domain import models
-from sequin_emulator.domain.catalog import account_identity, collection_ids, provider_of_kind
+from sequin_emulator.domain.catalog import account_identity, collection_ids, provider_of_kind, simulated, simulated_names
 from sequin_emulator.domain.clock import Clock
 from sequin_emulator.domain.delivery import ConsumerCursor
 from sequin_emulator.domain.errors import Invalid
@@ -27,12 +27,12 @@ from sequin_emulator.domain.models import (
     Sync,
     from_row,
 )
+from sequin_emulator.domain.plugins import CollectionId
 from sequin_emulator.domain.records import StreamLog
 from sequin_emulator.domain.runs import SyncRun
 from sequin_emulator.domain.table_cursor import TableCursor
 from sequin_emulator.domain.tenant import Faults, Tenant, Tenants
-from sequin_emulator.domain.upstream import Account, AccountSettings
-from sequin_emulator.providers import PROVIDERS
+from sequin_emulator.domain.upstream import Account, AccountSettings, Provider
 
 VERSION = 2
 
@@ -86,44 +86,73 @@ class _Problems:
 
 def _reference_errors(s: dict) -> dict[str, list[str]]:
     """Every place where a snapshot (already valid against the spec's `Snapshot` schema) does not fit together:
-    the checks the engine, the stream store and the consumers rely on."""
+    the checks the engine, the stream store and the consumers rely on, one checker per section."""
     p = _Problems()
-    streams = p.unique(s["streams"], "id", "streams")
-    p.unique(s["streams"], "slug", "streams")
-    apps = p.unique(s["oauth_apps"], "id", "oauth_apps")
-    credentials = p.unique(s["credentials"], "id", "credentials")
-    syncs = p.unique(s["syncs"], "id", "syncs")
-    consumers = p.unique(s["consumers"], "id", "consumers")
+    rows = _Rows(p, s)
+    for check in (_check_credentials, _check_syncs, _check_postgres, _check_logs, _check_cursors, _check_accounts,
+                  _check_runs):
+        check(p, s, rows)
+    for credential_id in s["refreshes"]:
+        if credential_id not in rows.credentials:
+            p.add(f"refreshes.{credential_id}", "is not a credential of the snapshot")
+    return p.found
+
+
+class _Rows:
+    """The snapshot's resources by id (repeated ids noted as problems), which the checkers look references up in."""
+
+    def __init__(self, p: _Problems, s: dict) -> None:
+        self.streams = p.unique(s["streams"], "id", "streams")
+        p.unique(s["streams"], "slug", "streams")
+        self.apps = p.unique(s["oauth_apps"], "id", "oauth_apps")
+        self.credentials = p.unique(s["credentials"], "id", "credentials")
+        self.syncs = p.unique(s["syncs"], "id", "syncs")
+        self.consumers = p.unique(s["consumers"], "id", "consumers")
+        self.objects_of = {key: {(o["collection"], o["id"]) for o in account["objects"]}
+                           for key, account in s["accounts"].items()}
+
+
+def _check_credentials(p: _Problems, s: dict, rows: _Rows) -> None:
     for i, row in enumerate(s["credentials"]):
         kind = row["properties"]["kind"]
         if row["kind"] != kind or row["provider"] != provider_of_kind(kind):
             p.add(f"credentials.{i}.kind", f"does not match properties.kind ({kind}) and its provider")
         elif list(account_identity(row["properties"]) or []) != list(row["identity"] or []):
             p.add(f"credentials.{i}.identity", "does not match the account its properties name")
-        if row["oauth_app_id"] is not None and row["oauth_app_id"] not in apps:
+        if row["oauth_app_id"] is not None and row["oauth_app_id"] not in rows.apps:
             p.add(f"credentials.{i}.oauth_app_id", "is not an OAuth app of the snapshot")
+
+
+def _check_syncs(p: _Problems, s: dict, rows: _Rows) -> None:
     for i, row in enumerate(s["syncs"]):
-        credential = credentials.get(row["credential_id"])
-        if row["stream_id"] not in streams:
+        credential = rows.credentials.get(row["credential_id"])
+        if row["stream_id"] not in rows.streams:
             p.add(f"syncs.{i}.stream_id", "is not a stream of the snapshot")
         if credential is None:
             p.add(f"syncs.{i}.credential_id", "is not a credential of the snapshot")
         elif credential["provider"] != row["provider"]:
             p.add(f"syncs.{i}.provider", f"is not the credential's provider ({credential['provider']})")
+        if simulated(row["provider"]) is None:
+            p.add(f"syncs.{i}.provider", f"is not a simulated provider (the emulator simulates {simulated_names()})")
         for j, cid in enumerate(row["collection_ids"]):
             if cid not in collection_ids(row["provider"]):
                 p.add(f"syncs.{i}.collection_ids.{j}", f"is not a collection of {row['provider']}")
     for i, row in enumerate(s["consumers"]):
-        if row["stream_id"] not in streams:
+        if row["stream_id"] not in rows.streams:
             p.add(f"consumers.{i}.stream_id", "is not a stream of the snapshot")
+
+
+def _check_postgres(p: _Problems, s: dict, rows: _Rows) -> None:
     targets = p.unique(s.get("targets", []), "id", "targets")
     postgres_consumers = p.unique(s.get("postgres_consumers", []), "id", "postgres_consumers")
     for i, row in enumerate(s.get("postgres_consumers", [])):
         if row["target_id"] not in targets:
             p.add(f"postgres_consumers.{i}.target_id", "is not a target of the snapshot")
     p.same_keys(s.get("table_cursors", {}), set(postgres_consumers), "table_cursors", "postgres_consumers")
-    p.same_keys(s["logs"], set(streams), "logs", "streams")
-    last_idx = s["last_idx"]
+
+
+def _check_logs(p: _Problems, s: dict, rows: _Rows) -> None:
+    p.same_keys(s["logs"], set(rows.streams), "logs", "streams")
     for stream_id, log in s["logs"].items():
         path = f"logs.{stream_id}"
         if len(log["inserted_at"]) != len(log["entries"]):
@@ -138,14 +167,17 @@ def _reference_errors(s: dict) -> dict[str, list[str]]:
                 p.add(f"{path}.entries.{i}.key", "does not match the record's sync, collection and upstream id")
             if record["stream_id"] != stream_id:
                 p.add(f"{path}.entries.{i}.record.stream_id", "is not the stream of this log")
-            if record["updated_idx"] > last_idx:
+            if record["updated_idx"] > s["last_idx"]:
                 p.add(f"{path}.entries.{i}.record.updated_idx", "is past the snapshot's last_idx")
             if tuple(key) in live:
                 p.add(f"{path}.entries.{i}.key", "is live at an earlier position too")
             live.add(tuple(key))
-    p.same_keys(s["cursors"], set(consumers), "cursors", "consumers")
+
+
+def _check_cursors(p: _Problems, s: dict, rows: _Rows) -> None:
+    p.same_keys(s["cursors"], set(rows.consumers), "cursors", "consumers")
     for consumer_id, cursor in s["cursors"].items():
-        consumer = consumers.get(consumer_id)
+        consumer = rows.consumers.get(consumer_id)
         log = s["logs"].get(consumer["stream_id"]) if consumer else None
         if log is None:
             continue
@@ -161,10 +193,14 @@ def _reference_errors(s: dict) -> dict[str, list[str]]:
         for i, (position, _) in enumerate(cursor["again"]):
             if position >= size:
                 p.add(f"{path}.again.{i}", f"is past the end of its stream's log ({size})")
-    objects_of = {key: {(o["collection"], o["id"]) for o in account["objects"]}
-                  for key, account in s["accounts"].items()}
+
+
+def _check_accounts(p: _Problems, s: dict, rows: _Rows) -> None:
     for key, account in s["accounts"].items():
-        provider, path, objects = PROVIDERS[account["provider"]], f"accounts.{key}", objects_of[key]
+        provider, path, objects = simulated(account["provider"]), f"accounts.{key}", rows.objects_of[key]
+        if provider is None:
+            p.add(f"{path}.provider", f"is not a simulated provider (the emulator simulates {simulated_names()})")
+            continue
         for i, obj in enumerate(account["objects"]):
             reason = provider.stored_object_problem(obj["collection"], obj["id"], obj["data"])
             if reason:
@@ -180,8 +216,11 @@ def _reference_errors(s: dict) -> dict[str, list[str]]:
                 reason = "its snapshot is of another object"
             if reason:
                 p.add(f"{path}.changes.{i}", reason)
+
+
+def _check_runs(p: _Problems, s: dict, rows: _Rows) -> None:
     for sync_id, run in s["runs"].items():
-        sync, account, path = syncs.get(sync_id), s["accounts"].get(run["account_key"]), f"runs.{sync_id}"
+        sync, account, path = rows.syncs.get(sync_id), s["accounts"].get(run["account_key"]), f"runs.{sync_id}"
         if sync is None or run["sync_id"] != sync_id:
             p.add(path, "is not the run of a sync of the snapshot")
             continue
@@ -190,20 +229,16 @@ def _reference_errors(s: dict) -> dict[str, list[str]]:
             continue
         if not account["changes_base"] <= run["cursor"] <= account["changes_base"] + len(account["changes"]):
             p.add(f"{path}.cursor", "is outside its account's change log")
-        objects = objects_of[run["account_key"]]
+        objects = rows.objects_of[run["account_key"]]
         for cid, backfill in run["backfills"].items():
             where = f"{path}.backfills.{cid}"
-            if cid not in sync["collection_ids"] or backfill["collection"] != cid.partition(":")[2]:
+            if cid not in sync["collection_ids"] or CollectionId.parse(cid).name != backfill["collection"]:
                 p.add(where, "is not a collection of the sync")
             pending = backfill["pending"] or []
             if backfill["offset"] > len(pending):
                 p.add(f"{where}.offset", f"is past the end of pending ({len(pending)})")
             if any((backfill["collection"], object_id) not in objects for object_id in pending):
                 p.add(f"{where}.pending", "names objects the account does not have")
-    for credential_id in s["refreshes"]:
-        if credential_id not in credentials:
-            p.add(f"refreshes.{credential_id}", "is not a credential of the snapshot")
-    return p.found
 
 
 def restore(tenants: Tenants, token: str, snapshot: dict) -> Tenant:
@@ -237,7 +272,7 @@ def restore(tenants: Tenants, token: str, snapshot: dict) -> Tenant:
         for saved in snapshot["consumers"]:
             consumer = tenant.consumers.add(from_row(HttpConsumer, saved))
             consumer.cursor = ConsumerCursor.from_json(consumer.id, snapshot["cursors"][consumer.id])
-        tenant.accounts = {key: Account.from_json(saved, PROVIDERS[saved["provider"]])
+        tenant.accounts = {key: Account.from_json(saved, _simulated(saved["provider"]))
                            for key, saved in snapshot["accounts"].items()}
         tenant.faults = Faults(**snapshot["faults"])
         for saved in snapshot.get("targets", []):
@@ -246,3 +281,9 @@ def restore(tenants: Tenants, token: str, snapshot: dict) -> Tenant:
             postgres_consumer = tenant.postgres_consumers.add(from_row(PostgresConsumer, saved))
             postgres_consumer.cursor = TableCursor.from_json(snapshot["table_cursors"][postgres_consumer.id])
     return tenants.replace(token, tenant)
+
+
+def _simulated(provider: str) -> Provider:
+    model = simulated(provider)
+    assert model is not None, provider  # the snapshot's references were checked first
+    return model

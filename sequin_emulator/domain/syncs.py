@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sequin_emulator.domain import credentials, engine, streams
-from sequin_emulator.domain.catalog import collection_ids, default_rate_limit, provider_of_kind
+from sequin_emulator.domain.catalog import collection_ids, default_rate_limit, provider_of_kind, simulated_names
 from sequin_emulator.domain.errors import Invalid
 from sequin_emulator.domain.inputs import NewSync, SyncChanges, given
 from sequin_emulator.domain.models import Sync
@@ -16,7 +16,7 @@ def _check_collections(provider: str, wanted: list[str]) -> dict[str, list[str]]
     offered = collection_ids(provider)
     return {f"collection_ids.{i}": [f"is not a collection of {provider}"
                                     + (f" (offered: {', '.join(offered)})" if offered else
-                                       "; the emulator simulates stripe and hubspot")]
+                                       f"; the emulator simulates {simulated_names()}")]
             for i, cid in enumerate(wanted) if cid not in offered}
 
 

@@ -5,16 +5,17 @@ from __future__ import annotations
 from sequin_emulator.domain import accounts
 from sequin_emulator.domain.errors import Invalid
 from sequin_emulator.domain.inputs import UpstreamChange
+from sequin_emulator.domain.plugins import CollectionId
 from sequin_emulator.domain.tenant import Tenant
 from sequin_emulator.domain.upstream import Account, Change
 
 
 def collection_of(account: Account, collection_id: str, path: str = "collection_id") -> str:
     """The provider's name of a collection id of this account (`stripe:customer` → `customer`), else 422."""
-    provider, _, collection = collection_id.partition(":")
-    if provider != account.provider.name or collection not in account.provider.collections:
+    given = CollectionId.parse(collection_id)
+    if given.provider != account.provider.name or given.name not in account.provider.collections:
         raise Invalid.field(path, f"is not a collection of this {account.provider.name} account")
-    return collection
+    return given.name
 
 
 def apply(tenant: Tenant, account: Account, kind: str, collection: str, upstream_id: str | None, data: dict,

@@ -1,13 +1,12 @@
-"""Simulated providers, each a plugin behind the small interface of `sequin_emulator.domain.upstream.Provider`."""
+"""The registry of simulated providers: one line per provider folder, each exporting its `ProviderPlugin`
+(`sequin_emulator.domain.plugins`). The domain reads this through `sequin_emulator.domain.catalog` only."""
 
 from __future__ import annotations
 
-from sequin_emulator.domain.upstream import Provider
-from sequin_emulator.providers.hubspot import HubSpot
-from sequin_emulator.providers.stripe import Stripe
+from sequin_emulator.domain.plugins import ProviderPlugin
+from sequin_emulator.providers import hubspot, stripe
 
-PROVIDERS: dict[str, Provider] = {p.name: p for p in (Stripe(), HubSpot())}
-
-
-def simulated(name: str) -> Provider | None:
-    return PROVIDERS.get(name)
+PLUGINS: tuple[ProviderPlugin, ...] = (
+    stripe.PLUGIN,
+    hubspot.PLUGIN,
+)

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import jsonschema_rs
@@ -36,22 +38,46 @@ def body_validator(schema_name: str) -> jsonschema_rs.Validator:
                                         "$ref": f"#/components/schemas/{schema_name}"})
 
 
+@dataclass(frozen=True)
+class Path:
+    """A documented path of a provider, below its base (`/v1/customers/{id}`): its pattern, and the operation
+    (by operationId) of each method it serves."""
+
+    template: str
+    pattern: re.Pattern
+    operations: Mapping[str, str]
+
+    @property
+    def methods(self) -> tuple[str, ...]:
+        return tuple(self.operations)
+
+
+def base_of(provider: str) -> str:
+    return f"/_providers/{{org_id}}/{{credential_id}}/{provider}"
+
+
 @functools.cache
-def _templates(provider: str) -> tuple[tuple[int, re.Pattern, tuple[str, ...]], ...]:
-    """Each documented path of a provider, below its base: (how many parameters it has, its pattern, its methods)."""
-    prefix = f"/_providers/{{org_id}}/{{credential_id}}/{provider}"
-    found = []
+def paths_of(provider: str) -> tuple[Path, ...]:
+    """The provider's documented paths, concrete ones first: where two templates match (`.../contacts/search`,
+    `.../{object_type}/{id}`), the one with fewer parameters is the path, as OpenAPI says."""
+    prefix, found = base_of(provider), []
     for path, item in document()["paths"].items():
-        if path.startswith(prefix):
+        if path.startswith(prefix + "/"):
             below = path.removeprefix(prefix)
-            pattern = re.sub(r"\\\{\w+\\\}", "[^/]+", re.escape(below))
-            found.append((below.count("{"), re.compile(f"{pattern}$"), tuple(m.upper() for m in item if m != "parameters")))
-    return tuple(found)
+            pattern = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(below))
+            found.append(Path(below, re.compile(f"{pattern}$"), {
+                method.upper(): op["operationId"] for method, op in item.items() if method != "parameters"}))
+    return tuple(sorted(found, key=lambda p: p.template.count("{")))
 
 
-def methods_of(provider: str, path: str) -> tuple[str, ...] | None:
-    """The methods the document gives the path (below the provider's base), or None where it has no such path.
-    Where two templates match (`.../contacts/search`, `.../{object_type}/{id}`), the one with fewer parameters
-    is the path, as OpenAPI says concrete paths win."""
-    matches = sorted((count, methods) for count, pattern, methods in _templates(provider) if pattern.match(path))
-    return matches[0][1] if matches else None
+def find(provider: str, path: str) -> tuple[Path, dict[str, str]] | None:
+    """The documented path that `path` (below the provider's base) is, with the values of its parameters."""
+    for candidate in paths_of(provider):
+        match = candidate.pattern.match(path)
+        if match is not None:
+            return candidate, match.groupdict()
+    return None
+
+
+def operations_of(provider: str) -> frozenset[str]:
+    return frozenset(op for path in paths_of(provider) for op in path.operations.values())

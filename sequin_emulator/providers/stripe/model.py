@@ -43,7 +43,7 @@ from sequin_emulator.providers.base import POOLS, history_times, token, unknown_
 
 API_VERSION = "2023-08-16"
 EVENT_VERBS = {"insert": "created", "update": "updated", "delete": "deleted"}  # a change's kind, in Stripe's events
-DATA = Path(__file__).resolve().parent / "data" / "stripe"
+DATA = Path(__file__).resolve().parent / "data"
 PREFIXES = {"customer": ("cus", 14), "product": ("prod", 14), "subscription_item": ("si", 14),
             "subscription": ("sub", 24), "invoice": ("in", 24), "charge": ("ch", 24), "payment_intent": ("pi", 24),
             "price": ("price", 24), "line_item": ("il", 24), "event": ("evt", 24), "invoice_item": ("ii", 24),

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from sequin_emulator.providers.document import document, resolve
-from sequin_emulator.providers.stripe_errors import StripeError
+from sequin_emulator.providers.stripe.errors import StripeError
 
 
 @functools.cache

@@ -3,8 +3,8 @@
 Served: list (`limit`, `after`, `properties`, `associations`, `archived`), read, create, update, archive; the
 batch read / create / update / archive endpoints; search (filter groups with HubSpot's operators, sorts, paging);
 and associations between the types the model links (v3 list, v4 default create and remove). Writes go through the
-portal's model (`sequin_emulator.providers.hubspot`): the same property rules and messages, associations kept both ways,
-and every change in the portal's change log, where syncs find it. Errors come in HubSpot's envelope.
+portal's model (`model.py` beside this): the same property rules and messages, associations kept both ways, and
+every change in the portal's change log, where syncs find it. Errors come in HubSpot's envelope.
 """
 
 from __future__ import annotations
@@ -15,10 +15,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 from sequin_emulator.domain.errors import Invalid
 from sequin_emulator.domain.upstream import Account, UpstreamObject
 from sequin_emulator.providers.document import body_validator
-from sequin_emulator.providers.hubspot import PLURAL, PROPERTIES, SINGULAR, HubSpot, _close, iso
+from sequin_emulator.providers.hubspot.model import PLURAL, PROPERTIES, SINGULAR, HubSpot, _close, iso
+from sequin_emulator.providers.wire import Refusal, WireAnswer, WireApi, WireCall
 
 DEFAULT_PROPERTIES = {
     "contact": ("createdate", "email", "firstname", "hs_object_id", "lastmodifieddate", "lastname"),
@@ -96,8 +99,7 @@ def _comparable(value: str | None) -> Any:
 
 @dataclass
 class Call:
-    method: str
-    parts: list[str]  # the path after /crm, split
+    path_params: dict[str, str]
     query: dict[str, Any]
     body: Any
     now: int
@@ -108,44 +110,6 @@ class HubSpotApi:
 
     def __init__(self, account: Account, model: HubSpot) -> None:
         self.account, self.model = account, model
-
-    def handle(self, call: Call) -> tuple[int, Any]:
-        parts = call.parts
-        if len(parts) >= 3 and parts[0] in ("v3", "v4") and parts[1] == "objects":
-            collection = SINGULAR.get(parts[2]) or (parts[2] if parts[2] in PLURAL else None)
-            if collection is None:
-                raise HubSpotError(400, f"Unable to infer object type from: {parts[2]}")
-            return self._route(call, parts[0], collection, parts[3:])
-        raise HubSpotError(404, f"No route for {call.method} /crm/{'/'.join(parts)}", "NOT_FOUND")
-
-    def _route(self, call: Call, version: str, collection: str, rest: list[str]) -> tuple[int, Any]:
-        method = call.method
-        if version == "v4":
-            if len(rest) == 5 and rest[1] == "associations" and rest[2] == "default" and method in ("PUT", "DELETE"):
-                return self._associate(collection, rest[0], rest[3], rest[4], method == "PUT", call.now)
-            if len(rest) == 4 and rest[1] == "associations" and method == "DELETE":
-                return self._associate(collection, rest[0], rest[2], rest[3], False, call.now)
-        elif not rest:
-            if method == "GET":
-                return 200, self._list(collection, call.query)
-            if method == "POST":
-                return 201, self._create(collection, _shaped("HubSpotInput", call.body), call.now)
-        elif rest == ["search"] and method == "POST":
-            return 200, self._search(collection, _shaped("HubSpotSearch", call.body))
-        elif len(rest) == 2 and rest[0] == "batch" and method == "POST" and rest[1] in BATCH_BODIES:
-            return self._batch(collection, rest[1], _shaped(BATCH_BODIES[rest[1]], call.body), call.now)
-        elif len(rest) == 1:
-            if method == "GET":
-                return 200, self._read(collection, rest[0], call.query)
-            if method == "PATCH":
-                return 200, self._update(collection, rest[0], _shaped("HubSpotInput", call.body), call.now)
-            if method == "DELETE":
-                self._archive(collection, rest[0], call.now)
-                return 204, None
-        elif len(rest) == 3 and rest[1] == "associations" and method == "GET":
-            return 200, self._associations_of(collection, rest[0], rest[2])
-        raise HubSpotError(404, f"No route for {method} /crm/{version}/objects/{PLURAL[collection]}/{'/'.join(rest)}",
-                           "NOT_FOUND")
 
     # ---------------------------------------------------------------- views
 
@@ -400,6 +364,89 @@ def _ordered(low: Any, high: Any) -> bool:
     return low is not None and high is not None and type(low) is type(high) and low <= high
 
 
-def correlation_id(seed: str, number: int) -> str:
-    digest = hashlib.sha256(f"{seed}|{number}".encode()).hexdigest()
+def correlation_id(tag: str) -> str:
+    """A request's correlation id, HubSpot's UUID-shaped one, from the request's tag."""
+    digest = hashlib.sha256(tag.encode()).hexdigest()
     return f"{digest[:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:32]}"
+
+
+def _collection(object_type: str) -> str:
+    """The model's collection of a path's object type (`contacts`, or the singular `contact`)."""
+    collection = SINGULAR.get(object_type) or (object_type if object_type in PLURAL else None)
+    if collection is None:
+        raise HubSpotError(400, f"Unable to infer object type from: {object_type[:100]}")
+    return collection
+
+
+def _batch(action: str) -> Callable[[HubSpotApi, Call], tuple[int, Any]]:
+    return lambda api, call: api._batch(_collection(call.path_params["object_type"]), action,
+                                        _shaped(BATCH_BODIES[action], call.body), call.now)
+
+
+def _archived_one(api: HubSpotApi, call: Call) -> tuple[int, Any]:
+    api._archive(_collection(call.path_params["object_type"]), call.path_params["id"], call.now)
+    return 204, None
+
+
+def _associating(present: bool) -> Callable[[HubSpotApi, Call], tuple[int, Any]]:
+    def associate(api: HubSpotApi, call: Call) -> tuple[int, Any]:
+        given = call.path_params
+        return api._associate(_collection(given["object_type"]), given["id"], given["to_object_type"],
+                              given["to_id"], present, call.now)
+    return associate
+
+
+def _of(call: Call) -> str:
+    return _collection(call.path_params["object_type"])
+
+
+# each operation of openapi/providers.yaml, as a function of (api, call) → (status, body)
+HANDLERS: dict[str, Callable[[HubSpotApi, Call], tuple[int, Any]]] = {
+    "hubspotList": lambda api, call: (200, api._list(_of(call), call.query)),
+    "hubspotCreate": lambda api, call: (201, api._create(_of(call), _shaped("HubSpotInput", call.body), call.now)),
+    "hubspotRead": lambda api, call: (200, api._read(_of(call), call.path_params["id"], call.query)),
+    "hubspotUpdate": lambda api, call: (200, api._update(_of(call), call.path_params["id"],
+                                                         _shaped("HubSpotInput", call.body), call.now)),
+    "hubspotArchive": _archived_one,
+    "hubspotAssociations": lambda api, call: (200, api._associations_of(_of(call), call.path_params["id"],
+                                                                        call.path_params["to_object_type"])),
+    "hubspotSearch": lambda api, call: (200, api._search(_of(call), _shaped("HubSpotSearch", call.body))),
+    **{f"hubspotBatch{action.title()}": _batch(action) for action in BATCH_BODIES},
+    "hubspotAssociateDefault": _associating(True),
+    "hubspotDisassociate": _associating(False),
+}
+
+
+class HubSpotWire(WireApi):
+    """HubSpot's CRM API as the HTTP layer drives it: JSON bodies, query parameters (a repeated one as a list),
+    and errors in HubSpot's envelope with a correlation id."""
+
+    handlers = HANDLERS
+
+    def answer(self, account: Account, call: WireCall) -> WireAnswer:
+        try:
+            body = orjson.loads(call.body) if call.body.strip() else None
+            query: dict[str, Any] = {}
+            for key, value in call.query:  # `properties=a&properties=b` as a list
+                held = query.get(key)
+                query[key] = value if held is None else [*held, value] if isinstance(held, list) else [held, value]
+            status, answer = HANDLERS[call.operation](
+                HubSpotApi(account, account.provider),  # type: ignore[arg-type]
+                Call(dict(call.path_params), query, body, call.now))
+        except HubSpotError as error:
+            return _json(error.status, error.body(correlation_id(call.tag)))
+        except (orjson.JSONDecodeError, ValueError) as error:
+            return _json(400, HubSpotError(400, f"Invalid input JSON: {error}").body(correlation_id(call.tag)))
+        return _json(status, answer)
+
+    def refusal(self, status: int, message: str, why: Refusal, tag: str) -> WireAnswer:
+        category = {Refusal.ROUTE: "NOT_FOUND", Refusal.METHOD: "METHOD_NOT_ALLOWED", Refusal.ACCOUNT: "OBJECT_NOT_FOUND",
+                    Refusal.KEY: "INVALID_AUTHENTICATION", Refusal.BUG: "INTERNAL_ERROR", Refusal.BODY: "VALIDATION_ERROR",
+                    }.get(why) or {401: "INVALID_AUTHENTICATION", 429: "RATE_LIMITS"}.get(status, "INTERNAL_ERROR")
+        if why is Refusal.KEY:
+            message = f"Authentication credentials not found. {message}"
+        return _json(status, HubSpotError(status, message, category).body(correlation_id(tag)))
+
+
+def _json(status: int, body: object) -> WireAnswer:
+    return WireAnswer(status, None if body is None else orjson.dumps(body))

@@ -1,6 +1,6 @@
 """Stripe's REST API (version 2023-08-16) over a simulated account, for the official SDKs.
 
-The writes go through the same model as everything else in the account (`sequin_emulator.providers.stripe`): a
+The writes go through the same model as everything else in the account (`sequin_emulator.providers.stripe.model`): a
 subscription created here is billed, charged and renewed by Stripe's rules, and every change is in the account's
 change log, where syncs find it at their next poll. What is served: customers, products, prices, subscriptions,
 invoices, payment intents and charges (create where Stripe lets an API user create them, retrieve, update, list,
@@ -17,22 +17,27 @@ import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qsl
 
 import orjson
 
 from sequin_emulator.domain.errors import Invalid
 from sequin_emulator.domain.provider_events import ProviderEvent
 from sequin_emulator.domain.upstream import Account, UpstreamObject
-from sequin_emulator.providers import stripe_params
 from sequin_emulator.providers.kept_answers import Kept, KeptAnswers
-from sequin_emulator.providers.stripe import (
+from sequin_emulator.providers.stripe.errors import StripeError, missing
+from sequin_emulator.providers.stripe.forms import FormError
+from sequin_emulator.providers.stripe.forms import parse as parse_form
+from sequin_emulator.providers.stripe.model import (
+    API_VERSION,
     CUSTOMER_FIELDS,
     PRODUCT_FIELDS,
     Stripe,
     fresh,
     seconds,
 )
-from sequin_emulator.providers.stripe_errors import StripeError, missing
+from sequin_emulator.providers.stripe.params import check as check_params
+from sequin_emulator.providers.wire import Refusal, WireAnswer, WireApi, WireCall
 
 LIST_LIMIT = 10  # Stripe's default for `limit` (its bounds are in the provider document)
 INTEGERS = {"balance", "unit_amount", "amount", "quantity", "trial_period_days", "limit", "interval_count"}
@@ -115,7 +120,7 @@ def _invalid(exc: Invalid) -> StripeError:
 @dataclass
 class Request:
     method: str
-    parts: list[str]  # the path after /v1, split
+    path: str  # below the provider's base: /v1/customers/cus_1
     params: dict
     now: int  # µs, the tenant's clock
 
@@ -127,44 +132,7 @@ class Answer:
     replayed: bool = False  # the answer kept for an Idempotency-Key, given again
 
 
-# (method, path with `*` for an id) → the operation, named as in openapi/providers.yaml
-ROUTES: dict[tuple[str, str], str] = {
-    **{(method, path.replace("{id}", "*")): operation for path, methods in {
-        "customers": {"GET": "stripeListCustomers", "POST": "stripeCreateCustomer"},
-        "customers/{id}": {"GET": "stripeGetCustomer", "POST": "stripeUpdateCustomer", "DELETE": "stripeDeleteCustomer"},
-        "products": {"GET": "stripeListProducts", "POST": "stripeCreateProduct"},
-        "products/{id}": {"GET": "stripeGetProduct", "POST": "stripeUpdateProduct", "DELETE": "stripeDeleteProduct"},
-        "prices": {"GET": "stripeListPrices", "POST": "stripeCreatePrice"},
-        "prices/{id}": {"GET": "stripeGetPrice", "POST": "stripeUpdatePrice"},
-        "subscriptions": {"GET": "stripeListSubscriptions", "POST": "stripeCreateSubscription"},
-        "subscriptions/{id}": {"GET": "stripeGetSubscription", "POST": "stripeUpdateSubscription",
-                               "DELETE": "stripeCancelSubscription"},
-        "invoices": {"GET": "stripeListInvoices", "POST": "stripeCreateInvoice"},
-        "invoices/{id}": {"GET": "stripeGetInvoice", "POST": "stripeUpdateInvoice", "DELETE": "stripeDeleteInvoice"},
-        "invoices/{id}/finalize": {"POST": "stripeFinalizeInvoice"},
-        "invoices/{id}/pay": {"POST": "stripePayInvoice"},
-        "invoices/{id}/void": {"POST": "stripeVoidInvoice"},
-        "payment_intents": {"GET": "stripeListPaymentIntents", "POST": "stripeCreatePaymentIntent"},
-        "payment_intents/{id}": {"GET": "stripeGetPaymentIntent", "POST": "stripeUpdatePaymentIntent"},
-        "payment_intents/{id}/confirm": {"POST": "stripeConfirmPaymentIntent"},
-        "payment_intents/{id}/cancel": {"POST": "stripeCancelPaymentIntent"},
-        "charges": {"GET": "stripeListCharges", "POST": "stripeCreateCharge"},
-        "charges/{id}": {"GET": "stripeGetCharge", "POST": "stripeUpdateCharge"},
-        "events": {"GET": "stripeListEvents"},
-        "events/{id}": {"GET": "stripeGetEvent"},
-    }.items() for method, operation in methods.items()},
-}
 KEPT_STATUSES = (200, 402)  # Stripe keeps the answers of requests that ran, not of refused parameters
-
-
-def route(method: str, parts: list[str]) -> tuple[str, list[str]]:
-    """The operation a request names, and the ids in its path; Stripe's 404 for anything else."""
-    shape = "/".join("*" if index == 1 else part for index, part in enumerate(parts))
-    operation = ROUTES.get((method, shape)) if all(parts) else None
-    if operation is None:
-        raise StripeError(404, f"Unrecognized request URL ({method}: /v1/{'/'.join(parts)[:200]}). Please see "
-                          "https://stripe.com/docs or we can help at https://support.stripe.com/.")
-    return operation, parts[1:2]
 
 
 @dataclass
@@ -176,13 +144,12 @@ class StripeApi:
 
     # ---------------------------------------------------------------- dispatch
 
-    def handle(self, request: Request, idempotency_key: str | None = None) -> Answer:
-        operation, ids = route(request.method, request.parts)
+    def handle(self, operation: str, ids: list[str], request: Request, idempotency_key: str | None = None) -> Answer:
         key = idempotency_key if idempotency_key and request.method == "POST" else None
         keeping: tuple[KeptAnswers, str, bytes] | None = None  # only keyed requests pay for a digest
         if key is not None:
             kept: KeptAnswers = self.account.api_state.setdefault("kept_answers", KeptAnswers())
-            fingerprint = hashlib.sha256(orjson.dumps([request.method, request.parts, request.params],
+            fingerprint = hashlib.sha256(orjson.dumps([request.method, request.path, request.params],
                                                       option=orjson.OPT_SORT_KEYS)).digest()
             seen = kept.find(key, request.now)
             if seen is not None:
@@ -191,7 +158,7 @@ class StripeApi:
                                       "they were first used with.", "idempotency_key_in_use", kind="idempotency_error")
                 return Answer(seen.status, seen.body, replayed=True)
             keeping = kept, key, fingerprint
-        stripe_params.check(operation, request.params)
+        check_params(operation, request.params)
         try:
             status, body = 200, orjson.dumps(HANDLERS[operation](self, request, *ids))
         except StripeError as error:
@@ -699,9 +666,38 @@ def _handlers() -> dict[str, Callable[..., Any]]:
         plural = "".join(word.title() for word in path.split("_"))
         handlers[f"stripeList{plural}"] = lister(collection)
         handlers[f"stripeGet{plural[:-1]}"] = getter(collection)
-        if f"stripeUpdate{plural[:-1]}" in ROUTES.values():
-            handlers[f"stripeUpdate{plural[:-1]}"] = updater(collection)
+        handlers[f"stripeUpdate{plural[:-1]}"] = updater(collection)
     return handlers
 
 
 HANDLERS = _handlers()
+
+
+class StripeWire(WireApi):
+    """Stripe's API as the HTTP layer drives it: form-encoded parameters (query and body), the account's
+    `StripeApi`, and every answer with Stripe's `Request-Id` and `Stripe-Version` headers."""
+
+    handlers = HANDLERS
+
+    def answer(self, account: Account, call: WireCall) -> WireAnswer:
+        headers = {"Request-Id": f"req_{call.tag[:14]}", "Stripe-Version": API_VERSION}
+        try:
+            params = parse_form(call.query + parse_qsl(call.body.decode("utf-8", "replace"), keep_blank_values=True))
+            ids = [call.path_params["id"]] if "id" in call.path_params else []
+            answer = StripeApi(account, account.provider).handle(  # type: ignore[arg-type]
+                call.operation, ids, Request(call.method, call.path, params, call.now), call.headers.get("idempotency-key"))
+        except StripeError as error:
+            return WireAnswer(error.status, orjson.dumps(error.body()), headers)
+        except (FormError, ValueError) as error:
+            return WireAnswer(400, orjson.dumps(StripeError(400, str(error), "parameter_invalid_string").body()), headers)
+        if answer.replayed:
+            headers["Idempotent-Replayed"] = "true"
+        return WireAnswer(answer.status, answer.body, headers)
+
+    def refusal(self, status: int, message: str, why: Refusal, tag: str) -> WireAnswer:
+        kind = "api_error" if status == 500 else "invalid_request_error"
+        code = {401: "api_key_expired", 429: "rate_limit"}.get(status) if why is Refusal.FAULT else None
+        if why is Refusal.ROUTE:
+            message += " Please see https://stripe.com/docs or we can help at https://support.stripe.com/."
+        return WireAnswer(status, orjson.dumps(StripeError(status, message, code, kind=kind).body()),
+                          {"Request-Id": f"req_{tag[:14]}", "Stripe-Version": API_VERSION})
