@@ -37,6 +37,7 @@ from sequin_emulator.providers.stripe.model import (
     seconds,
 )
 from sequin_emulator.providers.stripe.params import check as check_params
+from sequin_emulator.providers.stripe.rules import Refused
 from sequin_emulator.providers.wire import Refusal, WireAnswer, WireApi, WireCall
 
 LIST_LIMIT = 10  # Stripe's default for `limit` (its bounds are in the provider document)
@@ -106,15 +107,11 @@ def _typed(params: dict, allowed: set[str]) -> dict:
 
 
 def _invalid(exc: Invalid) -> StripeError:
-    """The model's refusal (`data.email: Invalid email address`) as Stripe's 400."""
+    """The model's refusal as Stripe's 400, with the code the rule gave (a `Refused`), else Stripe's generic one."""
     path, reasons = next(iter(exc.errors.items()))
-    param = path.removeprefix("data.")
-    code = "email_invalid" if "email" in reasons[0].lower() and param == "email" else "parameter_invalid_string"
-    for word, named in (("integer", "parameter_invalid_integer"), ("boolean", "parameter_invalid_boolean"),
-                        ("unknown parameter", "parameter_unknown"), ("Missing required", "parameter_missing")):
-        if word in reasons[0]:
-            code = named
-    return StripeError(400, reasons[0], code, param)
+    problem = exc.problems.get(path) if isinstance(exc, Refused) else None
+    return StripeError(400, reasons[0], problem.code if problem else "parameter_invalid_string",
+                       path.removeprefix("data."))
 
 
 @dataclass

@@ -27,7 +27,6 @@ import hashlib
 import heapq
 import itertools
 import json
-import re
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,6 +39,7 @@ from sequin_emulator.domain.errors import Invalid
 from sequin_emulator.domain.provider_events import ProviderEvent
 from sequin_emulator.domain.upstream import Account, Change, Provider, UpstreamObject
 from sequin_emulator.providers.base import POOLS, history_times, token, unknown_fields
+from sequin_emulator.providers.stripe.rules import Problem, Refused, parameter_problem
 
 API_VERSION = "2023-08-16"
 EVENT_VERBS = {"insert": "created", "update": "updated", "delete": "deleted"}  # a change's kind, in Stripe's events
@@ -49,7 +49,6 @@ PREFIXES = {"customer": ("cus", 14), "product": ("prod", 14), "subscription_item
             "price": ("price", 24), "line_item": ("il", 24), "event": ("evt", 24), "invoice_item": ("ii", 24),
             "balance_transaction": ("txn", 24)}
 INCLUDABLE = {"charge": ("refunds",)}  # in the sample object, but only returned when expanded in 2023-08-16
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 AMOUNTS = (500, 900, 1500, 2000, 4900, 9900, 19900)
 DAY = 86400
 RETRY_AFTER_DAYS = (3, 5, 7)  # Stripe's default retry schedule; after the last, the invoice is uncollectible
@@ -67,7 +66,6 @@ DECLINE_RATE = 0.12
 CHURN_AT_RENEWAL = 0.04  # a subscription that ends at a renewal without having been set to (a lapsed customer)
 CUSTOMER_FIELDS = {"email", "name", "phone", "description", "metadata", "balance", "address", "preferred_locales"}
 PRODUCT_FIELDS = {"name", "description", "metadata", "active", "url", "unit_label", "statement_descriptor"}
-ADDRESS_FIELDS = ("city", "country", "line1", "line2", "postal_code", "state")
 
 
 @functools.cache
@@ -622,14 +620,15 @@ class Stripe(Provider):
         if allowed is None:
             raise Invalid.field("collection_id", f"stripe:{collection} cannot be written here; "
                                 "write stripe:customer or stripe:product")
-        errors = unknown_fields(data, allowed)
+        problems = {path: Problem("parameter_unknown", reasons[0])
+                    for path, reasons in unknown_fields(data, allowed).items()}
         for key, value in data.items():
-            if key in allowed and (reason := _parameter_problem(collection, key, value)) is not None:
-                errors[f"data.{key}"] = [reason]
+            if key in allowed and (problem := parameter_problem(key, value)) is not None:
+                problems[f"data.{key}"] = problem
         if collection == "product" and "name" in data and not data["name"]:
-            errors["data.name"] = ["Missing required param: name."]
-        if errors:
-            raise Invalid(errors, summary="Stripe rejected the request: " + next(iter(errors.values()))[0])
+            problems["data.name"] = Problem("parameter_missing", "Missing required param: name.")
+        if problems:
+            raise Refused(problems)
 
     def insert(self, account: Account, collection: str, data: dict, now: int) -> Change:
         self.validate(account, "insert", collection, None, data)
@@ -676,53 +675,3 @@ class Stripe(Provider):
                      data={"object": data}, livemode=False, pending_webhooks=0,
                      request={"id": None, "idempotency_key": None})
         return ProviderEvent(event_id, change.time, event["type"], orjson.dumps(event))
-
-
-# ------------------------------------------------------------------ Stripe's parameter rules for writes
-
-STRINGS = {"email", "name", "phone", "description", "url", "unit_label", "statement_descriptor"}
-MAX_LENGTH = {"statement_descriptor": 22, "unit_label": 12, "name": 256, "description": 350 * 1000, "phone": 20}
-
-
-def _parameter_problem(collection: str, key: str, value: Any) -> str | None:
-    """Why Stripe would refuse `value` for the parameter `key` of a customer or product write, in its words."""
-    if key in STRINGS:
-        if value is None or (value == "" and key not in ("name",)):
-            return None
-        if not isinstance(value, str):
-            return f"Invalid string: {json.dumps(value)[:50]}"
-        if len(value) > MAX_LENGTH.get(key, 5000):
-            return f"Invalid string: must be at most {MAX_LENGTH.get(key, 5000)} characters"
-        if key == "email" and not EMAIL.match(value):
-            return "Invalid email address: " + value[:50]
-        if key == "statement_descriptor" and (value.isdigit() or any(c in value for c in "<>\\'\"*")):
-            return "The statement descriptor must contain at least one letter and none of < > \\ ' \" *."
-        return None
-    if key == "balance":
-        return None if type(value) is int else f"Invalid integer: {json.dumps(value)[:50]}"
-    if key == "active":
-        return None if isinstance(value, bool) else f"Invalid boolean: {json.dumps(value)[:50]}"
-    if key == "metadata":
-        if not isinstance(value, dict):
-            return "Invalid object"
-        for k, v in value.items():
-            if len(k) > 40:
-                return f"Metadata keys can be at most 40 characters long ({k[:50]})"
-            if not isinstance(v, str) or len(v) > 500:
-                return f"Metadata values must be strings of at most 500 characters ({k})"
-        return None
-    if key == "address":
-        if value is None:
-            return None
-        if not isinstance(value, dict):
-            return "Invalid object"
-        unknown = [k for k in value if k not in ADDRESS_FIELDS]
-        if unknown:
-            return f"Received unknown parameter: address[{unknown[0]}]"
-        bad = [k for k, v in value.items() if v is not None and not isinstance(v, str)]
-        return f"Invalid string: address[{bad[0]}]" if bad else None
-    if key == "preferred_locales":
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            return "Invalid array: preferred_locales must be a list of locale strings"
-        return None
-    return None

@@ -15,8 +15,8 @@ from jsonschema import Draft4Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 
-SUBSET = Path(__file__).resolve().parent / "data" / "stripe" / "spec-subset.json"
-FIXTURES = Path(__file__).resolve().parent.parent / "sequin_emulator" / "providers" / "stripe" / "data" / "fixtures.json"
+SUBSET = Path(__file__).resolve().parents[2] / "data" / "stripe" / "spec-subset.json"
+FIXTURES = Path(__file__).resolve().parents[3] / "sequin_emulator" / "providers" / "stripe" / "data" / "fixtures.json"
 
 
 def _normalize(node, strict: bool):

@@ -20,7 +20,7 @@ from hubspot.crm.contacts import SimplePublicObjectInputForCreate as ContactInpu
 from hubspot.crm.deals import ApiException as DealsApiException
 from hubspot.crm.deals import SimplePublicObjectInputForCreate as DealInput
 
-from tests.synced_account import SyncedAccount, still_emulator
+from tests.providers.synced_account import SyncedAccount, still_emulator
 
 TOKEN = "pat-na1-emulated-token"
 _hubs = itertools.count()

@@ -16,10 +16,10 @@ from sequin_emulator.domain.timefmt import parse_timestamp
 from sequin_emulator.domain.upstream import Account, AccountSettings
 from sequin_emulator.providers.hubspot.model import PROPERTIES, modified_property
 from sequin_emulator.providers.stripe.model import INCLUDABLE, Stripe
-from tests import stripe_schema
+from tests.providers.stripe import schema as stripe_schema
 
 NOW = 1_704_067_200_000_000  # 2024-01-01
-HUBSPOT_SCHEMA = Path(__file__).resolve().parent / "data" / "hubspot" / "crm-v3.project-schema.json"
+HUBSPOT_SCHEMA = Path(__file__).resolve().parents[1] / "data" / "hubspot" / "crm-v3.project-schema.json"
 
 
 def account(provider: str, seed: int, records: int = 40, changes: int = 300) -> Account:

@@ -11,8 +11,8 @@ from decimal import Decimal
 import pytest
 import stripe
 
-from tests import stripe_schema
-from tests.synced_account import SyncedAccount, still_emulator
+from tests.providers.stripe import schema as stripe_schema
+from tests.providers.synced_account import SyncedAccount, still_emulator
 
 KEY = "sk_test_sdk_account"
 COLLECTIONS = ["stripe:customer", "stripe:product", "stripe:price", "stripe:subscription", "stripe:invoice",

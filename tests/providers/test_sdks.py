@@ -9,7 +9,7 @@ import json
 import pytest
 from stripe._util import convert_to_stripe_object
 
-from tests.test_provider_rules import _live_a_week
+from tests.providers.test_rules import _live_a_week
 
 STRIPE_CLASSES = {"customer": "Customer", "subscription": "Subscription", "invoice": "Invoice", "charge": "Charge",
                   "payment_intent": "PaymentIntent", "product": "Product", "price": "Price"}

@@ -1,5 +1,5 @@
 """The invariant checker: every rule the simulated Stripe and HubSpot accounts promise to keep, as a function that
-lists what breaks them in an account at a moment of its clock. `tests/test_provider_rules.py` runs it over long
+lists what breaks them in an account at a moment of its clock. `tests/providers/test_rules.py` runs it over long
 simulated histories."""
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ import pytest
 from sequin_emulator.domain.catalog import PLUGIN_OF
 from sequin_emulator.domain.errors import Invalid
 from sequin_emulator.domain.upstream import Account, AccountSettings
-from tests.provider_rules import hubspot_violations, stripe_violations
+from tests.providers.rules import hubspot_violations, stripe_violations
 
 START = 1_704_067_200_000_000  # 2024-01-01
 WEEK = 7 * 86400 * 1_000_000
