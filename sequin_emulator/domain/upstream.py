@@ -11,7 +11,7 @@ import random
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import Any, overload
 
 import orjson
 
@@ -131,13 +131,22 @@ class Account:
     def live(self, collection: str) -> list[UpstreamObject]:
         return [o for o in (self.objects[(collection, i)] for i in self.order.get(collection, ())) if not o.deleted]
 
-    def record(self, obj: UpstreamObject, kind: str, time: int) -> Change:
-        """Store `obj`'s new state and log the change."""
+    @overload
+    def record(self, obj: UpstreamObject, kind: str, time: int) -> Change: ...
+
+    @overload
+    def record(self, obj: UpstreamObject, kind: str, time: int, logged: bool) -> Change | None: ...
+
+    def record(self, obj: UpstreamObject, kind: str, time: int, logged: bool = True) -> Change | None:
+        """The one way an object's new state is stored: as a change syncs will see (`logged`, the account's life
+        and writes from outside), or not (the history a new account is made with, before anyone watched)."""
         key = (obj.collection, obj.id)
         if key not in self.objects:
             self.order.setdefault(obj.collection, []).append(obj.id)
         obj.updated = time
         self.objects[key] = obj
+        if not logged:
+            return None
         snapshot = UpstreamObject(obj.collection, obj.id, obj.created, obj.updated, orjson.loads(orjson.dumps(obj.data)),
                                   obj.deleted)
         change = Change(time, obj.collection, obj.id, kind, snapshot)

@@ -20,7 +20,7 @@ import orjson
 from sequin_emulator.domain.errors import Invalid
 from sequin_emulator.domain.upstream import Account, UpstreamObject
 from sequin_emulator.providers.document import body_validator
-from sequin_emulator.providers.hubspot.model import PLURAL, PROPERTIES, SINGULAR, HubSpot, _close, iso
+from sequin_emulator.providers.hubspot.model import PLURAL, PROPERTIES, SINGULAR, HubSpot, iso
 from sequin_emulator.providers.wire import Refusal, WireAnswer, WireApi, WireCall
 
 DEFAULT_PROPERTIES = {
@@ -131,7 +131,7 @@ class HubSpotApi:
             view["archivedAt"] = obj.data.get("archivedAt")
         linked = {}
         for plural in associations or []:
-            results = self.model._associations(obj, plural)
+            results = self.model.associations(obj, plural)
             if results:
                 linked[plural] = {"results": [dict(r) for r in results]}
         if linked:
@@ -173,7 +173,7 @@ class HubSpotApi:
     def _associations_of(self, collection: str, object_id: str, to_type: str) -> dict:
         obj = self._object(collection, object_id)
         plural = to_type if to_type in SINGULAR else PLURAL.get(to_type, "")
-        return {"results": [dict(r) for r in self.model._associations(obj, plural)]}
+        return {"results": [dict(r) for r in self.model.associations(obj, plural)]}
 
     # ---------------------------------------------------------------- writes
 
@@ -185,19 +185,8 @@ class HubSpotApi:
             raise HubSpotError(400, f"Property values were not valid: {reasons[0]}") from None
 
     def _create(self, collection: str, body: Any, now: int) -> dict:
-        given = self._write(self.model._checked, collection, {"properties": body["properties"]})
-        targets = self._targets(collection, body)
-        if collection == "deal":
-            given.setdefault("closedate", None)
-            given.setdefault("dealstage", None)
-            _close(given, now)
-        obj = self.model._new(self.account, collection, now, given)
-        for other in targets:
-            self.model._link(obj, other, True)
-            self.model._link(other, obj, True)
-        self.account.record(obj, "insert", now)
-        for other in self.model._associated(self.account, obj):
-            self.model._save(self.account, other, "update", now, log=True)
+        given = self._write(self.model.checked_properties, collection, {"properties": body["properties"]})
+        obj = self.model.create(self.account, collection, given, now, self._targets(collection, body))
         return self._view(obj, [])
 
     def _targets(self, collection: str, body: Any) -> list[UpstreamObject]:
@@ -225,14 +214,14 @@ class HubSpotApi:
         if not obj.deleted:  # archiving twice is fine, as on HubSpot
             self.model.delete(self.account, collection, object_id, now)
 
-    def _associate(self, collection: str, object_id: str, to_type: str, to_id: str, present: bool,
+    def associate(self, collection: str, object_id: str, to_type: str, to_id: str, present: bool,
                    now: int) -> tuple[int, Any]:
         obj = self._object(collection, object_id)
         other_collection = SINGULAR.get(to_type) or (to_type if to_type in PLURAL else None)
         if other_collection is None or other_collection == collection:
             raise HubSpotError(400, f"{PLURAL[collection]} cannot be associated with {to_type}")
         other = self._object(other_collection, to_id)
-        self.model._associate(self.account, obj, other, present, now, log=True)
+        self.model.associate(self.account, obj, other, present, now, log=True)
         if not present:
             return 204, None
         return 200, {"status": "COMPLETE", "results": [{"from": {"id": obj.id}, "to": {"id": other.id},
@@ -267,7 +256,7 @@ class HubSpotApi:
         for item in inputs:
             if existing:
                 self._object(collection, str(item["id"]))
-            self._write(self.model._checked, collection, {"properties": item["properties"]})
+            self._write(self.model.checked_properties, collection, {"properties": item["properties"]})
             if not existing:
                 self._targets(collection, item)
 
@@ -391,7 +380,7 @@ def _archived_one(api: HubSpotApi, call: Call) -> tuple[int, Any]:
 def _associating(present: bool) -> Callable[[HubSpotApi, Call], tuple[int, Any]]:
     def associate(api: HubSpotApi, call: Call) -> tuple[int, Any]:
         given = call.path_params
-        return api._associate(_collection(given["object_type"]), given["id"], given["to_object_type"],
+        return api.associate(_collection(given["object_type"]), given["id"], given["to_object_type"],
                               given["to_id"], present, call.now)
     return associate
 

@@ -15,7 +15,7 @@ contacts, `hs_lastmodifieddate` elsewhere) always equals `updatedAt`. Deleting a
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,7 +32,6 @@ PROPERTIES = {
     "deal": ("amount", "closedate", "createdate", "dealname", "dealstage", "hs_lastmodifieddate", "hs_object_id",
              "pipeline"),
 }
-SYSTEM = {"createdate", "hs_object_id", "lastmodifieddate", "hs_lastmodifieddate"}
 LIFECYCLE = ("subscriber", "lead", "marketingqualifiedlead", "salesqualifiedlead", "opportunity", "customer")
 STAGES = ("appointmentscheduled", "qualifiedtobuy", "presentationscheduled", "decisionmakerboughtin",
           "contractsent", "closedwon", "closedlost")
@@ -131,26 +130,21 @@ class HubSpot(Provider):
         return obj
 
     def _save(self, account: Account, obj: UpstreamObject, kind: str, now: int, log: bool) -> Change | None:
-        """Store an object's new state, stamped; with `log`, as a change, else as history."""
+        """Store an object's new state, its envelope and system properties stamped with the time."""
         self._stamp(obj, now)
-        if log:
-            return account.record(obj, kind, now)
-        if (obj.collection, obj.id) not in account.objects:
-            account.order.setdefault(obj.collection, []).append(obj.id)
-            account.objects[(obj.collection, obj.id)] = obj
-        return None
+        return account.record(obj, kind, now, logged=log)
 
     # ------------------------------------------------------------ associations
 
     @staticmethod
-    def _associations(obj: UpstreamObject, plural: str) -> list[dict]:
+    def associations(obj: UpstreamObject, plural: str) -> list[dict]:
         return obj.data.get("associations", {}).get(plural, {}).get("results", [])
 
     def _link(self, obj: UpstreamObject, other: UpstreamObject, present: bool) -> None:
         """Add (or remove) `other` among `obj`'s associations, sorted by id, empty types left out."""
         associations = obj.data.setdefault("associations", {})
         plural = PLURAL[other.collection]
-        results = [r for r in self._associations(obj, plural) if r["id"] != other.id]
+        results = [r for r in self.associations(obj, plural) if r["id"] != other.id]
         if present:
             results.append({"id": other.id, "type": f"{obj.collection}_to_{other.collection}"})
         if results:
@@ -160,7 +154,7 @@ class HubSpot(Provider):
         if not associations:
             del obj.data["associations"]
 
-    def _associate(self, account: Account, one: UpstreamObject, other: UpstreamObject, present: bool, now: int,
+    def associate(self, account: Account, one: UpstreamObject, other: UpstreamObject, present: bool, now: int,
                    log: bool) -> None:
         """Both directions at once; both objects change (one not stored yet is left to its creator to store)."""
         self._link(one, other, present)
@@ -172,7 +166,7 @@ class HubSpot(Provider):
     def _associated(self, account: Account, obj: UpstreamObject) -> list[UpstreamObject]:
         found = []
         for plural in ASSOCIATED[obj.collection]:
-            for result in self._associations(obj, plural):
+            for result in self.associations(obj, plural):
                 other = account.get(SINGULAR[plural], result["id"])
                 if other is not None:
                     found.append(other)
@@ -180,28 +174,40 @@ class HubSpot(Provider):
 
     # ------------------------------------------------------------ the portal's life
 
-    def _create(self, account: Account, collection: str, now: int, properties: dict, log: bool) -> UpstreamObject:
-        """A new object, associated as a portal's would be: a contact with a company, a deal with a contact and
-        that contact's company."""
-        obj, rng = self._new(account, collection, now, properties), account.rng
-        if collection == "contact" and rng.random() < 0.8:
+    def create(self, account: Account, collection: str, properties: dict, now: int,
+               associated: Sequence[UpstreamObject] = (), log: bool = True) -> UpstreamObject:
+        """The one way an object comes to be (the history, the portal's own life, its API, mutations): the given
+        properties (the others empty), HubSpot's deal rule, and its associations, kept on both sides."""
+        obj = self._new(account, collection, now, properties)
+        if collection == "deal":
+            _close(obj.data["properties"], now)
+        for other in associated:
+            self._link(obj, other, True)
+            self._link(other, obj, True)
+        self._save(account, obj, "insert", now, log)
+        for other in associated:
+            self._save(account, other, "update", now, log)
+        return obj
+
+    def _made_up(self, account: Account, collection: str, now: int, log: bool) -> UpstreamObject:
+        """A new object as a portal's users make them: made-up properties, a contact with a company, a deal with a
+        contact and that contact's company."""
+        associated: list[UpstreamObject] = []
+        if collection == "contact" and account.rng.random() < 0.8:
             company = _existing_at(account, "company", now)
-            if company is not None:
-                self._associate(account, obj, company, True, now, log)  # the new object is stored below
+            associated += [company] if company is not None else []
         elif collection == "deal":
             contact = _existing_at(account, "contact", now)
             if contact is not None:
-                self._associate(account, obj, contact, True, now, log)
-                for result in self._associations(contact, "companies")[:1]:
-                    self._associate(account, obj, account.objects[("company", result["id"])], True, now, log)
-        self._save(account, obj, "insert", now, log)
-        return obj
+                associated.append(contact)
+                associated += [account.objects[("company", r["id"])] for r in self.associations(contact, "companies")[:1]]
+        return self.create(account, collection, self._properties(account, collection, now), now, associated, log)
 
     def populating(self, account: Account, now: int) -> Iterator[None]:
         for collection in ("company", "contact", "deal"):  # what an object is associated with exists first
             times = history_times(account, account.settings.records_per_collection, now)
             for number, created in enumerate(times):
-                self._create(account, collection, created, self._properties(account, collection, created), log=False)
+                self._made_up(account, collection, created, log=False)
                 if number % POPULATE_SLICE == POPULATE_SLICE - 1:
                     yield
 
@@ -212,7 +218,7 @@ class HubSpot(Provider):
         roll = rng.random()
         before = len(account.changes)
         if roll < 0.3 or target is None:
-            self._create(account, collection, now, self._properties(account, collection, now), log=True)
+            self._made_up(account, collection, now, log=True)
         elif roll < 0.8:
             fresh = self._properties(account, collection, now)
             key = rng.choice(sorted(fresh))
@@ -230,10 +236,10 @@ class HubSpot(Provider):
     def _move(self, account: Account, contact: UpstreamObject, now: int) -> None:
         """The contact changes jobs: another company."""
         company = account.random_live("company")
-        for result in self._associations(contact, "companies"):
-            self._associate(account, contact, account.objects[("company", result["id"])], False, now, log=True)
+        for result in self.associations(contact, "companies"):
+            self.associate(account, contact, account.objects[("company", result["id"])], False, now, log=True)
         if company is not None:
-            self._associate(account, contact, company, True, now, log=True)
+            self.associate(account, contact, company, True, now, log=True)
 
     def _update(self, account: Account, obj: UpstreamObject, properties: dict, now: int) -> Change:
         props = obj.data["properties"]
@@ -257,9 +263,9 @@ class HubSpot(Provider):
     # ------------------------------------------------------------ writes from outside (injections, mutations)
 
     def check_data(self, collection: str, data: dict) -> None:
-        self._checked(collection, data)
+        self.checked_properties(collection, data)
 
-    def _checked(self, collection: str, data: dict) -> dict:
+    def checked_properties(self, collection: str, data: dict) -> dict:
         """The `properties` of a write, validated as HubSpot validates them, values normalized (dates to ISO 8601)."""
         self.check_collection(collection)
         errors = unknown_fields(data, {"properties"})
@@ -287,16 +293,17 @@ class HubSpot(Provider):
         return normalized
 
     def insert(self, account: Account, collection: str, data: dict, now: int) -> Change:
-        given = self._checked(collection, data)
+        given = self.checked_properties(collection, data)
         properties = {**self._properties(account, collection, now), **given}
         if collection == "deal":
             properties["closedate"] = given.get("closedate")  # the made-up stage's date does not carry over
-            _close(properties, now)
-        return account.record(self._new(account, collection, now, properties), "insert", now)
+        self.create(account, collection, properties, now)
+        return account.changes[len(account.changes) - 1]
 
     def update(self, account: Account, collection: str, object_id: str, data: dict, now: int) -> Change:
         self.validate(account, "update", collection, object_id, data)
-        return self._update(account, self.existing(account, collection, object_id), self._checked(collection, data), now)
+        given = self.checked_properties(collection, data)
+        return self._update(account, self.existing(account, collection, object_id), given, now)
 
     def delete(self, account: Account, collection: str, object_id: str, now: int) -> Change:
         self.validate(account, "delete", collection, object_id, {})

@@ -390,13 +390,13 @@ class StripeApi:
         if interval is None:
             raise StripeError(400, "Missing required param: recurring[interval] (the emulator serves recurring "
                               "prices: month or year).", "parameter_missing", "recurring[interval]")
-        price = self.model._base(self.account, "price", request.now)
+        price = self.model.new_data(self.account, "price", request.now)
         price.update(product=product.id, unit_amount=amount, unit_amount_decimal=str(amount), currency=currency,
                      active=True, nickname=_string(params, "nickname"),
                      metadata=params.get("metadata") or {},
                      recurring={"aggregate_usage": None, "interval": interval, "interval_count": 1,
                                 "usage_type": "licensed"})
-        created = self.model._new(self.account, price, request.now, log=True)
+        created = self.model.store_new(self.account, price, request.now, log=True)
         if product.data["default_price"] is None:
             product.data.update(default_price=created.id, updated=seconds(request.now))
             self.account.record(product, "update", request.now)
@@ -415,7 +415,7 @@ class StripeApi:
                               None, "items[0][price]")
         quantity = _integer(items[0], "quantity")
         trial = _integer(params, "trial_period_days")
-        subscription = self.model._subscribe(self.account, customer, price, request.now, log=True,
+        subscription = self.model.subscribe(self.account, customer, price, request.now, log=True,
                                              trial_days=trial or 0, quantity=quantity or 1, decline=False)
         if "metadata" in params:
             subscription.data["metadata"] = params["metadata"] or {}
@@ -426,7 +426,7 @@ class StripeApi:
         subscription = self._object("subscription", object_id)
         if subscription.data["status"] == "canceled":
             raise StripeError(404, f"No such subscription: '{object_id}'", "resource_missing", "id")
-        self.model._end(self.account, subscription, request.now, log=True, reason="cancellation_requested")
+        self.model.end_subscription(self.account, subscription, request.now, log=True, reason="cancellation_requested")
         return self._expanded(subscription.data, request.params)
 
     def _open_invoice(self, object_id: str, action: str) -> UpstreamObject:
@@ -440,20 +440,10 @@ class StripeApi:
         lines; finalizing it (for 0) marks it paid, as Stripe does. Subscriptions make their own invoices."""
         params = request.params
         customer = self._live_customer(_string(params, "customer", required=True) or "")
-        invoice, c, at = self.model._base(self.account, "invoice", request.now), customer.data, seconds(request.now)
-        invoice.update(
-            customer=customer.id, subscription=None, billing_reason="manual", customer_email=c["email"],
-            customer_name=c["name"], customer_phone=c["phone"], customer_address=fresh(c["address"]),
-            amount_due=0, amount_paid=0, amount_remaining=0, subtotal=0, subtotal_excluding_tax=0, total=0,
-            total_excluding_tax=0, status="draft", paid=False, attempted=False, attempt_count=0, number=None,
-            period_start=at, period_end=at, auto_advance=False, due_date=None, effective_at=None,
-            webhooks_delivered_at=None, next_payment_attempt=None, charge=None, payment_intent=None,
-            hosted_invoice_url=None, invoice_pdf=None, description=_string(params, "description"),
-            metadata=params.get("metadata") or {}, subscription_details={"metadata": None},
-            status_transitions={"finalized_at": None, "marked_uncollectible_at": None, "paid_at": None,
-                                "voided_at": None},
-            lines={"data": [], "has_more": False, "object": "list", "url": f"/v1/invoices/{invoice['id']}/lines"})
-        created = self.model._new(self.account, invoice, request.now, log=True)
+        invoice = self.model.new_data(self.account, "invoice", request.now)
+        self.model.draft_invoice(invoice, customer.data, request.now)
+        invoice.update(description=_string(params, "description"), metadata=params.get("metadata") or {})
+        created = self.model.store_new(self.account, invoice, request.now, log=True)
         return self._expanded(created.data, params)
 
     def _finalize_invoice(self, request: Request, object_id: str) -> dict:
@@ -462,19 +452,7 @@ class StripeApi:
         data = invoice.data
         if data["status"] != "draft":
             raise StripeError(400, f"This invoice is already finalized ({data['status']}).")
-        customer = self.account.objects[("customer", data["customer"])]
-        sequence = customer.data["next_invoice_sequence"]
-        customer.data["next_invoice_sequence"] = sequence + 1
-        self.account.record(customer, "update", request.now)
-        at, secret = seconds(request.now), hashlib.sha256(invoice.id.encode()).hexdigest()[:24]
-        data.update(status="open", number=f"{customer.data['invoice_prefix']}-{sequence:04d}", effective_at=at,
-                    hosted_invoice_url=f"https://invoice.stripe.com/i/acct_1Emulator/test_{secret}",
-                    invoice_pdf=f"https://pay.stripe.com/invoice/acct_1Emulator/test_{secret}/pdf?s=ap")
-        data["status_transitions"]["finalized_at"] = at
-        if data["amount_due"] == 0:
-            data.update(status="paid", paid=True)
-            data["status_transitions"]["paid_at"] = at
-        self.account.record(invoice, "update", request.now)
+        self.model.finalize(self.account, invoice, request.now)
         return self._expanded(data, request.params)
 
     def _delete_invoice(self, request: Request, object_id: str) -> dict:
@@ -505,12 +483,12 @@ class StripeApi:
 
     def _pay_invoice(self, request: Request, object_id: str) -> dict:
         invoice = self._open_invoice(object_id, "pay")
-        self.model._attempt(self.account, invoice, request.now, log=True, decline=False)
+        self.model.attempt_payment(self.account, invoice, request.now, log=True, decline=False)
         return self._expanded(invoice.data, request.params)
 
     def _void_invoice(self, request: Request, object_id: str) -> dict:
         invoice = self._open_invoice(object_id, "void")
-        self.model._void(self.account, invoice, request.now)
+        self.model.void_invoice(self.account, invoice, request.now)
         return self._expanded(invoice.data, request.params)
 
     def _confirm_payment_intent(self, request: Request, object_id: str) -> dict:
@@ -521,7 +499,7 @@ class StripeApi:
         named = _string(request.params, "payment_method")
         invoice = self.account.get("invoice", intent.data["invoice"]) if intent.data.get("invoice") else None
         if invoice is not None and invoice.data["status"] == "open":
-            self.model._attempt(self.account, invoice, request.now, log=True, decline=named in DECLINING)
+            self.model.attempt_payment(self.account, invoice, request.now, log=True, decline=named in DECLINING)
             error = intent.data["last_payment_error"]
             if intent.data["status"] != "succeeded" and error:
                 raise StripeError(402, error["message"], "card_declined", kind="card_error",
@@ -541,22 +519,22 @@ class StripeApi:
             if customer is None:
                 raise StripeError(400, "You must provide a payment_method, source or customer.", "parameter_missing",
                                   "payment_method")
-            return self.model._current_card(self.account, customer, now, log=True), None
+            return self.model.current_card(self.account, customer, now, log=True), None
         ours = named.startswith("pm_1") and len(named) > 10 and named[4:10].isalnum()
-        return (named if ours else self.model._payment_method(self.account, now)), DECLINING.get(named)
+        return (named if ours else self.model.new_payment_method(self.account, now)), DECLINING.get(named)
 
     def _charged(self, intent: dict, customer: UpstreamObject | None, method: str, decline: tuple | None,
                  now: int, **fields: Any) -> UpstreamObject:
         """A charge for `intent` (a payment intent's data, or a direct charge's terms), declined if `decline`;
         `fields` set before it is stored, so its first version (the one syncs read) has them."""
         holder = customer.data if customer else {"address": None, "email": None, "name": None, "phone": None}
-        charge = self.model._charge(self.account, intent, holder, method, now, declined=decline is not None)
+        charge = self.model.new_charge(self.account, intent, holder, method, now, declined=decline is not None)
         charge.update(fields)
         if decline is not None:
             code, message = decline
             charge.update(failure_code="card_declined", failure_message=message)
             charge["outcome"].update(reason=code, type="issuer_declined")
-        return self.model._new(self.account, charge, now, log=True)
+        return self.model.store_new(self.account, charge, now, log=True)
 
     def _charge_intent(self, intent: UpstreamObject, now: int) -> None:
         customer = self.account.get("customer", intent.data["customer"]) if intent.data.get("customer") else None
@@ -594,7 +572,7 @@ class StripeApi:
         customer_id = _string(params, "customer")
         if customer_id is not None:
             self._live_customer(customer_id)
-        intent = self.model._base(self.account, "payment_intent", request.now)
+        intent = self.model.new_data(self.account, "payment_intent", request.now)
         named = _string(params, "payment_method")
         intent.update(amount=amount, currency=currency, customer=customer_id, invoice=None, canceled_at=None,
                       description=_string(params, "description"), payment_method=named,
@@ -602,7 +580,7 @@ class StripeApi:
                       latest_charge=None, amount_received=0, last_payment_error=None,
                       metadata=params.get("metadata") or {},
                       status="requires_payment_method" if not params.get("payment_method") else "requires_confirmation")
-        created = self.model._new(self.account, intent, request.now, log=True)
+        created = self.model.store_new(self.account, intent, request.now, log=True)
         if _boolean(params, "confirm"):
             self._charge_intent(created, request.now)
         return self._expanded(created.data, params)

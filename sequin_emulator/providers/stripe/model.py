@@ -147,27 +147,18 @@ class Stripe(Provider):
 
     # ------------------------------------------------------------ storing
 
-    def _put(self, account: Account, obj: UpstreamObject, kind: str, now: int, log: bool) -> Change | None:
-        """Store an object's new state; with `log`, as a change (the account's life), else as history."""
-        if log:
-            return account.record(obj, kind, now)
-        key = (obj.collection, obj.id)
-        if key not in account.objects:
-            account.order.setdefault(obj.collection, []).append(obj.id)
-            account.objects[key] = obj
-        obj.updated = now
-        return None
-
-    def _new(self, account: Account, data: dict, now: int, log: bool) -> UpstreamObject:
+    def store_new(self, account: Account, data: dict, now: int, log: bool) -> UpstreamObject:
+        """A new object of the account, made of `data` (from `new_data`), stored at `now`."""
         obj = UpstreamObject(data["object"], data["id"], now, now, data)
-        self._put(account, obj, "insert", now, log)
+        account.record(obj, "insert", now, log)
         return obj
 
     def _new_id(self, account: Account, kind: str) -> str:
         prefix, length = PREFIXES[kind]
         return f"{prefix}_{token(account.rng, length)}"
 
-    def _base(self, account: Account, kind: str, now: int) -> dict:
+    def new_data(self, account: Account, kind: str, now: int) -> dict:
+        """A new object's data of `kind`, from Stripe's sample, with a fresh id, created now, in test mode."""
         obj = orjson.loads(_template_bytes(kind))
         obj["id"] = self._new_id(account, kind)
         for key, value in (("created", seconds(now)), ("livemode", False), ("metadata", {})):
@@ -175,7 +166,7 @@ class Stripe(Provider):
                 obj[key] = value
         return obj
 
-    def _payment_method(self, account: Account, now: int) -> str:
+    def new_payment_method(self, account: Account, now: int) -> str:
         """A new card's payment method id, its issue month (months since 1970, base 36) after `pm_1`."""
         moment = datetime.fromtimestamp(seconds(now), UTC)
         months, digits = max(0, (moment.year - 1970) * 12 + moment.month - 1), ""
@@ -186,30 +177,30 @@ class Stripe(Provider):
     # ------------------------------------------------------------ catalogue and customers
 
     def _product(self, account: Account, now: int, log: bool, data: dict | None = None) -> UpstreamObject:
-        rng, obj = account.rng, self._base(account, "product", now)
+        rng, obj = account.rng, self.new_data(account, "product", now)
         noun = rng.choice(POOLS.words).capitalize()
         obj.update(name=f"{noun} {rng.choice(['Plan', 'Pro', 'Team', 'Kit', 'Box', 'License'])}",
                    description=f"The {noun.lower()} offering", default_price=None, updated=seconds(now), images=[],
                    features=[], active=True)
         obj.update(data or {})
-        return self._new(account, obj, now, log)
+        return self.store_new(account, obj, now, log)
 
     def _price(self, account: Account, product: UpstreamObject, now: int, log: bool) -> UpstreamObject:
-        rng, obj = account.rng, self._base(account, "price", now)
+        rng, obj = account.rng, self.new_data(account, "price", now)
         amount = rng.choice(AMOUNTS)
         interval = "year" if rng.random() < 0.25 else "month"
         obj.update(product=product.id, unit_amount=amount * (10 if interval == "year" else 1),
                    unit_amount_decimal=str(amount * (10 if interval == "year" else 1)), active=True,
                    recurring={"aggregate_usage": None, "interval": interval, "interval_count": 1,
                               "usage_type": "licensed"})
-        price = self._new(account, obj, now, log)
+        price = self.store_new(account, obj, now, log)
         if product.data["default_price"] is None:
             product.data.update(default_price=price.id, updated=seconds(now))
-            self._put(account, product, "update", now, log)
+            account.record(product, "update", now, log)
         return price
 
     def _customer(self, account: Account, now: int, log: bool, data: dict | None = None) -> UpstreamObject:
-        rng, obj = account.rng, self._base(account, "customer", now)
+        rng, obj = account.rng, self.new_data(account, "customer", now)
         first, last = rng.choice(POOLS.first_names), rng.choice(POOLS.last_names)
         city, state, postcode, street = rng.choice(POOLS.cities)
         obj.update(name=f"{first} {last}", email=f"{first}.{last}@{rng.choice(POOLS.domains)}".lower(),
@@ -218,24 +209,24 @@ class Stripe(Provider):
                             "state": state},
                    invoice_prefix=token(rng, 8).upper(), next_invoice_sequence=1,
                    invoice_settings={**obj["invoice_settings"],
-                                     "default_payment_method": self._payment_method(account, now)})
+                                     "default_payment_method": self.new_payment_method(account, now)})
         obj.update(data or {})
-        return self._new(account, obj, now, log)
+        return self.store_new(account, obj, now, log)
 
     # ------------------------------------------------------------ subscriptions and their invoices
 
-    def _subscribe(self, account: Account, customer: UpstreamObject, price: UpstreamObject, now: int,
+    def subscribe(self, account: Account, customer: UpstreamObject, price: UpstreamObject, now: int,
                    log: bool, trial_days: int | None = None, quantity: int | None = None,
                    decline: bool | None = None) -> UpstreamObject:
         """A new subscription and its first invoice. The account's own (and history) pick a trial, a quantity and
         the payment's outcome at random; the Stripe API passes what it was asked for."""
-        rng, obj = account.rng, self._base(account, "subscription", now)
+        rng, obj = account.rng, self.new_data(account, "subscription", now)
         start = seconds(now)
         if trial_days is None:
             trial_days = TRIAL_DAYS if rng.random() < 0.2 else 0
         trial = trial_days > 0
         end = start + trial_days * DAY if trial else add_interval(start, price.data["recurring"]["interval"], start)
-        item = self._base(account, "subscription_item", now)
+        item = self.new_data(account, "subscription_item", now)
         item.update(price=fresh(price.data), subscription=obj["id"], quantity=quantity or rng.randint(1, 5),
                     tax_rates=[])
         obj.update(customer=customer.id, start_date=start, billing_cycle_anchor=start if not trial else end,
@@ -246,7 +237,7 @@ class Stripe(Provider):
                    cancellation_details={"comment": None, "feedback": None, "reason": None},
                    items={"data": [item], "has_more": False, "object": "list",
                           "url": f"/v1/subscription_items?subscription={obj['id']}"})
-        subscription = self._new(account, obj, now, log)
+        subscription = self.store_new(account, obj, now, log)
         self._bill(account, subscription, now, log, "subscription_create", decline)
         self._schedule(account, subscription)
         return subscription
@@ -254,16 +245,13 @@ class Stripe(Provider):
     def _bill(self, account: Account, subscription: UpstreamObject, now: int, log: bool, reason: str,
               decline: bool | None = None) -> None:
         """The invoice for the subscription's current period, finalized, and its first payment attempt."""
-        sub, rng = subscription.data, account.rng
+        sub = subscription.data
         customer = account.get("customer", sub["customer"])
         assert customer is not None  # a subscription's customer is never forgotten (deleted ones are stubs)
         item = sub["items"]["data"][0]
         amount = 0 if sub["status"] == "trialing" else item["price"]["unit_amount"] * item["quantity"]
-        sequence = customer.data["next_invoice_sequence"]
-        customer.data["next_invoice_sequence"] = sequence + 1
-        self._put(account, customer, "update", now, log)
-        invoice = self._base(account, "invoice", now)
-        line = self._base(account, "line_item", now)
+        invoice = self.new_data(account, "invoice", now)
+        line = self.new_data(account, "line_item", now)
         price = item["price"]
         product = account.get("product", price["product"])
         line.update(amount=amount, amount_excluding_tax=amount, price=fresh(price), quantity=item["quantity"],
@@ -273,55 +261,82 @@ class Stripe(Provider):
                     period={"start": sub["current_period_start"], "end": sub["current_period_end"]},
                     unit_amount_excluding_tax=str(item["price"]["unit_amount"]))
         del line["invoice_item"]  # subscription lines come from the subscription, not an invoice item
-        at, c = seconds(now), customer.data
-        secret = token(rng, 24)
+        self.draft_invoice(invoice, customer.data, now)
         invoice.update(
-            customer=sub["customer"], subscription=sub["id"], billing_reason=reason, customer_email=c["email"],
-            customer_name=c["name"], customer_phone=c["phone"], customer_address=fresh(c["address"]),
-            amount_due=amount, amount_paid=0, amount_remaining=amount, subtotal=amount, subtotal_excluding_tax=amount,
-            total=amount, total_excluding_tax=amount, status="open", paid=False, attempted=False, attempt_count=0,
-            number=f"{c['invoice_prefix']}-{sequence:04d}", period_start=sub["current_period_start"],
-            period_end=sub["current_period_end"], auto_advance=True, due_date=None, effective_at=at,
-            webhooks_delivered_at=at, next_payment_attempt=None, charge=None, payment_intent=None,
-            hosted_invoice_url=f"https://invoice.stripe.com/i/acct_1Emulator/test_{secret}",
-            invoice_pdf=f"https://pay.stripe.com/invoice/acct_1Emulator/test_{secret}/pdf?s=ap",
-            subscription_details={"metadata": fresh(sub["metadata"])},
-            status_transitions={"finalized_at": at, "marked_uncollectible_at": None, "paid_at": None,
-                                "voided_at": None},
-            lines={"data": [line], "has_more": False, "object": "list", "url": f"/v1/invoices/{invoice['id']}/lines"})
-        new = self._new(account, invoice, now, log)
+            subscription=sub["id"], billing_reason=reason, amount_due=amount, amount_remaining=amount, subtotal=amount,
+            subtotal_excluding_tax=amount, total=amount, total_excluding_tax=amount,
+            period_start=sub["current_period_start"], period_end=sub["current_period_end"], auto_advance=True,
+            webhooks_delivered_at=seconds(now), subscription_details={"metadata": fresh(sub["metadata"])})
+        invoice["lines"]["data"].append(line)
+        self._finalized(account, invoice, customer, now, log)
+        new = self.store_new(account, invoice, now, log)
         sub["latest_invoice"] = new.id
-        self._put(account, subscription, "update", now, log)
+        account.record(subscription, "update", now, log)
         if amount == 0:
-            invoice.update(status="paid", paid=True, auto_advance=False)
-            invoice["status_transitions"]["paid_at"] = at
-            self._put(account, new, "update", now, log)
+            _paid_at_once(invoice, now)
+            account.record(new, "update", now, log)
         else:
-            self._attempt(account, new, now, log, decline)
+            self.attempt_payment(account, new, now, log, decline)
 
-    def _attempt(self, account: Account, invoice_obj: UpstreamObject, now: int, log: bool,
-                 decline: bool | None = None) -> None:
+    @staticmethod
+    def draft_invoice(invoice: dict, customer: dict, now: int) -> None:
+        """An invoice's fields as a draft for the customer, for nothing yet (a new invoice's base is `invoice`)."""
+        at = seconds(now)
+        invoice.update(
+            customer=customer["id"], subscription=None, billing_reason="manual", customer_email=customer["email"],
+            customer_name=customer["name"], customer_phone=customer["phone"],
+            customer_address=fresh(customer["address"]), amount_due=0, amount_paid=0, amount_remaining=0, subtotal=0,
+            subtotal_excluding_tax=0, total=0, total_excluding_tax=0, status="draft", paid=False, attempted=False,
+            attempt_count=0, number=None, period_start=at, period_end=at, auto_advance=False, due_date=None,
+            effective_at=None, webhooks_delivered_at=None, next_payment_attempt=None, charge=None, payment_intent=None,
+            hosted_invoice_url=None, invoice_pdf=None, subscription_details={"metadata": None},
+            status_transitions={"finalized_at": None, "marked_uncollectible_at": None, "paid_at": None,
+                                "voided_at": None},
+            lines={"data": [], "has_more": False, "object": "list", "url": f"/v1/invoices/{invoice['id']}/lines"})
+
+    def _finalized(self, account: Account, invoice: dict, customer: UpstreamObject, now: int, log: bool) -> None:
+        """Stripe's finalization: the invoice opens, numbered from the customer's prefix and next sequence (the
+        customer changes too), with its hosted page and PDF."""
+        sequence = customer.data["next_invoice_sequence"]
+        customer.data["next_invoice_sequence"] = sequence + 1
+        account.record(customer, "update", now, log)
+        at, secret = seconds(now), token(account.rng, 24)
+        invoice.update(status="open", number=f"{customer.data['invoice_prefix']}-{sequence:04d}", effective_at=at,
+                       hosted_invoice_url=f"https://invoice.stripe.com/i/acct_1Emulator/test_{secret}",
+                       invoice_pdf=f"https://pay.stripe.com/invoice/acct_1Emulator/test_{secret}/pdf?s=ap")
+        invoice["status_transitions"]["finalized_at"] = at
+
+    def finalize(self, account: Account, invoice_obj: UpstreamObject, now: int) -> None:
+        """A draft invoice (made through the API) finalized; one for 0 is paid at once, as on Stripe."""
+        customer = account.objects[("customer", invoice_obj.data["customer"])]
+        self._finalized(account, invoice_obj.data, customer, now, log=True)
+        if invoice_obj.data["amount_due"] == 0:
+            _paid_at_once(invoice_obj.data, now)
+        account.record(invoice_obj, "update", now)
+
+    def attempt_payment(self, account: Account, invoice_obj: UpstreamObject, now: int, log: bool,
+                        decline: bool | None = None) -> None:
         """One payment attempt of an open invoice, with the customer's card: a charge that succeeds or is declined,
         on the invoice's one payment intent (made at the first attempt)."""
         rng, invoice, at = account.rng, invoice_obj.data, seconds(now)
         customer = account.get("customer", invoice["customer"])
         assert customer is not None
-        method = self._current_card(account, customer, now, log)
+        method = self.current_card(account, customer, now, log)
         intent_obj = account.get("payment_intent", invoice["payment_intent"]) if invoice["payment_intent"] else None
         if intent_obj is None:
-            pi = self._base(account, "payment_intent", now)
+            pi = self.new_data(account, "payment_intent", now)
             pi.update(amount=invoice["amount_due"], customer=invoice["customer"], invoice=invoice["id"],
                       canceled_at=None, description="Subscription creation" if invoice["billing_reason"] ==
                       "subscription_create" else "Subscription update", payment_method=method,
                       client_secret=f"{pi['id']}_secret_{token(rng, 25)}", latest_charge=None,
                       status="requires_payment_method", amount_received=0, last_payment_error=None,
                       setup_future_usage="off_session")
-            intent_obj = self._new(account, pi, now, log)
+            intent_obj = self.store_new(account, pi, now, log)
             invoice["payment_intent"] = intent_obj.id
         pi = intent_obj.data
         declined = rng.random() < DECLINE_RATE if decline is None else decline
-        charge = self._charge(account, pi, customer.data, method, now, declined)
-        charge_obj = self._new(account, charge, now, log)
+        charge = self.new_charge(account, pi, customer.data, method, now, declined)
+        charge_obj = self.store_new(account, charge, now, log)
         pi.update(payment_method=method, latest_charge=charge_obj.id)
         invoice.update(attempted=True, attempt_count=invoice["attempt_count"] + 1, charge=charge_obj.id)
         subscription = account.get("subscription", invoice["subscription"])
@@ -336,12 +351,12 @@ class Stripe(Provider):
                 invoice["next_payment_attempt"] = at + RETRY_AFTER_DAYS[retries] * DAY
                 if subscription is not None and subscription.data["status"] == "active":
                     subscription.data["status"] = "past_due"
-                    self._put(account, subscription, "update", now, log)
+                    account.record(subscription, "update", now, log)
             else:  # out of retries: Stripe's default marks the invoice uncollectible and cancels the subscription
                 invoice.update(status="uncollectible", next_payment_attempt=None, auto_advance=False)
                 invoice["status_transitions"]["marked_uncollectible_at"] = at
                 if subscription is not None:
-                    self._end(account, subscription, now, log, "payment_failed")
+                    self.end_subscription(account, subscription, now, log, "payment_failed")
         else:
             pi.update(status="succeeded", amount_received=pi["amount"], last_payment_error=None)
             invoice.update(status="paid", paid=True, amount_paid=invoice["amount_due"], amount_remaining=0,
@@ -349,21 +364,21 @@ class Stripe(Provider):
             invoice["status_transitions"]["paid_at"] = at
             if subscription is not None and subscription.data["status"] == "past_due":
                 subscription.data["status"] = "active"
-                self._put(account, subscription, "update", now, log)
-        self._put(account, intent_obj, "update", now, log)
-        self._put(account, invoice_obj, "update", now, log)
+                account.record(subscription, "update", now, log)
+        account.record(intent_obj, "update", now, log)
+        account.record(invoice_obj, "update", now, log)
         self._schedule(account, invoice_obj)
 
-    def _current_card(self, account: Account, customer: UpstreamObject, now: int, log: bool) -> str:
+    def current_card(self, account: Account, customer: UpstreamObject, now: int, log: bool) -> str:
         """The customer's card; one that has expired by `now` is replaced first, as the customer would."""
         settings = customer.data["invoice_settings"]
         if not card_valid_at(settings["default_payment_method"], seconds(now)):
-            settings["default_payment_method"] = self._payment_method(account, now)
-            self._put(account, customer, "update", now, log)
+            settings["default_payment_method"] = self.new_payment_method(account, now)
+            account.record(customer, "update", now, log)
         return str(settings["default_payment_method"])
 
-    def _charge(self, account: Account, pi: dict, customer: dict, method: str, now: int, declined: bool) -> dict:
-        rng, obj = account.rng, self._base(account, "charge", now)
+    def new_charge(self, account: Account, pi: dict, customer: dict, method: str, now: int, declined: bool) -> dict:
+        rng, obj = account.rng, self.new_data(account, "charge", now)
         details = card(method)
         address = customer["address"] or obj["billing_details"]["address"]
         obj.update(
@@ -391,19 +406,19 @@ class Stripe(Provider):
                 "type": "card"})
         return obj
 
-    def _end(self, account: Account, subscription: UpstreamObject, now: int, log: bool, reason: str) -> None:
+    def end_subscription(self, account: Account, subscription: UpstreamObject, now: int, log: bool, reason: str) -> None:
         """The subscription ends now (canceled by the customer, or for failed payments)."""
         sub, at = subscription.data, seconds(now)
         sub.update(status="canceled", ended_at=at, canceled_at=sub["canceled_at"] or at, cancel_at=None,
                    cancel_at_period_end=False,
                    cancellation_details={"comment": None, "feedback": None, "reason": reason})
-        self._put(account, subscription, "update", now, log)
+        account.record(subscription, "update", now, log)
 
     def _renew(self, account: Account, subscription: UpstreamObject, now: int, log: bool) -> None:
         """The current period ended: the subscription ends if set to (or lapses), else a new period is billed."""
         sub = subscription.data
         if sub["cancel_at_period_end"] or account.rng.random() < CHURN_AT_RENEWAL:
-            self._end(account, subscription, now, log, "cancellation_requested")
+            self.end_subscription(account, subscription, now, log, "cancellation_requested")
             return
         interval = sub["items"]["data"][0]["price"]["recurring"]["interval"]
         start = sub["current_period_end"]
@@ -457,7 +472,7 @@ class Stripe(Provider):
                 self._renew(account, obj, now, log)
                 self._schedule(account, obj)
             else:
-                self._attempt(account, obj, now, log)
+                self.attempt_payment(account, obj, now, log)
             agenda = self._agenda(account)
 
     # ------------------------------------------------------------ the account's life
@@ -471,7 +486,7 @@ class Stripe(Provider):
             product = self._product(account, created, log=False)
             price = self._price(account, product, created + MICROS, log=False)
             customer = self._customer(account, created + 2 * MICROS, log=False)
-            self._subscribe(account, customer, price, created + 3 * MICROS, log=False)
+            self.subscribe(account, customer, price, created + 3 * MICROS, log=False)
             if number % POPULATE_SLICE == POPULATE_SLICE - 1:
                 yield
         for number in itertools.count():  # what falls due after the last creation, up to now
@@ -521,7 +536,7 @@ class Stripe(Provider):
             product = self._product(account, now, log=True)
             price = self._price(account, product, now, log=True)
         customer = self._customer(account, now, log=True)
-        self._subscribe(account, customer, price, now, log=True)
+        self.subscribe(account, customer, price, now, log=True)
 
     def _active_price(self, account: Account) -> UpstreamObject | None:
         for _ in range(8):
@@ -553,7 +568,7 @@ class Stripe(Provider):
             if data["status"] == "canceled":
                 return
             if rng.random() < 0.25:
-                self._end(account, obj, now, log=True, reason="cancellation_requested")
+                self.end_subscription(account, obj, now, log=True, reason="cancellation_requested")
                 return
             wanted = not data["cancel_at_period_end"]
             data.update(cancel_at_period_end=wanted, cancel_at=data["current_period_end"] if wanted else None,
@@ -567,9 +582,9 @@ class Stripe(Provider):
         waiting = sorted(object_id for _, collection, object_id in self._agenda(account) if collection == "invoice"
                          and account.objects[("invoice", object_id)].data["status"] == "open")
         if waiting:
-            self._void(account, account.objects[("invoice", account.rng.choice(waiting))], now)
+            self.void_invoice(account, account.objects[("invoice", account.rng.choice(waiting))], now)
 
-    def _void(self, account: Account, invoice_obj: UpstreamObject, now: int) -> None:
+    def void_invoice(self, account: Account, invoice_obj: UpstreamObject, now: int) -> None:
         invoice = invoice_obj.data
         invoice.update(status="void", amount_remaining=0, next_payment_attempt=None, auto_advance=False)
         invoice["status_transitions"]["voided_at"] = seconds(now)
@@ -599,9 +614,9 @@ class Stripe(Provider):
         for sub_id in list(account.order.get("subscription", ())):
             sub = account.objects[("subscription", sub_id)]
             if sub.data["customer"] == customer.id and sub.data["status"] != "canceled":
-                self._end(account, sub, now, log, "cancellation_requested")
+                self.end_subscription(account, sub, now, log, "cancellation_requested")
         customer.deleted = True
-        return self._put(account, customer, "delete", now, log)
+        return account.record(customer, "delete", now, log)
 
     def _delete_product(self, account: Account, product: UpstreamObject, now: int, log: bool) -> Change | None:
         """Stripe refuses to delete a product that has prices: it is archived instead."""
@@ -609,9 +624,9 @@ class Stripe(Provider):
                          for pid in account.order.get("price", ()))
         product.data.update(active=False, updated=seconds(now))
         if has_prices:
-            return self._put(account, product, "update", now, log)
+            return account.record(product, "update", now, log)
         product.deleted = True
-        return self._put(account, product, "delete", now, log)
+        return account.record(product, "delete", now, log)
 
     # ------------------------------------------------------------ writes from outside (injections, mutations)
 
@@ -675,3 +690,9 @@ class Stripe(Provider):
                      data={"object": data}, livemode=False, pending_webhooks=0,
                      request={"id": None, "idempotency_key": None})
         return ProviderEvent(event_id, change.time, event["type"], orjson.dumps(event))
+
+
+def _paid_at_once(invoice: dict, now: int) -> None:
+    """An invoice for nothing is paid when it is finalized."""
+    invoice.update(status="paid", paid=True, auto_advance=False)
+    invoice["status_transitions"]["paid_at"] = seconds(now)
