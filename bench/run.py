@@ -182,7 +182,7 @@ def generation(records: int) -> None:
     from sequin_emulator.domain.tenant import ClockStart, Tenants
     from sequin_emulator.domain.upstream import AccountSettings
     from sequin_emulator.providers.stripe.model import Stripe
-    from sequin_emulator.spec.inputs import parse
+    from sequin_emulator.spec.bodies import parse
 
     per_collection = records // len(Stripe.collections)
     tenants = Tenants(seed=1, clock=ClockStart(mode="manual", start=1_704_067_200_000_000),
@@ -216,7 +216,7 @@ from sequin_emulator.domain.inputs import NewStream, NewSync
 from sequin_emulator.domain.tenant import ClockStart, Tenants
 from sequin_emulator.domain.upstream import AccountSettings
 from sequin_emulator.providers.stripe.model import templates
-from sequin_emulator.spec.inputs import parse
+from sequin_emulator.spec.bodies import parse
 
 def rss():
     return int(open("/proc/self/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE")

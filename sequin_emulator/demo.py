@@ -5,7 +5,7 @@ from __future__ import annotations
 from sequin_emulator.domain import consumers, streams, syncs
 from sequin_emulator.domain.inputs import NewConsumer, NewStream, NewSync
 from sequin_emulator.domain.tenant import Tenants
-from sequin_emulator.spec.inputs import parse
+from sequin_emulator.spec.bodies import parse
 
 DEMO_TOKEN = "demo"
 

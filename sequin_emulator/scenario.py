@@ -7,7 +7,7 @@ the file, the line and the path of the offending item, and say what is wrong.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,7 @@ from sequin_emulator.domain.clock import Clock
 from sequin_emulator.domain.errors import DomainError, Invalid
 from sequin_emulator.domain.tenant import Tenant, Tenants
 from sequin_emulator.domain.timefmt import advanced, parse_clock_time
-from sequin_emulator.spec.inputs import parse
+from sequin_emulator.spec.bodies import parse
 from sequin_emulator.spec.validation import validated
 
 SCHEMA = "#/components/schemas/Scenario"
@@ -63,9 +63,9 @@ def _unique(data: dict) -> None:
             seen.add(item[key])
 
 
-def _set_clock(tenant: Tenant, clock: dict) -> None:
+def _clock_moves(tenant: Tenant, clock: dict) -> Iterator[int]:
     """A new, empty tenant may start at any time; one with state only moves forward (a `now` it is already past
-    leaves its time as it is, so scenarios combine)."""
+    leaves its time as it is, so scenarios combine): the time it moves to is yielded, for the caller to advance."""
     if "now" in clock:
         try:
             now = parse_clock_time(clock["now"])
@@ -74,98 +74,120 @@ def _set_clock(tenant: Tenant, clock: dict) -> None:
         if not (len(tenant.streams) or len(tenant.credentials) or len(tenant.oauth_apps)):
             tenant.clock = Clock(mode=tenant.clock.mode, now=now, scale=tenant.clock.scale)
         elif now > tenant.now():
-            engine.advance_clock(tenant, now)
+            yield now
     tenant.clock.set(mode=clock.get("mode"), scale=clock.get("scale"))
 
 
-def apply(tenant: Tenant, data: Any) -> dict[str, dict[str, str]]:
-    """Load a scenario into `tenant`; returns the created ids by name. Raises Invalid with dotted paths."""
+Ids = dict[str, dict[str, str]]
+
+
+def applying(tenant: Tenant, data: Any) -> Generator[int, None, Ids]:
+    """Load a scenario into `tenant`: yields each time the tenant's clock must advance to (the caller advances it
+    the way the API does, in slices, a failing engine contained), and returns the created ids by name. Raises
+    Invalid with dotted paths."""
     data, errors = validated(SCHEMA, data)
     if errors:
         raise Invalid(errors, summary="The scenario does not match the Scenario schema.")
     _unique(data)
     existing = {s.id for s in tenant.streams}
-    ids: dict[str, dict[str, str]] = {"oauth_apps": {}, "credentials": {}, "streams": {s.slug: s.id for s in tenant.streams},
-                                      "syncs": {}, "consumers": {}, "targets": {}, "postgres_consumers": {}}
-
-    def each(section: str, create: Callable[[str, dict], tuple[str, str]]) -> None:
-        for i, item in enumerate(data.get(section, [])):
-            path = f"{section}.{i}"
-            try:
-                name, created = create(path, item)
-            except DomainError as exc:
-                raise _item_errors(path, exc) from None
-            ids[section][name] = created
-
+    loader = _Loader(tenant, data)
     if "clock" in data:
-        _set_clock(tenant, data["clock"])
+        yield from _clock_moves(tenant, data["clock"])
     if "account_defaults" in data:
         defaults = dataclasses.replace(tenant.account_defaults, **data["account_defaults"])
         accounts.check_size(defaults.records_per_collection, defaults.history_days, "account_defaults.")
         tenant.account_defaults = defaults
+    loader.load()
+    if "advance" in data:
+        try:
+            yield advanced(tenant.now(), data["advance"])
+        except ValueError as exc:
+            raise Invalid.field("advance", str(exc)) from None
+    loader.ids["streams"] = {s.slug: s.id for s in tenant.streams if s.id not in existing}  # this scenario's
+    return loader.ids
 
-    each("oauth_apps", lambda path, item: (item["name"], oauth_apps.create(tenant, parse(inputs.NewOAuthApp, item)).id))
 
-    def credential(path: str, item: dict) -> tuple[str, str]:
+def apply(tenant: Tenant, data: Any) -> Ids:
+    """`applying`, for callers that do not answer anyone meanwhile (the command line, state files)."""
+    loading = applying(tenant, data)
+    try:
+        while True:
+            to = next(loading)
+            engine.run_contained(tenant, to)
+            engine.set_clock(tenant, to)
+    except StopIteration as done:
+        return done.value
+
+
+class _Loader:
+    """Creates a scenario's resources section by section, each item named, references looked up by name."""
+
+    SECTIONS = ("oauth_apps", "credentials", "streams", "syncs", "consumers", "targets", "postgres_consumers")
+
+    def __init__(self, tenant: Tenant, data: dict) -> None:
+        self.tenant, self.data = tenant, data
+        self.ids: Ids = {section: {} for section in self.SECTIONS}
+        self.ids["streams"] = {s.slug: s.id for s in tenant.streams}
+
+    def load(self) -> None:
+        for section in self.SECTIONS:
+            create = getattr(self, f"_{section}")
+            for i, item in enumerate(self.data.get(section, [])):
+                path = f"{section}.{i}"
+                try:
+                    name, created = create(item)
+                except DomainError as exc:
+                    raise _item_errors(path, exc) from None
+                self.ids[section][name] = created
+
+    def _ref(self, section: str, name: str, path: str, kind: str) -> str:
+        return _lookup(self.ids[section], name, path, kind)
+
+    def _oauth_apps(self, item: dict) -> tuple[str, str]:
+        return item["name"], oauth_apps.create(self.tenant, parse(inputs.NewOAuthApp, item)).id
+
+    def _credentials(self, item: dict) -> tuple[str, str]:
+        tenant = self.tenant
         body = {k: item[k] for k in ("name", "properties", "metadata") if k in item}
         if "oauth_app" in item:
-            body["oauth_app_id"] = _lookup(ids["oauth_apps"], item["oauth_app"], "oauth_app", "OAuth app")
+            body["oauth_app_id"] = self._ref("oauth_apps", item["oauth_app"], "oauth_app", "OAuth app")
         created = credentials.import_(tenant, parse(inputs.CredentialImport, body))
         if "upstream" in item:
             accounts.configure(tenant, created, parse(inputs.UpstreamSettingsChanges, item["upstream"]))
         for j, obj in enumerate(item.get("objects", [])):
             account = accounts.account_for(tenant, created)
             try:
-                upstream_writes.apply(
-                    tenant,
-                    account,
-                    "insert",
-                    upstream_writes.collection_of(account, obj["collection_id"]),
-                    None,
-                    obj.get("data", {}),
-                )
+                collection = upstream_writes.collection_of(account, obj["collection_id"])
+                upstream_writes.apply(tenant, account, "insert", collection, None, obj.get("data", {}))
             except DomainError as exc:
                 raise _item_errors(f"objects.{j}", exc) from None
         return item["name"], created.id
 
-    each("credentials", credential)
-    each("streams", lambda path, item: (item["slug"], streams.create(tenant, parse(inputs.NewStream, item)).id))
+    def _streams(self, item: dict) -> tuple[str, str]:
+        return item["slug"], streams.create(self.tenant, parse(inputs.NewStream, item)).id
 
-    def sync(path: str, item: dict) -> tuple[str, str]:
+    def _syncs(self, item: dict) -> tuple[str, str]:
         body = {k: v for k, v in item.items() if k not in ("stream", "credential")}
         if "stream" in item:
-            body["stream_id"] = _lookup(ids["streams"], item["stream"], "stream", "stream")
-        body["credential_id"] = _lookup(ids["credentials"], item["credential"], "credential", "credential")
-        return item["name"], syncs.create(tenant, parse(inputs.NewSync, body)).id
+            body["stream_id"] = self._ref("streams", item["stream"], "stream", "stream")
+        body["credential_id"] = self._ref("credentials", item["credential"], "credential", "credential")
+        return item["name"], syncs.create(self.tenant, parse(inputs.NewSync, body)).id
 
-    each("syncs", sync)
-
-    def consumer(path: str, item: dict) -> tuple[str, str]:
+    def _consumers(self, item: dict) -> tuple[str, str]:
         body = {k: v for k, v in item.items() if k != "stream"}
         if "stream" in item:
-            body["stream_id"] = _lookup(ids["streams"], item["stream"], "stream", "stream")
-        return item["name"], consumers.create(tenant, parse(inputs.NewConsumer, body)).id
+            body["stream_id"] = self._ref("streams", item["stream"], "stream", "stream")
+        return item["name"], consumers.create(self.tenant, parse(inputs.NewConsumer, body)).id
 
-    each("consumers", consumer)
-    each("targets", lambda path, item: (item["name"], postgres.create_target(tenant, parse(inputs.NewPostgresTarget,
-                                                                                             item)).id))
+    def _targets(self, item: dict) -> tuple[str, str]:
+        return item["name"], postgres.create_target(self.tenant, parse(inputs.NewPostgresTarget, item)).id
 
-    def postgres_consumer(path: str, item: dict) -> tuple[str, str]:
+    def _postgres_consumers(self, item: dict) -> tuple[str, str]:
         body = {k: v for k, v in item.items() if k != "target"}
-        body["target_id"] = _lookup(ids["targets"], item["target"], "target", "target")
+        body["target_id"] = self._ref("targets", item["target"], "target", "target")
         if item.get("syncs", ["*"]) != ["*"]:
-            body["syncs"] = [_lookup(ids["syncs"], name, f"syncs.{j}", "sync") for j, name in enumerate(item["syncs"])]
-        return item["name"], postgres.create_consumer(tenant, parse(inputs.NewPostgresConsumer, body)).id
-
-    each("postgres_consumers", postgres_consumer)
-    if "advance" in data:
-        try:
-            to = advanced(tenant.now(), data["advance"])
-        except ValueError as exc:
-            raise Invalid.field("advance", str(exc)) from None
-        engine.advance_clock(tenant, to)
-    ids["streams"] = {s.slug: s.id for s in tenant.streams if s.id not in existing}  # this scenario's, by slug
-    return ids
+            body["syncs"] = [self._ref("syncs", name, f"syncs.{j}", "sync") for j, name in enumerate(item["syncs"])]
+        return item["name"], postgres.create_consumer(self.tenant, parse(inputs.NewPostgresConsumer, body)).id
 
 
 # ------------------------------------------------------------------ files

@@ -16,7 +16,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 from sequin_emulator.domain import consumers, streams, syncs
 from sequin_emulator.domain.inputs import NewConsumer, NewStream, NewSync
 from sequin_emulator.domain.tenant import ClockStart, Tenants
-from sequin_emulator.spec.inputs import parse
+from sequin_emulator.spec.bodies import parse
 
 ACK_WAIT_MS = 1000
 KEYS = [f"obj_{i}" for i in range(6)]

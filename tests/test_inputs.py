@@ -8,8 +8,8 @@ import inspect
 import pytest
 
 from sequin_emulator.domain import inputs
+from sequin_emulator.spec.bodies import _NONE, _default, parse
 from sequin_emulator.spec.document import load_spec, operations, resolve
-from sequin_emulator.spec.inputs import _NONE, _default, parse
 
 INPUTS = [cls for _, cls in inspect.getmembers(inputs, inspect.isclass)
           if dataclasses.is_dataclass(cls) and hasattr(cls, "SCHEMA")]

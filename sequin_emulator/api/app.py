@@ -13,7 +13,7 @@ import inspect
 import itertools
 import time
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -74,7 +74,7 @@ class Pipeline:
         self.static_paths = static_paths  # paths without parameters → their methods, to tell 405 from 404
         self._window: dict[str, list[int]] = defaultdict(lambda: [0, 0])  # token → [wall second, count]
 
-    def endpoint(self, by_method: dict[str, Operation]):
+    def endpoint(self, by_method: dict[str, Operation]) -> Callable[[Request], Awaitable[Response]]:
         async def serve(request: Request) -> Response:
             op = by_method.get(request.method) or by_method["GET"]  # HEAD is GET without a body
             tenant: Tenant | None = None
@@ -309,7 +309,7 @@ def create_app(config: ServerConfig | None = None, tenants: Tenants | None = Non
                         provider_api.provider_endpoint, methods=every))
     routes.append(Route("/_providers/{rest:anything}", provider_api.unknown_endpoint, methods=every))
     @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette):
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
         app.state.loop = asyncio.get_running_loop()  # for stopping() from a signal handler
         from sequin_emulator.postgres_writer import PostgresWriter  # psycopg loads only when a server runs
 

@@ -6,7 +6,7 @@ A handler returns `(status, payload)` or a Response; the app refuses to start if
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -40,7 +40,7 @@ from sequin_emulator.domain.models import Sync
 from sequin_emulator.domain.store import metadata_matches
 from sequin_emulator.domain.tenant import Tenant, Tenants
 from sequin_emulator.domain.timefmt import advanced, format_micros, parse_clock_time
-from sequin_emulator.spec.inputs import parse, with_defaults
+from sequin_emulator.spec.bodies import parse, with_defaults
 
 T = TypeVar("T")
 
@@ -80,11 +80,14 @@ async def _advance(call: Call, to: int) -> None:
 
 
 Reply = tuple[int, Any]
-HANDLERS: dict[str, Callable[[Call], Reply]] = {}
+Handler = Callable[[Call], Reply | Response | Awaitable[Reply | Response]]
+HANDLERS: dict[str, Handler] = {}
+H = TypeVar("H", bound=Handler)
 
 
-def operation(operation_id: str):
-    def register(fn: Callable[[Call], Reply]) -> Callable[[Call], Reply]:
+def operation(operation_id: str) -> Callable[[H], H]:
+    """Register the decorated function as the handler of the spec's operation `operation_id`."""
+    def register(fn: H) -> H:
         HANDLERS[operation_id] = fn
         return fn
     return register
@@ -551,8 +554,14 @@ def append_stream_records(call: Call) -> Reply:
 
 
 @operation("loadScenario")
-def load_scenario(call: Call) -> Reply:
-    return 200, scenario.apply(call.tenant, call.body)
+async def load_scenario(call: Call) -> Reply:
+    """A scenario's clock moves go the way `advanceClock`'s do: in slices, a failing engine contained."""
+    loading = scenario.applying(call.tenant, call.body)
+    try:
+        while True:
+            await _advance(call, next(loading))
+    except StopIteration as done:
+        return 200, done.value
 
 
 @operation("exportState")

@@ -41,7 +41,7 @@ def credential(tenant: Tenant, c: Credential) -> dict:
 def sync(tenant: Tenant, s: Sync, found_health: dict) -> dict:
     return {"id": s.id, "provider": s.provider, "stream_id": s.stream_id, "name": s.name, "status": s.status,
             "org_id": tenant.org_id, "health": sync_health(found_health),
-            "collection_ids": list(s.collection_ids), "rate_limit": dict(s.rate_limit),
+            "collection_ids": list(s.collection_ids), "rate_limit": s.rate_limit.as_dict(),
             "credential_id": s.credential_id, "credential": credential(tenant, tenant.credentials.get(s.credential_id)),
             "max_age_days": s.max_age_days, "sync_frequency": s.sync_frequency,
             "initial_backfill_completed_at": ts(s.initial_backfill_completed_at), "metadata": s.metadata,

@@ -6,6 +6,9 @@ domain module looks at the providers.
 
 from __future__ import annotations
 
+from typing import Any
+
+from sequin_emulator.domain.models import RateLimit
 from sequin_emulator.domain.plugins import CollectionId, CredentialKind, ProviderPlugin
 from sequin_emulator.domain.upstream import Provider
 from sequin_emulator.providers import PLUGINS
@@ -89,11 +92,11 @@ def collection_ids(provider: str) -> tuple[str, ...]:
     return tuple(str(CollectionId(provider, name)) for name in found.collections) if found else ()
 
 
-def default_rate_limit(provider: str) -> dict[str, int]:
-    return PLUGIN_OF[provider].rate_limit.as_dict()  # syncs exist only for simulated providers
+def default_rate_limit(provider: str) -> RateLimit:
+    return PLUGIN_OF[provider].rate_limit  # syncs exist only for simulated providers
 
 
-def masked(value):
+def masked(value: Any) -> Any:
     """A copy of `value` with every secret field masked, at any depth."""
     if isinstance(value, dict):
         return {k: (MASK if k in SECRET_KEYS and v is not None else masked(v)) for k, v in value.items()}

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import heapq
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sequin_emulator.domain.errors import Invalid
@@ -49,7 +50,7 @@ class DeliveryRules:
                 and (collection_id == ANY or collection_id == key[2]))
 
     @property
-    def matcher(self):
+    def matcher(self) -> Callable[[FilterKey], bool] | None:
         """`matches`, or None when the consumer takes everything (so counting can skip the filter)."""
         return None if self.everything else self.matches
 

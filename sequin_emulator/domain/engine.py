@@ -180,9 +180,9 @@ def _account_change(tenant: Tenant, account: Account, at: int) -> None:
 
 def _spacing(sync: Sync) -> int:
     limit = sync.rate_limit
-    spacing = limit["interval"] * MICROS // limit["allowed_requests"]
-    if limit["max_concurrent_requests"]:
-        spacing = max(spacing, REQUEST_LATENCY // limit["max_concurrent_requests"])
+    spacing = limit.interval * MICROS // limit.allowed_requests
+    if limit.max_concurrent_requests:
+        spacing = max(spacing, REQUEST_LATENCY // limit.max_concurrent_requests)
     return spacing
 
 

@@ -1,6 +1,6 @@
 """What the domain is asked to do, as typed values: one dataclass per request body the domain takes.
 
-The spec layer builds them (`sequin_emulator.spec.inputs.parse`) from a body already valid against the schema each names
+The spec layer builds them (`sequin_emulator.spec.bodies.parse`) from a body already valid against the schema each names
 in `SCHEMA`, with the spec's defaults filled in: the spec is the only place a default is written. A create's
 field without a Python default must get one from the spec (or be required there); an update's fields default
 to `UNSET`, "left out: keep the current value". `normalize` turns an accepted wire variant into the one form.

@@ -74,6 +74,20 @@ class Credential:
         return "|".join(self.identity) if self.identity else self.id
 
 
+@dataclass(frozen=True)
+class RateLimit:
+    """How fast a sync may call its provider: `allowed_requests` per `interval` seconds, and at most
+    `max_concurrent_requests` at once (0: no bound)."""
+
+    allowed_requests: int
+    interval: int
+    max_concurrent_requests: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {"allowed_requests": self.allowed_requests, "interval": self.interval,
+                "max_concurrent_requests": self.max_concurrent_requests}
+
+
 @dataclass
 class Sync:
     id: str
@@ -82,7 +96,7 @@ class Sync:
     name: str
     status: str
     collection_ids: list[str]
-    rate_limit: dict
+    rate_limit: RateLimit
     credential_id: str
     max_age_days: int | None
     sync_frequency: str

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from sequin_emulator.domain.models import RateLimit
 from sequin_emulator.domain.upstream import Provider
 
 
@@ -26,20 +27,6 @@ class CollectionId:
 
     def __str__(self) -> str:
         return f"{self.provider}:{self.name}"
-
-
-@dataclass(frozen=True)
-class RateLimit:
-    """How fast a sync may call its provider: `allowed_requests` per `interval` seconds, and at most
-    `max_concurrent_requests` at once (0: no bound)."""
-
-    allowed_requests: int
-    interval: int
-    max_concurrent_requests: int = 0
-
-    def as_dict(self) -> dict[str, int]:
-        return {"allowed_requests": self.allowed_requests, "interval": self.interval,
-                "max_concurrent_requests": self.max_concurrent_requests}
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from sequin_emulator.domain.errors import Invalid
@@ -142,7 +142,7 @@ class Batch:
         return [v.payload for v in self.versions]
 
 
-def _versions(tenant: Tenant, after: int, covers) -> Iterator[RecordVersion]:
+def _versions(tenant: Tenant, after: int, covers: Callable[[str], bool]) -> Iterator[RecordVersion]:
     """Every live version with an idx above `after` whose sync `covers` accepts, in idx order over all streams."""
     streams = [(v for v in s.log.versions_after(after) if covers(v.key[0])) for s in tenant.streams]
     return heapq.merge(*streams, key=lambda v: v.idx)

@@ -90,7 +90,7 @@ class Store(Generic[T]):
         return len(self._items)
 
 
-def _canonical(value) -> bytes:
+def _canonical(value: object) -> bytes:
     return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
 
 

@@ -6,7 +6,7 @@ from sequin_emulator.domain import credentials, engine, streams
 from sequin_emulator.domain.catalog import collection_ids, default_rate_limit, provider_of_kind, simulated_names
 from sequin_emulator.domain.errors import Invalid
 from sequin_emulator.domain.inputs import NewSync, SyncChanges, given
-from sequin_emulator.domain.models import Sync
+from sequin_emulator.domain.models import RateLimit, Sync
 from sequin_emulator.domain.tenant import Tenant
 
 IMMUTABLE = ("provider", "stream_id", "credential_id")
@@ -52,7 +52,7 @@ def create(tenant: Tenant, new: NewSync) -> Sync:
     sync = tenant.syncs.add(Sync(
         id=tenant.ids.next(), provider=provider, stream_id=stream_id, name=new.name, status=new.status,
         collection_ids=list(new.collection_ids),
-        rate_limit=dict(new.rate_limit) if new.rate_limit is not None else default_rate_limit(provider),
+        rate_limit=RateLimit(**new.rate_limit) if new.rate_limit is not None else default_rate_limit(provider),
         credential_id=credential_id, max_age_days=new.max_age_days, sync_frequency=new.sync_frequency,
         metadata=new.metadata, external_id=new.external_id, initial_backfill_completed_at=None,
         created_at=now, updated_at=now))
@@ -77,7 +77,7 @@ def update(tenant: Tenant, sync_id: str, changes: SyncChanges) -> Sync:
     if "collection_ids" in setting:
         sync.collection_ids = list(setting["collection_ids"])
     if "rate_limit" in setting:
-        sync.rate_limit = dict(setting["rate_limit"])
+        sync.rate_limit = RateLimit(**setting["rate_limit"])
     sync.updated_at = tenant.now()
     engine.reconcile(tenant, sync)
     return sync

@@ -6,11 +6,16 @@ from __future__ import annotations
 import base64
 import functools
 import random
+from collections.abc import Collection
+from typing import TYPE_CHECKING
 
 from sequin_emulator.domain.clock import MICROS
 from sequin_emulator.domain.upstream import Account
 
-DAY = 86400 * MICROS
+if TYPE_CHECKING:
+    from faker import Faker
+
+DAY_MICROS = 86400 * MICROS
 
 
 class Pools:
@@ -20,7 +25,7 @@ class Pools:
     SIZE = 400
 
     @functools.cached_property
-    def _faker(self):
+    def _faker(self) -> Faker:
         from faker import Faker  # imported on first use: it costs a quarter of a second
 
         faker = Faker("en_US")
@@ -73,10 +78,10 @@ def token(rng: random.Random, length: int) -> str:
 
 def history_times(account: Account, count: int, now: int) -> list[int]:
     """`count` creation times spread over the account's history, oldest first."""
-    span = account.settings.history_days * DAY
+    span = account.settings.history_days * DAY_MICROS
     start = now - span
     return sorted(start + int(account.rng.random() * span) for _ in range(count))
 
 
-def unknown_fields(data: dict, allowed, path: str = "data") -> dict[str, list[str]]:
+def unknown_fields(data: dict, allowed: Collection[str], path: str = "data") -> dict[str, list[str]]:
     return {f"{path}.{key}": ["is not a field this provider accepts"] for key in data if key not in allowed}

@@ -22,6 +22,7 @@ from sequin_emulator.spec.document import Parameter, load_spec, resolve
 if TYPE_CHECKING:
     from jsonschema import Draft202012Validator
     from jsonschema.exceptions import ValidationError
+    from referencing import Registry
 
 SPEC_URI = "urn:sequin-emulator:openapi"
 
@@ -39,7 +40,7 @@ def is_valid(pointer: str, instance: Any) -> bool:
 
 
 @functools.cache
-def _registry():
+def _registry() -> Registry:
     """The spec as one resource, so `$ref`s inside it resolve (built once, on the first invalid input)."""
     from referencing import Registry, Resource
     from referencing.jsonschema import DRAFT202012

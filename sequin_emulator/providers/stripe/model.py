@@ -50,7 +50,7 @@ PREFIXES = {"customer": ("cus", 14), "product": ("prod", 14), "subscription_item
             "balance_transaction": ("txn", 24)}
 INCLUDABLE = {"charge": ("refunds",)}  # in the sample object, but only returned when expanded in 2023-08-16
 AMOUNTS = (500, 900, 1500, 2000, 4900, 9900, 19900)
-DAY = 86400
+DAY_SECONDS = 86400  # Stripe times are epoch seconds
 RETRY_AFTER_DAYS = (3, 5, 7)  # Stripe's default retry schedule; after the last, the invoice is uncollectible
 TRIAL_DAYS = 14
 POPULATE_SLICE = 20  # subscriptions (with what they bring) made between two pauses of a generation: ~15 ms
@@ -225,7 +225,7 @@ class Stripe(Provider):
         if trial_days is None:
             trial_days = TRIAL_DAYS if rng.random() < 0.2 else 0
         trial = trial_days > 0
-        end = start + trial_days * DAY if trial else add_interval(start, price.data["recurring"]["interval"], start)
+        end = start + trial_days * DAY_SECONDS if trial else add_interval(start, price.data["recurring"]["interval"], start)
         item = self.new_data(account, "subscription_item", now)
         item.update(price=fresh(price.data), subscription=obj["id"], quantity=quantity or rng.randint(1, 5),
                     tax_rates=[])
@@ -348,7 +348,7 @@ class Stripe(Provider):
                 "type": "card_error"})
             retries = invoice["attempt_count"] - 1
             if retries < len(RETRY_AFTER_DAYS):
-                invoice["next_payment_attempt"] = at + RETRY_AFTER_DAYS[retries] * DAY
+                invoice["next_payment_attempt"] = at + RETRY_AFTER_DAYS[retries] * DAY_SECONDS
                 if subscription is not None and subscription.data["status"] == "active":
                     subscription.data["status"] = "past_due"
                     account.record(subscription, "update", now, log)
