@@ -26,7 +26,7 @@ def test_mypy_finds_nothing(tmp_path):
 
 
 def _imports(path: Path, package: str) -> set[str]:
-    """Every `emulator` module a file imports, wherever the import stands (also under TYPE_CHECKING, or inside
+    """Every module of `package` a file imports, wherever the import stands (also under TYPE_CHECKING, or inside
     a function): a circle is a circle to whoever reads the code, even when Python tolerates it."""
     found: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
@@ -76,3 +76,12 @@ def test_the_import_graph_has_no_circles():
 def test_the_circle_finder_finds_a_circle():
     assert _circle({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == ["a", "b", "c", "a"]
     assert _circle({"a": {"b"}, "b": set()}) is None
+
+
+def test_the_domain_knows_the_providers_through_the_catalogue_only():
+    """The one arrow of the house that runs upward (the domain reading the provider plugins) goes through one
+    module; the rest of the domain asks it."""
+    graph = _module_graph("sequin_emulator")
+    readers = {module for module, imported in graph.items() if module.startswith("sequin_emulator.domain.")
+               and any(name.startswith("sequin_emulator.providers") for name in imported)}
+    assert readers == {"sequin_emulator.domain.catalog"}

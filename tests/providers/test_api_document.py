@@ -111,3 +111,42 @@ def test_every_stripe_route_takes_the_parameters_the_document_gives_it():
     assert set(HANDLERS) == documented == set(stripe_params.schemas())
     assert "metadata" in resolve(stripe_params.schemas()["stripeCreateCustomer"])["properties"]
     assert "expand" in stripe_params.schemas()["stripeListCustomers"]["properties"]
+
+
+@pytest.mark.parametrize("method,path", [
+    ("POST", "stripe/v1/customers/cus_1/delete"), ("POST", "stripe/v1/invoices/in_1/open"),
+    ("POST", "stripe/v1/products/prod_1/create"), ("PUT", "stripe/v1/customers"), ("GET", "stripe/v1/refunds"),
+    ("PATCH", "stripe/v1/customers/cus_1"), ("GET", "hubspot/crm/v3/objects/contacts/search"),
+    ("POST", "hubspot/crm/v3/objects/contacts/1"), ("GET", "hubspot/crm/v3/objects/contacts/1/whatever/x/y"),
+    ("DELETE", "hubspot/crm/v4/objects/contacts/1/associations/default/companies/2"),
+    ("GET", "hubspot/crm/v2/objects/contacts"), ("GET", "stripe/v1/customers/a/b/c"),
+    ("GET", "stripe/v1/customers"), ("POST", "hubspot/crm/v3/objects/contacts/search"),  # listed: they do reach one
+])
+def test_an_unlisted_path_or_method_never_reaches_a_handler(served, monkeypatch, method, path):
+    from collections.abc import Callable
+    from typing import Any, cast
+
+    from sequin_emulator.domain.catalog import PLUGIN_OF
+    from sequin_emulator.providers import document
+    from sequin_emulator.providers.wire import WireApi
+
+    reached: list[str] = []
+
+    def noting(operation: str, handler: Callable[..., Any]) -> Callable[..., Any]:
+        def noted(*args: Any) -> Any:
+            reached.append(operation)
+            return handler(*args)
+        return noted
+
+    for name in ("stripe", "hubspot"):
+        wire = cast(WireApi, PLUGIN_OF[name].wire)
+        monkeypatch.setattr(type(wire), "handlers", {op: noting(op, fn) for op, fn in wire.handlers.items()})
+    api, credentials = served
+    provider = path.split("/")[0]
+    _, key, base = credentials[provider]
+    answer = api.http.request(method, f"{base.rsplit('/', 1)[0]}/{path}", headers={"Authorization": f"Bearer {key}"})
+    listed = document.find(provider, path.removeprefix(provider))
+    if listed is not None and method in listed[0].operations:
+        assert reached == [listed[0].operations[method]], (answer.text, reached)
+    else:
+        assert answer.status_code in (404, 405) and reached == [], (answer.status_code, reached)

@@ -419,7 +419,7 @@ class HubSpotWire(WireApi):
             for key, value in call.query:  # `properties=a&properties=b` as a list
                 held = query.get(key)
                 query[key] = value if held is None else [*held, value] if isinstance(held, list) else [held, value]
-            status, answer = HANDLERS[call.operation](
+            status, answer = self.handlers[call.operation](
                 HubSpotApi(account, account.provider),  # type: ignore[arg-type]
                 Call(dict(call.path_params), query, body, call.now))
         except HubSpotError as error:

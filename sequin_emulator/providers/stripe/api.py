@@ -141,7 +141,8 @@ class StripeApi:
 
     # ---------------------------------------------------------------- dispatch
 
-    def handle(self, operation: str, ids: list[str], request: Request, idempotency_key: str | None = None) -> Answer:
+    def handle(self, operation: str, handler: Callable[..., Any], ids: list[str], request: Request,
+               idempotency_key: str | None = None) -> Answer:
         key = idempotency_key if idempotency_key and request.method == "POST" else None
         keeping: tuple[KeptAnswers, str, bytes] | None = None  # only keyed requests pay for a digest
         if key is not None:
@@ -157,7 +158,7 @@ class StripeApi:
             keeping = kept, key, fingerprint
         check_params(operation, request.params)
         try:
-            status, body = 200, orjson.dumps(HANDLERS[operation](self, request, *ids))
+            status, body = 200, orjson.dumps(handler(self, request, *ids))
         except StripeError as error:
             if error.status not in KEPT_STATUSES:
                 raise
@@ -659,8 +660,9 @@ class StripeWire(WireApi):
         try:
             params = parse_form(call.query + parse_qsl(call.body.decode("utf-8", "replace"), keep_blank_values=True))
             ids = [call.path_params["id"]] if "id" in call.path_params else []
+            request = Request(call.method, call.path, params, call.now)
             answer = StripeApi(account, account.provider).handle(  # type: ignore[arg-type]
-                call.operation, ids, Request(call.method, call.path, params, call.now), call.headers.get("idempotency-key"))
+                call.operation, self.handlers[call.operation], ids, request, call.headers.get("idempotency-key"))
         except StripeError as error:
             return WireAnswer(error.status, orjson.dumps(error.body()), headers)
         except (FormError, ValueError) as error:
