@@ -28,7 +28,7 @@ from sequin_emulator import scenario, state_file
 from sequin_emulator.api import handlers, problems, provider_api
 from sequin_emulator.api.problems import ApiError, JSONResponse
 from sequin_emulator.config import ServerConfig
-from sequin_emulator.domain import engine
+from sequin_emulator.domain import catalog, engine
 from sequin_emulator.domain.errors import DomainError
 from sequin_emulator.domain.tenant import Tenant, Tenants
 from sequin_emulator.domain.timefmt import format_micros
@@ -282,6 +282,15 @@ class Anything(PathConvertor):
 register_url_convertor("anything", Anything())
 
 
+def _check_credential_kinds() -> None:
+    """Refuse to start when a credential kind the catalogue knows (a plugin's, or a stored-only one) is not one
+    the spec accepts: its credentials could never be made."""
+    documented = set(load_spec()["components"]["schemas"]["CredentialProperties"]["discriminator"]["mapping"])
+    missing = sorted(set(catalog.CREDENTIAL_KINDS) - documented)
+    if missing:
+        raise RuntimeError(f"credential kinds not in openapi/sequin.yaml's CredentialProperties: {', '.join(missing)}")
+
+
 def create_app(config: ServerConfig | None = None, tenants: Tenants | None = None) -> Starlette:
     config = config or ServerConfig()
     tenants = tenants or Tenants(seed=config.seed, clock=config.clock, api_keys=config.api_keys,
@@ -290,6 +299,7 @@ def create_app(config: ServerConfig | None = None, tenants: Tenants | None = Non
     if unserved:
         raise RuntimeError(f"operations in the spec without a handler: {', '.join(unserved)}")
     provider_api.check_handlers()
+    _check_credential_kinds()
     by_path: dict[str, dict[str, Operation]] = defaultdict(dict)
     for op in operations():
         by_path[op.path][op.method] = op

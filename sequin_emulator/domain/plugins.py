@@ -56,6 +56,7 @@ class ProviderPlugin:
     rate_limit: RateLimit
     key_fields: tuple[str, ...] = ()
     wire: object | None = None  # a `sequin_emulator.providers.wire.WireApi`, typed loosely: no HTTP in the domain
+    api_hosts: tuple[str, ...] = ()  # where the real provider's API answers (`sequin_emulator.mock` takes them over)
 
     @property
     def collections(self) -> tuple[str, ...]:

@@ -231,3 +231,15 @@ def test_the_app_refuses_to_start_when_a_documented_operation_has_no_handler(mon
     monkeypatch.setattr(type(wire), "handlers", {k: v for k, v in wire.handlers.items() if k != "hubspotSearch"})
     with pytest.raises(RuntimeError, match="hubspotSearch"):
         create_app()
+
+
+def test_the_app_refuses_to_start_when_a_credential_kind_is_not_in_the_spec(monkeypatch):
+    import pytest
+
+    from sequin_emulator.api.app import create_app
+    from sequin_emulator.domain import catalog
+    from sequin_emulator.domain.plugins import CredentialKind
+
+    monkeypatch.setitem(catalog.CREDENTIAL_KINDS, "toy_key", CredentialKind("toy_key", "toy", ("key",)))
+    with pytest.raises(RuntimeError, match="toy_key"):
+        create_app()

@@ -23,4 +23,4 @@ PLUGIN = ProviderPlugin(
     credential_kinds=(CredentialKind("stripe_key", "stripe", KEY_FIELDS, SAME_AS),
                       CredentialKind("stripe_oauth2", "stripe", ("stripe_user_id", *KEY_FIELDS), SAME_AS, _issued)),
     rate_limit=RateLimit(allowed_requests=50, interval=1),  # a backfill's 50 requests/s (sync-process/rate-limits)
-    key_fields=KEY_FIELDS, wire=StripeWire())
+    key_fields=KEY_FIELDS, wire=StripeWire(), api_hosts=("api.stripe.com",))
