@@ -24,15 +24,14 @@ import base64
 import contextlib
 import functools
 import inspect
-import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
 import httpx
 
+from sequin_emulator.asgi_bridge import Answer, AsgiBridge, BridgeTransport
 from sequin_emulator.config import ServerConfig
 from sequin_emulator.domain.tenant import ClockStart
 from sequin_emulator.domain.timefmt import parse_clock_time
@@ -47,13 +46,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 class MockError(Exception):
     """A request the mock refuses to guess about: a key held by two credentials, or a host it was told to block."""
-
-
-@dataclass(frozen=True)
-class Answer:
-    status: int
-    headers: list[tuple[str, str]]
-    body: bytes
 
 
 class mock(contextlib.ContextDecorator):  # noqa: N801 - used like moto's mock_aws: a verb, in lower case
@@ -74,23 +66,25 @@ class mock(contextlib.ContextDecorator):  # noqa: N801 - used like moto's mock_a
             seed=seed, clock=ClockStart(mode=clock, start=parse_clock_time(start_time) if start_time else None),
             accounts=accounts or AccountSettings(records_per_collection=0, changes_per_hour=0))
         self._stack: contextlib.ExitStack | None = None
-        self._lock = threading.Lock()
 
     # ------------------------------------------------------------ set-up
 
     def __enter__(self) -> mock:
-        from starlette.testclient import TestClient
-
         from sequin_emulator.api.app import create_app
         from sequin_emulator.domain import catalog
+        from sequin_emulator.scenario import starting_at
 
         stack = contextlib.ExitStack()
         self.app = create_app(self.config)
-        self.http = stack.enter_context(TestClient(self.app, base_url="http://api.sequin.io"))
+        self.bridge = AsgiBridge(self.app, SEQUIN_HOSTS[0])
+        self.bridge.start()
+        stack.callback(self.bridge.stop)
+        self.http = stack.enter_context(httpx.Client(transport=BridgeTransport(self.bridge),
+                                                     base_url=f"https://{SEQUIN_HOSTS[0]}", timeout=None))
         self.tenant = TenantClient(http=self.http, token=TOKEN)
         self.hosts = {host: plugin for plugin in catalog.PLUGIN_OF.values() for host in plugin.api_hosts}
-        if self.scenario is not None:
-            self.tenant.load(self.scenario)
+        start = starting_at(self.scenario, None, self._given["start_time"])
+        self.ids = self.tenant.load(start) if start is not None else {}  # the scenario's ids by name
         for patch in _patches(self):
             stack.enter_context(patch)
         self._stack = stack
@@ -126,23 +120,29 @@ class mock(contextlib.ContextDecorator):  # noqa: N801 - used like moto's mock_a
 
     def answer(self, method: str, url: str, headers: list[tuple[str, str]], body: bytes) -> Answer:
         """A request to a host the emulator answers, answered by the in-process app."""
+        routed = self.route(url, headers)
+        if isinstance(routed, Answer):
+            return routed
+        target, sent = routed
+        return self.bridge.call(method, target, sent, body)
+
+    def route(self, url: str, headers: list[tuple[str, str]] | dict) -> tuple[str, list[tuple[str, str]]] | Answer:
+        """Where the app answers a request to `url` (its path and query there) and the headers it gets; or the
+        provider's 401 when no account of the mock holds the key."""
         parts = urlsplit(url)
         path = parts.path + (f"?{parts.query}" if parts.query else "")
-        sent = [(k, v) for k, v in headers if k.lower() not in ("host", "content-length", "transfer-encoding")]
+        given = list(headers.items()) if isinstance(headers, dict) else headers
+        sent = [(k, v) for k, v in given if k.lower() not in ("host", "content-length", "transfer-encoding")]
         if parts.hostname in SEQUIN_HOSTS:
-            sent = [(k, v) for k, v in sent if k.lower() != "authorization"] + [("Authorization", f"Bearer {TOKEN}")]
-        else:
-            plugin = self.hosts[parts.hostname or ""]
-            credential_id = self._credential_of(plugin.name, _presented_key(sent))
-            if credential_id is None:  # no account holds the key: the provider's own 401
-                refused = cast(WireApi, plugin.wire).refusal(401, "Invalid API Key provided: no simulated account "
-                                                             "of the mock holds it.", Refusal.KEY, "0" * 14)
-                return Answer(401, [("content-type", "application/json"), *refused.headers.items()],
-                              refused.body or b"")
-            path = f"/_providers/{self._org_id()}/{credential_id}/{plugin.name}{path}"
-        with self._lock:  # one request at a time through the test client's portal
-            response = self.http.request(method, path, headers=sent, content=body)
-        return Answer(response.status_code, list(response.headers.multi_items()), response.content)
+            return path, [(k, v) for k, v in sent if k.lower() != "authorization"] + [("Authorization",
+                                                                                       f"Bearer {TOKEN}")]
+        plugin = self.hosts[parts.hostname or ""]
+        credential_id = self._credential_of(plugin.name, _presented_key(sent))
+        if credential_id is None:  # no account holds the key: the provider's own 401
+            refused = cast(WireApi, plugin.wire).refusal(401, "Invalid API Key provided: no simulated account "
+                                                         "of the mock holds it.", Refusal.KEY, "0" * 14)
+            return Answer(401, [("content-type", "application/json"), *refused.headers.items()], refused.body or b"")
+        return f"/_providers/{self._org_id()}/{credential_id}/{plugin.name}{path}", sent
 
     def _org_id(self) -> str:
         return str(self.app.state.tenants.get(TOKEN).org_id)

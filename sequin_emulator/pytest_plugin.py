@@ -5,6 +5,12 @@ Fixtures:
   in a thread with `--sequin-inprocess`), or an already running one with `--sequin-url`. Under pytest-xdist
   every worker starts its own.
 - `sequin`: an `sequin_emulator.testing.TenantClient` with a fresh token, so tests never see each other's data.
+- `sequin_mock`: an in-process emulator for this test (`sequin_emulator.mock()`): the test's code reaches it at
+  the real hosts (`api.sequin.io`, `api.stripe.com`, `api.hubapi.com`); its `tenant` is the TenantClient.
+
+The marker `@pytest.mark.sequin(scenario=..., clock=..., start_time=..., seed=...)` states the world a test starts
+in, for both: `scenario` is loaded, the clock starts at `start_time` in `clock` mode (`manual` unless said), and
+`seed` seeds the mock (the session's emulator keeps the seed it was started with).
 
 Options: `--sequin-url URL`, `--sequin-inprocess`, and the ini setting `sequin_emulator_args` for extra
 `serve` arguments (default `--clock manual --changes-per-hour 0`: time moves only when a test says so).
@@ -15,10 +21,12 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
 from sequin_emulator.launcher import HOST, free_port, running_emulator, wait_healthy
+from sequin_emulator.scenario import starting_at
 from sequin_emulator.testing import TenantClient
 
 DEFAULT_ARGS = ["--clock", "manual", "--changes-per-hour", "0"]
@@ -65,12 +73,46 @@ def sequin_emulator(request: pytest.FixtureRequest) -> Iterator[str]:
         yield url
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "sequin(scenario=None, clock=None, start_time=None, seed=None): the world "
+                                       "the `sequin` and `sequin_mock` fixtures start the test in")
+
+
+def _world(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """The test's `sequin` marker, as keywords (a positional argument is the scenario)."""
+    marker = request.node.get_closest_marker("sequin")
+    if marker is None:
+        return {}
+    world = dict(marker.kwargs)
+    if marker.args:
+        world.setdefault("scenario", marker.args[0])
+    unknown = set(world) - {"scenario", "clock", "start_time", "seed"}
+    if unknown:
+        raise pytest.UsageError(f"@pytest.mark.sequin takes scenario, clock, start_time and seed, not {sorted(unknown)}")
+    return world
+
+
 @pytest.fixture
-def sequin(sequin_emulator: str) -> Iterator[TenantClient]:
+def sequin(sequin_emulator: str, request: pytest.FixtureRequest) -> Iterator[TenantClient]:
     tenant = TenantClient(sequin_emulator)
+    world = _world(request)
     try:
+        start = starting_at(world.get("scenario"), world.get("clock"), world.get("start_time"))
+        if start is not None:
+            tenant.load(start)
         yield tenant
     finally:
         with contextlib.suppress(Exception):
             tenant.reset()
         tenant.close()
+
+
+@pytest.fixture
+def sequin_mock(request: pytest.FixtureRequest) -> Iterator[Any]:
+    from sequin_emulator.in_process import mock
+
+    world = _world(request)
+    start = starting_at(world.get("scenario"), world.get("clock"), world.get("start_time"))
+    with mock(start, seed=world.get("seed") or 0, clock=world.get("clock") or "manual",
+              start_time=world.get("start_time")) as emulator:
+        yield emulator

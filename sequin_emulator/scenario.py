@@ -294,6 +294,17 @@ def read(scenario: str | Path) -> tuple[Any, yaml.Node | None]:
         raise ScenarioError(f"{path}: nests too deeply (a scenario nests at most 32 levels)") from None
 
 
+def starting_at(scenario: str | Path | dict | None, clock: str | None, start_time: str | None) -> dict | None:
+    """A scenario (a name, a file or a mapping; None: an empty one) whose clock is `clock` mode from `start_time`
+    where those are given: a test's stated start wins over the scenario's own."""
+    if clock is None and start_time is None:
+        return None if scenario is None else scenario if isinstance(scenario, dict) else read(scenario)[0]
+    data = dict(scenario if isinstance(scenario, dict) else read(scenario)[0] if scenario is not None else {})
+    data["clock"] = {**(data.get("clock") or {}), **({"mode": clock} if clock else {}),
+                     **({"now": start_time} if start_time else {})}
+    return data
+
+
 def load_file(tenants: Tenants, path: str | Path, token: str | None = None) -> dict[str, dict[str, str]]:
     """Load a scenario (a file, or a shipped one by name) into the tenant of `token` (else the file's `token`,
     else `demo`)."""

@@ -70,3 +70,36 @@ def test_worker(sequin, sequin_emulator, n, worker_id):
     pairs = {tuple(line.split()) for line in seen.read_text().splitlines()}
     workers, urls = {w for w, _ in pairs}, {u for _, u in pairs}
     assert workers == {"gw0", "gw1"} and len(urls) == 2  # one emulator per worker, each used by one worker
+
+
+MARKED_TESTS = '''
+import pytest
+import stripe
+
+@pytest.mark.sequin(scenario="stripe-basic")
+def test_the_marker_loads_the_world_into_the_mock(sequin_mock):
+    stripe.api_key = "sk_test_basic"
+    assert len(stripe.Customer.list(limit=100).data) == 26
+
+@pytest.mark.sequin(clock="manual", start_time="2030-05-01T00:00:00Z")
+def test_the_marker_starts_the_clock(sequin_mock):
+    assert sequin_mock.tenant.get("/_emulator/clock").json()["now"].startswith("2030-05-01")
+
+@pytest.mark.sequin("stripe-basic", start_time="2031-01-01T00:00:00Z")
+def test_the_marker_sets_up_the_session_emulators_tenant(sequin):
+    assert [s["name"] for s in sequin.get("/v1/syncs").json()["data"]] == ["Acme Stripe"]
+    assert sequin.get("/_emulator/clock").json()["now"].startswith("2031")
+
+@pytest.mark.parametrize("n", range(4))
+def test_each_marked_test_is_alone(sequin_mock, n):
+    stripe.api_key = "sk_test_basic"
+    assert sequin_mock.tenant.get("/v1/syncs").json()["data"] == []
+    sequin_mock.tenant.load({"streams": [{"slug": "only"}]})
+    assert len(sequin_mock.tenant.get("/v1/streams").json()["data"]) == 1
+'''
+
+
+def test_the_sequin_marker_states_a_tests_world_under_xdist(pytester):
+    pytester.makepyfile(test_marked=MARKED_TESTS)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-n", "2")
+    result.assert_outcomes(passed=7)

@@ -85,14 +85,16 @@ def test_the_wheel_carries_its_data_and_points_nowhere_outside(wheel):
     assert not [n for n, text in texts.items() if "../shared" in text or "CONTRACT.md" in text]
 
 
-def test_the_readme_pytest_example_runs_in_an_empty_folder(installed):
+def test_the_readme_pytest_examples_run_in_an_empty_folder(installed):
+    """Each test file the README shows (the in-process one and the server one), as it is."""
     readme = (ROOT / "README.md").read_text()
-    example = re.search(r"```python\n(# (test_\w+\.py)\n.*?)```", readme, re.DOTALL)
-    assert example, "the README has no pytest example file"
-    (installed.folder / example.group(2)).write_text(example.group(1))
-    result = installed.run("python", "-m", "pytest", "-q", "-p", "no:cacheprovider", example.group(2))
+    examples = re.findall(r"```python\n(# (test_\w+\.py)\n.*?)```", readme, re.DOTALL)
+    assert {name for _, name in examples} >= {"test_in_process.py", "test_customer_mirror.py"}
+    for text, name in examples:
+        (installed.folder / name).write_text(text)
+    result = installed.run("python", "-m", "pytest", "-q", "-p", "no:cacheprovider", *[name for _, name in examples])
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
-    assert "1 passed" in result.stdout
+    assert f"{len(examples)} passed" in result.stdout
     where = installed.run("python", "-c", "import sequin_emulator, sequin_contract; print(sequin_emulator.__file__)").stdout
     assert "site-packages" in where, "the test ran against the repository, not the installed wheel"
 
