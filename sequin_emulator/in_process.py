@@ -58,9 +58,10 @@ class mock(contextlib.ContextDecorator):  # noqa: N801 - used like moto's mock_a
 
     def __init__(self, scenario: str | Path | dict | None = None, *, seed: int = 0, clock: str = "manual",
                  start_time: str | None = None, accounts: AccountSettings | None = None,
-                 block_other_hosts: bool = False) -> None:
+                 block_other_hosts: bool = False, server: bool = False) -> None:
         self._given: dict[str, Any] = dict(scenario=scenario, seed=seed, clock=clock, start_time=start_time,
-                                           accounts=accounts, block_other_hosts=block_other_hosts)
+                                           accounts=accounts, block_other_hosts=block_other_hosts, server=server)
+        self.url: str | None = None  # with `server=True`: where the same emulator also answers over HTTP
         self.scenario, self.block_other_hosts = scenario, block_other_hosts
         self.config = ServerConfig(
             seed=seed, clock=ClockStart(mode=clock, start=parse_clock_time(start_time) if start_time else None),
@@ -83,12 +84,33 @@ class mock(contextlib.ContextDecorator):  # noqa: N801 - used like moto's mock_a
                                                      base_url=f"https://{SEQUIN_HOSTS[0]}", timeout=None))
         self.tenant = TenantClient(http=self.http, token=TOKEN)
         self.hosts = {host: plugin for plugin in catalog.PLUGIN_OF.values() for host in plugin.api_hosts}
+        if self._given["server"]:
+            self._serve(stack)
         start = starting_at(self.scenario, None, self._given["start_time"])
         self.ids = self.tenant.load(start) if start is not None else {}  # the scenario's ids by name
         for patch in _patches(self):
             stack.enter_context(patch)
         self._stack = stack
         return self
+
+    def _serve(self, stack: contextlib.ExitStack) -> None:
+        """The same app, on the same loop, also served over HTTP on a free loopback port (for code that needs a
+        URL: webhook receivers' callers, subprocesses); the mock's organization is the token `mock` there."""
+        import uvicorn
+
+        from sequin_emulator.launcher import HOST, free_port, wait_healthy
+
+        port = free_port()
+        server = uvicorn.Server(uvicorn.Config(self.app, host=HOST, port=port, lifespan="off", log_level="warning"))
+        serving = asyncio.run_coroutine_threadsafe(server.serve(), self.bridge.loop)
+
+        def stop() -> None:
+            server.should_exit = True
+            serving.result(timeout=10)
+
+        stack.callback(stop)
+        self.url = f"http://{HOST}:{port}"
+        wait_healthy(self.url)
 
     def __exit__(self, *exc: object) -> None:
         assert self._stack is not None

@@ -167,3 +167,14 @@ def test_the_same_seed_gives_the_same_ids():
             return [app_creates_a_stripe_customer(f"{n}@example.com") for n in range(3)]
 
     assert run() == run()
+
+
+def test_server_true_serves_the_same_state_over_http():
+    with sequin_emulator.mock(server=True) as m:
+        assert m.url is not None and m.url.startswith("http://127.0.0.1:")
+        m.tenant.load({"streams": [{"slug": "shared"}]})
+        over_http = httpx.get(f"{m.url}/v1/streams", headers={"Authorization": "Bearer mock"})
+        assert [s["slug"] for s in over_http.json()["data"]] == ["shared"]
+        assert app_lists_syncs_with_httpx() == []  # the in-process route works beside it
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"{m.url}/_emulator/health")  # stopped with the mock
