@@ -178,3 +178,14 @@ def test_server_true_serves_the_same_state_over_http():
         assert app_lists_syncs_with_httpx() == []  # the in-process route works beside it
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"{m.url}/_emulator/health")  # stopped with the mock
+
+
+def test_faults_apply_in_process_as_over_http(world):
+    credentials = world.tenant.get("/v1/credentials").json()["data"]
+    stripe_id = next(c["id"] for c in credentials if c["provider"] == "stripe")
+    assert world.tenant.request("PUT", f"/_emulator/upstream/{stripe_id}/settings", json={"outage": True}).is_success
+    down = requests.get("https://api.stripe.com/v1/customers", auth=(STRIPE_KEY, ""), timeout=5)
+    assert down.status_code == 500 and down.json()["error"]["type"] == "api_error"
+    assert world.tenant.request("PUT", "/_emulator/faults", json={"api_rate_limit": 1}).is_success
+    answers = [httpx.get("https://api.sequin.io/v1/syncs").status_code for _ in range(3)]
+    assert 429 in answers  # the tenant's own rate limit, as over HTTP
