@@ -47,7 +47,7 @@ def _app_only(m: sequin_emulator.mock, paths: list[tuple[str, dict]], calls: int
     """Median µs of the same calls made straight to the ASGI app on its own loop: the work both modes share."""
     import asyncio
 
-    requests = [m.route(path, headers) for path, headers in paths]
+    requests = [m.route(path, list(headers.items())) for path, headers in paths]
 
     async def measure() -> list[float]:
         times = []

@@ -20,7 +20,6 @@ process; any other passes through untouched, or is refused with `MockError` unde
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import functools
 import inspect
@@ -33,10 +32,11 @@ import httpx
 
 from sequin_emulator.asgi_bridge import Answer, AsgiBridge, BridgeTransport
 from sequin_emulator.config import ServerConfig
+from sequin_emulator.domain.plugins import ProviderPlugin
 from sequin_emulator.domain.tenant import ClockStart
 from sequin_emulator.domain.timefmt import parse_clock_time
 from sequin_emulator.domain.upstream import AccountSettings
-from sequin_emulator.providers.wire import Refusal, WireApi
+from sequin_emulator.providers.wire import Refusal, WireApi, masked, presented_key
 from sequin_emulator.testing import TenantClient
 
 SEQUIN_HOSTS = ("api.sequin.io",)
@@ -48,7 +48,7 @@ class MockError(Exception):
     """A request the mock refuses to guess about: a key held by two credentials, or a host it was told to block."""
 
 
-class mock(contextlib.ContextDecorator):  # noqa: N801 - used like moto's mock_aws: a verb, in lower case
+class mock:  # noqa: N801 - used like moto's mock_aws: a verb, in lower case
     """An in-process emulator and the interception of HTTP to the hosts it answers; a context manager, a decorator
     (sync and async functions) and, through the pytest plugin, the `sequin_mock` fixture.
 
@@ -71,11 +71,16 @@ class mock(contextlib.ContextDecorator):  # noqa: N801 - used like moto's mock_a
     # ------------------------------------------------------------ set-up
 
     def __enter__(self) -> mock:
+        with contextlib.ExitStack() as stack:  # a failed start stops what it had started
+            self._start(stack)
+            self._stack = stack.pop_all()
+        return self
+
+    def _start(self, stack: contextlib.ExitStack) -> None:
         from sequin_emulator.api.app import create_app
         from sequin_emulator.domain import catalog
         from sequin_emulator.scenario import starting_at
 
-        stack = contextlib.ExitStack()
         self.app = create_app(self.config)
         self.bridge = AsgiBridge(self.app, SEQUIN_HOSTS[0])
         self.bridge.start()
@@ -90,8 +95,6 @@ class mock(contextlib.ContextDecorator):  # noqa: N801 - used like moto's mock_a
         self.ids = self.tenant.load(start) if start is not None else {}  # the scenario's ids by name
         for patch in _patches(self):
             stack.enter_context(patch)
-        self._stack = stack
-        return self
 
     def _serve(self, stack: contextlib.ExitStack) -> None:
         """The same app, on the same loop, also served over HTTP on a free loopback port (for code that needs a
@@ -148,18 +151,18 @@ class mock(contextlib.ContextDecorator):  # noqa: N801 - used like moto's mock_a
         target, sent = routed
         return self.bridge.call(method, target, sent, body)
 
-    def route(self, url: str, headers: list[tuple[str, str]] | dict) -> tuple[str, list[tuple[str, str]]] | Answer:
+    def route(self, url: str, headers: list[tuple[str, str]]) -> tuple[str, list[tuple[str, str]]] | Answer:
         """Where the app answers a request to `url` (its path and query there) and the headers it gets; or the
         provider's 401 when no account of the mock holds the key."""
         parts = urlsplit(url)
         path = parts.path + (f"?{parts.query}" if parts.query else "")
-        given = list(headers.items()) if isinstance(headers, dict) else headers
-        sent = [(k, v) for k, v in given if k.lower() not in ("host", "content-length", "transfer-encoding")]
+        sent = [(k, v) for k, v in headers if k.lower() not in ("host", "content-length", "transfer-encoding")]
         if parts.hostname in SEQUIN_HOSTS:
             return path, [(k, v) for k, v in sent if k.lower() != "authorization"] + [("Authorization",
                                                                                        f"Bearer {TOKEN}")]
         plugin = self.hosts[parts.hostname or ""]
-        credential_id = self._credential_of(plugin.name, _presented_key(sent))
+        authorization = next((v for k, v in sent if k.lower() == "authorization"), "")
+        credential_id = self._credential_of(plugin, presented_key(authorization))
         if credential_id is None:  # no account holds the key: the provider's own 401
             refused = cast(WireApi, plugin.wire).refusal(401, "Invalid API Key provided: no simulated account "
                                                          "of the mock holds it.", Refusal.KEY, "0" * 14)
@@ -169,31 +172,13 @@ class mock(contextlib.ContextDecorator):  # noqa: N801 - used like moto's mock_a
     def _org_id(self) -> str:
         return str(self.app.state.tenants.get(TOKEN).org_id)
 
-    def _credential_of(self, provider: str, key: str | None) -> str | None:
-        from sequin_emulator.domain import catalog
-
-        plugin = catalog.PLUGIN_OF[provider]
+    def _credential_of(self, plugin: ProviderPlugin, key: str | None) -> str | None:
         holders = [c for c in self.app.state.tenants.get(TOKEN).credentials
-                   if c.provider == provider and key is not None and plugin.key_of(c.properties) == key]
+                   if c.provider == plugin.name and key is not None and plugin.key_of(c.properties) == key]
         if len(holders) > 1:
-            raise MockError(f"The key {_masked(key or '')} is held by {len(holders)} {plugin.display_name} credentials "
+            raise MockError(f"The key {masked(key or '')} is held by {len(holders)} {plugin.display_name} credentials "
                             f"of the mock's organization ({', '.join(c.id for c in holders)}); give each its own key.")
         return holders[0].id if holders else None
-
-
-def _presented_key(headers: list[tuple[str, str]]) -> str | None:
-    value = next((v for k, v in headers if k.lower() == "authorization"), "")
-    scheme, _, rest = value.partition(" ")
-    if scheme.lower() == "bearer":
-        return rest.strip() or None
-    if scheme.lower() == "basic":
-        with contextlib.suppress(ValueError, UnicodeDecodeError):
-            return base64.b64decode(rest).decode().split(":", 1)[0] or None
-    return None
-
-
-def _masked(key: str) -> str:
-    return f"{key[:8]}…{key[-4:]}" if len(key) > 12 else "****"
 
 
 # ------------------------------------------------------------------ interception, one patch per client library

@@ -112,7 +112,6 @@ def sequin_mock(request: pytest.FixtureRequest) -> Iterator[Any]:
     from sequin_emulator.in_process import mock
 
     world = _world(request)
-    start = starting_at(world.get("scenario"), world.get("clock"), world.get("start_time"))
-    with mock(start, seed=world.get("seed") or 0, clock=world.get("clock") or "manual",
-              start_time=world.get("start_time")) as emulator:
+    start = starting_at(world.get("scenario"), world.get("clock"), world.get("start_time"))  # the stated start wins
+    with mock(start, seed=world.get("seed") or 0, clock=world.get("clock") or "manual") as emulator:
         yield emulator

@@ -1,18 +1,17 @@
 """The simulated accounts' own APIs over HTTP, for the providers' official SDKs:
+`/_providers/{org_id}/{credential_id}/{provider}/...` answers as that provider does, e.g.
+`stripe.StripeClient(key, base_addresses={"api": ".../stripe"})`, `hubspot.HubSpot(access_token=token,
+host=".../hubspot")`.
 
-- `/_providers/{org_id}/{credential_id}/stripe/v1/...` answers as Stripe does
-  (`stripe.StripeClient(key, base_addresses={"api": ".../_providers/{id}/stripe"})`);
-- `/_providers/{org_id}/{credential_id}/hubspot/crm/...` answers as HubSpot's CRM API does
-  (`hubspot.HubSpot(access_token=token, host=".../_providers/{id}/hubspot")`).
-
-This layer finds the account, checks the caller's key against the credential's own, applies the account's faults
-(`outage` → 500, `revoked` → 401, `throttle` → 429 with Retry-After, `error_rate` → that share of 500s), reads the
-provider's encoding and renders its envelope; `sequin_emulator.providers.stripe.api` / `hubspot_api` do the rest.
+This layer is the same for every provider: it finds the documented operation (`openapi/providers.yaml`; an
+undocumented path is a 404, an unserved method a 405 with `Allow`), the account, checks the caller's key against
+the credential's own, applies the account's faults (`outage` → 500, `revoked` → 401, `throttle` → 429 with
+Retry-After, `error_rate` → that share of 500s) and hands the call to the provider's wire API
+(`sequin_emulator.providers.wire`), which answers in the provider's encoding and envelope.
 """
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import hashlib
 import logging
@@ -31,7 +30,7 @@ from sequin_emulator.domain.plugins import ProviderPlugin
 from sequin_emulator.domain.tenant import Tenant, Tenants
 from sequin_emulator.domain.upstream import Account
 from sequin_emulator.providers import document
-from sequin_emulator.providers.wire import Refusal, WireAnswer, WireApi, WireCall
+from sequin_emulator.providers.wire import Refusal, WireAnswer, WireApi, WireCall, masked, presented_key
 
 LOG = logging.getLogger("sequin_emulator.providers")
 BODY_LIMIT = 1 << 20
@@ -50,23 +49,6 @@ def _find(tenants: Tenants, org_id: str, credential_id: str, provider: str) -> t
     if tenant is None or credential is None or credential.provider != provider:
         return None
     return tenant, credential
-
-
-def _presented_key(request: Request) -> str | None:
-    """The caller's key: a bearer token, or (Stripe) basic auth's user name."""
-    scheme, _, value = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() == "bearer":
-        return value.strip() or None
-    if scheme.lower() == "basic":
-        try:
-            return base64.b64decode(value).decode().split(":", 1)[0] or None
-        except (ValueError, UnicodeDecodeError):
-            return None
-    return None
-
-
-def _masked(key: str) -> str:
-    return f"{key[:8]}{'*' * 12}{key[-4:]}" if len(key) > 12 else "****"
 
 
 def _fault(account: Account, draw: str) -> tuple[int, str] | None:
@@ -98,11 +80,11 @@ class _Served:
         `/v1` requests, nobody sees a tenant half-advanced); or why the caller may not use them."""
         assert self.found is not None
         tenant, credential = self.found
-        key = _presented_key(request)
+        key = presented_key(request.headers.get("authorization", ""))
         if key is None:
             return "You did not provide an API key or access token (Authorization: Bearer ...)."
         if key != expected:
-            return f"Invalid API Key provided: {_masked(key)}"
+            return f"Invalid API Key provided: {masked(key)}"
         await request.app.state.turns.wait(tenant.token)
         found = _find(self.tenants, tenant.org_id, credential.id, self.provider)  # a reset or import meanwhile
         if found is None:

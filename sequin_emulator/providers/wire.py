@@ -5,6 +5,8 @@ cross this line, so a wire API is testable without a server."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import enum
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
@@ -12,6 +14,24 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sequin_emulator.domain.upstream import Account
+
+
+def presented_key(authorization: str) -> str | None:
+    """The key an `Authorization` header presents: a bearer token, or basic auth's user name (Stripe's SDKs)."""
+    scheme, _, value = authorization.partition(" ")
+    if scheme.lower() == "bearer":
+        return value.strip() or None
+    if scheme.lower() == "basic":
+        try:
+            return base64.b64decode(value).decode().split(":", 1)[0] or None
+        except (binascii.Error, ValueError, UnicodeDecodeError):
+            return None
+    return None
+
+
+def masked(key: str) -> str:
+    """A key as an error message may show it."""
+    return f"{key[:8]}{'*' * 12}{key[-4:]}" if len(key) > 12 else "****"
 
 
 class Refusal(enum.Enum):

@@ -214,7 +214,7 @@ class HubSpotApi:
         if not obj.deleted:  # archiving twice is fine, as on HubSpot
             self.model.delete(self.account, collection, object_id, now)
 
-    def associate(self, collection: str, object_id: str, to_type: str, to_id: str, present: bool,
+    def _associate(self, collection: str, object_id: str, to_type: str, to_id: str, present: bool,
                    now: int) -> tuple[int, Any]:
         obj = self._object(collection, object_id)
         other_collection = SINGULAR.get(to_type) or (to_type if to_type in PLURAL else None)
@@ -367,26 +367,24 @@ def _collection(object_type: str) -> str:
     return collection
 
 
+def _of(call: Call) -> str:
+    return _collection(call.path_params["object_type"])
+
+
 def _batch(action: str) -> Callable[[HubSpotApi, Call], tuple[int, Any]]:
-    return lambda api, call: api._batch(_collection(call.path_params["object_type"]), action,
-                                        _shaped(BATCH_BODIES[action], call.body), call.now)
+    return lambda api, call: api._batch(_of(call), action, _shaped(BATCH_BODIES[action], call.body), call.now)
 
 
 def _archived_one(api: HubSpotApi, call: Call) -> tuple[int, Any]:
-    api._archive(_collection(call.path_params["object_type"]), call.path_params["id"], call.now)
+    api._archive(_of(call), call.path_params["id"], call.now)
     return 204, None
 
 
 def _associating(present: bool) -> Callable[[HubSpotApi, Call], tuple[int, Any]]:
     def associate(api: HubSpotApi, call: Call) -> tuple[int, Any]:
         given = call.path_params
-        return api.associate(_collection(given["object_type"]), given["id"], given["to_object_type"],
-                              given["to_id"], present, call.now)
+        return api._associate(_of(call), given["id"], given["to_object_type"], given["to_id"], present, call.now)
     return associate
-
-
-def _of(call: Call) -> str:
-    return _collection(call.path_params["object_type"])
 
 
 # each operation of openapi/providers.yaml, as a function of (api, call) → (status, body)
