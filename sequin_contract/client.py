@@ -96,7 +96,7 @@ class Client:
             if status not in (404, 405):
                 raise ContractViolation(f"{where}, but the spec has no such operation")
             return
-        if status >= 500:
+        if status >= 500 and str(status) not in op.responses:  # the Mutation API documents its 500 and 504
             raise ContractViolation(f"{where}: a server error ({response.text[:300]})\n  reproduce: {self.log[-1]}")
         if str(status) not in op.responses:
             raise ContractViolation(f"{where}, a status {op.operation_id} does not document\n  reproduce: {self.log[-1]}")

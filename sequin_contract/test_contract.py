@@ -148,3 +148,49 @@ def test_a_users_drain_loop_gets_every_record_once(consuming):
             break
     assert len(seen) == len(set(seen)) == 60  # the updated record once, in its latest version
     assert set(state) == set(wanted) and state["cus_kit_000"]["data"]["name"] == "updated"
+
+
+def test_e1_records_and_events_read_what_the_stream_holds(consuming):
+    kit, sync, _ = consuming
+    kit.inject(sync, "cus_kit_e1", data={"id": "cus_kit_e1", "name": "before"})
+    kit.inject(sync, "cus_kit_e1", data={"id": "cus_kit_e1", "name": "after"})
+    records = kit.client.ok("GET", "/v1/records", params={"sync_id": sync["id"], "limit": 1000})
+    mine = [r for r in records["records"] if r["upstream_id"] == "cus_kit_e1"]
+    assert len(mine) == 1 and mine[0]["data"]["name"] == "after" and records["cursor"]
+    assert kit.client.ok("GET", "/v1/records", params={"sync_id": sync["id"], "after_cursor": records["cursor"]}) \
+        == {"records": [], "cursor": None}
+    events = kit.client.ok("GET", "/v1/events", params={"sync_id": sync["id"], "collection_id": "stripe:customer"})
+    mine = [e for e in events["events"] if e["upstream_id"] == "cus_kit_e1"]
+    assert [e["event"] for e in mine] == ["created", "updated"] and mine[1]["changes"] == {"name": "before"}
+    assert kit.client.ok("GET", f"/v1/events/{mine[1]['event_id']}") == mine[1]
+    refused = kit.client.request("GET", "/v1/records", params={"after_cursor": "not a cursor"})
+    assert refused.status_code == 422
+
+
+def test_an_events_consumer_gets_every_change(kit):
+    stream = kit.stream()
+    sync = kit.sync(stream, sync_frequency="4h")
+    consumer = kit.consumer(stream, kind="events", deliver_policy="new")
+    assert consumer["kind"] == "events"
+    kit.inject(sync, "cus_kit_ev", data={"id": "cus_kit_ev", "name": "one"})
+    kit.inject(sync, "cus_kit_ev", data={"id": "cus_kit_ev", "name": "two"})
+    answer = _next(kit, consumer)
+    assert [m["event"]["event"] for m in answer["data"]] == ["created", "updated"]
+    kit.client.ok("POST", f"/v1/http-consumers/{consumer['id']}/ack",
+                  {"ack_tokens": [m["ack_token"] for m in answer["data"]]}, status=204)
+    assert _next(kit, consumer)["info"] == {"num_pending": 0, "num_ack_pending": 0}
+
+
+def test_a_mutation_the_provider_refuses_answers_in_the_mutation_envelope(kit):
+    kit.needs_emulator("know the sync's account refuses an email that is not one")
+    stream = kit.stream()
+    sync = kit.sync(stream)
+    refused = kit.client.request("POST", "/v1/mutations/run", {
+        "kind": "create", "sync_id": sync["id"], "collection_id": "stripe:customer",
+        "records": [{"data": {"email": "not an email"}}]})
+    assert refused.status_code == 400, refused.text
+    body = refused.json()
+    assert body["error"].startswith("Error: Stripe validation error:") and body["docs"]
+    malformed = kit.client.request("POST", "/v1/mutations/run", {"kind": "create", "sync_id": sync["id"],
+                                                                  "collection_id": "stripe:customer"})
+    assert malformed.status_code == 422 and malformed.json()["summary"]

@@ -58,26 +58,39 @@ def test_create_update_delete_reach_upstream_and_the_stream_at_once(world):
     assert [m["record"]["deleted"] for m in answer["data"]] == [True]
 
 
+def refused_by_provider(response, field: str, provider: str = "Stripe") -> None:
+    """The mutation pages' envelope for what the provider refuses: 400, `Error: <Provider> validation error`."""
+    assert response.status_code == 400, response.text
+    body = response.json()
+    assert body["error"].startswith(f"Error: {provider} validation error: ") and body["docs"], body
+    assert field in body["validation_errors"], body
+
+
 def test_invalid_mutations_write_nothing(world):
     api, sync, consumer = world
     customer_id = next(iter(upstream(api, sync)))
     before = upstream(api, sync)
 
-    def refused(body, field):
-        response = api.post("/v1/mutations/run", {"sync_id": sync["id"], "collection_id": "stripe:customer", **body})
+    def post(body):
+        return api.post("/v1/mutations/run", {"sync_id": sync["id"], "collection_id": "stripe:customer", **body})
+
+    def malformed(body, field):
+        response = post(body)
         assert response.status_code == 422, response.text
         assert field in response.json()["validation_errors"], response.json()
 
-    refused({"kind": "update", "records": [{"upstream_id": customer_id, "data": {"name": "ok"}},
-                                           {"upstream_id": customer_id, "data": {"email": "nope"}}]}, "records.1.data.email")
-    refused({"kind": "update", "records": [{"upstream_id": "cus_missing", "data": {}}]}, "records.0.upstream_id")
-    refused({"kind": "update", "records": [{"data": {}}]}, "records.0.upstream_id")
-    refused({"kind": "create", "records": [{"data": {"colour": "blue"}}]}, "records.0.data.colour")
-    refused({"kind": "delete", "upstream_ids": ["cus_missing"]}, "upstream_ids.0")
-    refused({"kind": "delete"}, "upstream_ids")
-    refused({"kind": "create", "collection_id": "stripe:charge", "records": [{"data": {}}]}, "collection_id")
-    refused({"kind": "create", "records": [{"data": {}}], "await_consumer_ids": ["8ff58ef0-d376-4ae8-b2e2-9f0206aa65b8"]},
-            "await_consumer_ids.0")
+    refused_by_provider(post({"kind": "update", "records": [{"upstream_id": customer_id, "data": {"name": "ok"}},
+                                                            {"upstream_id": customer_id, "data": {"email": "nope"}}]}),
+                        "records.1.data.email")
+    refused_by_provider(post({"kind": "update", "records": [{"upstream_id": "cus_missing", "data": {}}]}),
+                        "records.0.upstream_id")
+    refused_by_provider(post({"kind": "create", "records": [{"data": {"colour": "blue"}}]}), "records.0.data.colour")
+    refused_by_provider(post({"kind": "delete", "upstream_ids": ["cus_missing"]}), "upstream_ids.0")
+    malformed({"kind": "update", "records": [{"data": {}}]}, "records.0.upstream_id")
+    malformed({"kind": "delete"}, "upstream_ids")
+    malformed({"kind": "create", "collection_id": "stripe:charge", "records": [{"data": {}}]}, "collection_id")
+    malformed({"kind": "create", "records": [{"data": {}}], "await_consumer_ids": ["8ff58ef0-d376-4ae8-b2e2-9f0206aa65b8"]},
+              "await_consumer_ids.0")
     invoice = api.post("/v1/mutations/run", {"kind": "create", "sync_id": sync["id"], "collection_id": "stripe:invoice",
                                              "records": [{"data": {}}]})
     assert invoice.status_code == 422
@@ -85,6 +98,25 @@ def test_invalid_mutations_write_nothing(world):
     missing_sync = api.post("/v1/mutations/run", {"kind": "create", "sync_id": "8ff58ef0-d376-4ae8-b2e2-9f0206aa65b8",
                                                   "collection_id": "stripe:customer", "records": [{"data": {}}]})
     assert missing_sync.status_code == 422 and "sync_id" in missing_sync.json()["validation_errors"]
+
+
+@pytest.mark.parametrize(("fault", "status", "error"), [
+    ({"outage": True}, 504, "Error: Stripe API timed out"),
+    ({"throttle": True}, 504, "Error: Stripe API timed out"),
+    ({"error_rate": 1.0}, 504, "Error: Stripe API timed out"),
+    ({"revoked": True}, 400, "Error: Stripe authentication error: "),
+])
+def test_an_account_that_cannot_answer_fails_the_mutation_as_the_pages_show(world, fault, status, error):
+    api, sync, consumer = world
+    before = upstream(api, sync)
+    api.ok("PUT", f"/_emulator/upstream/{sync['credential_id']}/settings", fault)
+    response = api.post("/v1/mutations/run", {"kind": "create", "sync_id": sync["id"], "collection_id": "stripe:customer",
+                                              "records": [{"data": {"name": "Paul"}}]})
+    assert response.status_code == status and response.json()["error"].startswith(error), response.text
+    assert response.json()["docs"] == ["https://sequin.io/docs/mutations/overview"]
+    api.ok("PUT", f"/_emulator/upstream/{sync['credential_id']}/settings",
+           {"outage": False, "throttle": False, "error_rate": 0, "revoked": False})
+    assert upstream(api, sync) == before and api.next(consumer, 10)["data"] == []
 
 
 def test_hubspot_mutations_are_validated_like_hubspot(start_emulator):
@@ -111,7 +143,7 @@ def test_hubspot_mutations_are_validated_like_hubspot(start_emulator):
         response = api.post("/v1/mutations/run", {"kind": "create", "sync_id": sync["id"],
                                                   "collection_id": "hubspot:contact",
                                                   "records": [{"data": {"properties": props}}]})
-        assert response.status_code == 422 and field in response.json()["validation_errors"], props
+        refused_by_provider(response, field, "HubSpot")
     archived = api.ok("POST", "/v1/mutations/run", {"kind": "delete", "sync_id": sync["id"],
                                                     "collection_id": "hubspot:contact", "upstream_ids": [data["id"]]})
     assert archived["records"][0]["deleted"] is True and archived["records"][0]["data"]["archived"] is True
@@ -132,12 +164,12 @@ def test_other_syncs_of_the_account_see_the_change_at_their_next_poll(world):
     assert other["credential_id"] == sync["credential_id"]
 
 
-def test_awaiting_a_consumer_that_does_not_ack_times_out_with_504(world):
+def test_awaiting_a_consumer_that_does_not_ack_times_out_with_500(world):
     api, sync, consumer = world
     response = api.post("/v1/mutations/run", {"kind": "create", "sync_id": sync["id"], "collection_id": "stripe:customer",
                                               "records": [{"data": {}}], "await_consumer_ids": [consumer["id"]],
                                               "await_consumers_timeout": 100})
-    assert response.status_code == 504 and response.json()["summary"]
+    assert response.status_code == 500 and response.json()["error"].startswith("Error: the mutation was written")
     assert len(api.next(consumer, 10)["data"]) == 1  # written all the same
 
 

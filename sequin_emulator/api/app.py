@@ -25,7 +25,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from sequin_emulator import scenario, state_file
-from sequin_emulator.api import handlers, problems, provider_api
+from sequin_emulator.api import handlers, problems, provider_api, proxy
 from sequin_emulator.api.problems import ApiError, JSONResponse
 from sequin_emulator.config import ServerConfig
 from sequin_emulator.domain import catalog, engine
@@ -304,7 +304,7 @@ def create_app(config: ServerConfig | None = None, tenants: Tenants | None = Non
     for op in operations():
         by_path[op.path][op.method] = op
     pipeline = Pipeline(config, tenants, {path: list(ops) for path, ops in by_path.items() if "{" not in path})
-    routes = [Route(path, pipeline.endpoint(ops), methods=list(ops), name=_route_name(ops))
+    routes = [Route(next(iter(ops.values())).route_path, pipeline.endpoint(ops), methods=list(ops), name=_route_name(ops))
               for path, ops in by_path.items()]
     spec_json = orjson.dumps(load_spec())
     routes.append(Route("/openapi.json", lambda request: Response(spec_json, media_type="application/json"),
@@ -343,6 +343,7 @@ def create_app(config: ServerConfig | None = None, tenants: Tenants | None = Non
     app.state.config = config
     app.state.turns = pipeline.turns  # the provider APIs wait for a tenant's clock advance too
     app.state.provider_requests = itertools.count()  # request ids follow the call order
+    app.state.proxy_pacer = proxy.Pacer()  # the Proxy API's use of each sync's rate limit
     if config.state_file:
         state_file.load(tenants, config.state_file)
     if config.demo:

@@ -31,13 +31,16 @@ from sequin_emulator.domain import (
     oauth_flow,
     postgres,
     snapshot,
+    stream_reads,
     streams,
     syncs,
     upstream_writes,
 )
 from sequin_emulator.domain.errors import Invalid
 from sequin_emulator.domain.models import Sync
+from sequin_emulator.domain.records import RecordVersion
 from sequin_emulator.domain.store import metadata_matches
+from sequin_emulator.domain.stream_events import Event
 from sequin_emulator.domain.tenant import Tenant, Tenants
 from sequin_emulator.domain.timefmt import advanced, format_micros, parse_clock_time
 from sequin_emulator.spec.bodies import parse, with_defaults
@@ -359,10 +362,15 @@ def get_collections_refresh_status(call: Call) -> Reply:
 
 # ---------------------------------------------------------------- consume
 
+def _message(token: str, entry: RecordVersion | Event) -> bytes:
+    if isinstance(entry, Event):
+        return b'{"ack_token":"%s","event":%s}' % (token.encode(), orjson.dumps(entry.as_json()))
+    return b'{"ack_token":"%s","record":%s}' % (token.encode(), entry.payload)
+
+
 def _messages_json(messages: list, info: dict) -> Response:
     """The `next` answer, assembled from each record's JSON as it was serialized when written."""
-    items = b",".join(b'{"ack_token":"%s","record":%s}' % (token.encode(), version.payload)
-                      for token, version in messages)
+    items = b",".join(_message(token, entry) for token, entry in messages)
     return Response(b'{"data":[' + items + b'],"info":' + orjson.dumps(info) + b"}", media_type="application/json")
 
 
@@ -430,6 +438,39 @@ def ack_messages(call: Call) -> Reply:
 def nack_messages(call: Call) -> Reply:
     consumers.nack(call.tenant, call.params["id"], call.body["ack_tokens"])
     return 204, None
+
+
+# ---------------------------------------------------------------- E1 reads
+
+def _read_filters(call: Call) -> stream_reads.ReadFilters:
+    return stream_reads.ReadFilters(**{name: call.params.get(name)
+                                       for name in ("sync_id", "provider", "collection_id", "collection")})
+
+
+def _page_json(name: bytes, items: list[bytes], last_idx: int | None) -> Response:
+    cursor = b"null" if last_idx is None else b'"%s"' % stream_reads.encode_cursor(last_idx).encode()
+    return Response(b'{"%s":[%s],"cursor":%s}' % (name, b",".join(items), cursor), media_type="application/json")
+
+
+@operation("listRecords")
+def list_records(call: Call) -> Response:
+    page = stream_reads.records(call.tenant, _read_filters(call), call.params.get("after_cursor"),
+                                call.params["limit"])
+    # each record's JSON as written, with `created_at` in front
+    items = [b'{"created_at":"%s",%s' % (format_micros(inserted_at).encode(), version.payload[1:])
+             for inserted_at, version in page]
+    return _page_json(b"records", items, page[-1][1].idx if page else None)
+
+
+@operation("listEvents")
+def list_events(call: Call) -> Response:
+    page = stream_reads.events(call.tenant, _read_filters(call), call.params.get("after_cursor"), call.params["limit"])
+    return _page_json(b"events", [orjson.dumps(event.as_json()) for event in page], page[-1].idx if page else None)
+
+
+@operation("getEvent")
+def get_event(call: Call) -> Reply:
+    return 200, stream_reads.event(call.tenant, call.params["event_id"]).as_json()
 
 
 # ---------------------------------------------------------------- mutations

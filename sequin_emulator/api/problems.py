@@ -12,7 +12,14 @@ from typing import Any
 import orjson
 from starlette.responses import Response
 
-from sequin_emulator.domain.errors import DomainError, Invalid, NotFound, Unauthorized
+from sequin_emulator.domain.errors import (
+    DomainError,
+    Invalid,
+    NotFound,
+    Unauthorized,
+    UpstreamRefused,
+    UpstreamUnavailable,
+)
 
 
 class JSONResponse(Response):
@@ -45,6 +52,10 @@ DOMAIN_STATUS: tuple[tuple[type[DomainError], int], ...] = ((Invalid, 422), (Not
 
 
 def answer(exc: DomainError) -> JSONResponse:
+    if isinstance(exc, UpstreamRefused):
+        return MutationFailure(400, exc.summary, exc.errors).response()
+    if isinstance(exc, UpstreamUnavailable):
+        return MutationFailure(504, exc.summary).response()
     status = next(status for kind, status in DOMAIN_STATUS if isinstance(exc, kind))
     if isinstance(exc, Invalid):
         return error(status, exc.summary, validation_errors=exc.errors)
@@ -106,8 +117,25 @@ def invalid_body(errors: dict[str, list[str]]) -> Invalid:
     return Invalid(errors, summary="The request body has invalid fields.")
 
 
+MUTATION_DOCS = ["https://sequin.io/docs/mutations/overview"]
+
+
+class MutationFailure(ApiError):
+    """A failure of the Mutation API in the envelope Sequin's mutation pages show: `{"error": "Error: ...",
+    "docs": [...]}` (plus `validation_errors`, the fields at fault, when the upstream named them)."""
+
+    def __init__(self, status: int, message: str, errors: dict[str, list[str]] | None = None) -> None:
+        super().__init__(status, message)
+        self.errors = errors or {}
+
+    def response(self) -> JSONResponse:
+        body = {"error": f"Error: {self.summary}", "docs": MUTATION_DOCS,
+                **({"validation_errors": self.errors} if self.errors else {})}
+        return JSONResponse(body, status_code=self.status)
+
+
 def awaited_consumers_late(why: str) -> ApiError:
-    return ApiError(504, f"The mutation was written, but not every awaited consumer acked its records ({why}).")
+    return MutationFailure(500, f"the mutation was written, but not every awaited consumer acked its records ({why})")
 
 
 def internal(exc: Exception) -> ApiError:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
-import random
+from collections.abc import Awaitable, Callable
 from typing import cast
 from urllib.parse import parse_qsl
 
@@ -51,18 +51,16 @@ def _find(tenants: Tenants, org_id: str, credential_id: str, provider: str) -> t
     return tenant, credential
 
 
-def _fault(account: Account, draw: str) -> tuple[int, str] | None:
-    """The account's fault for this request, as (status, reason), if one applies."""
-    settings = account.settings
-    if settings.revoked:
-        return 401, "the credential was revoked"
-    if settings.outage:
-        return 500, "the simulated account has an outage"
-    if settings.throttle:
-        return 429, "the simulated account is throttled"
-    if settings.error_rate and random.Random(f"{account.seed}|{draw}").random() < settings.error_rate:
-        return 500, "an error (the account's error_rate)"
-    return None
+FAULTS = {"revoked": (401, "the credential was revoked"), "outage": (500, "the simulated account has an outage"),
+          "throttle": (429, "the simulated account is throttled"),
+          "error": (500, "an error (the account's error_rate)")}  # an account's fault → (status, reason)
+
+
+def _tag(request: Request) -> str:
+    """The request's tag, for request ids that follow the call order (and draws of the `error_rate` fault)."""
+    tenants: Tenants = request.app.state.tenants
+    number = next(request.app.state.provider_requests)
+    return hashlib.sha256(f"{tenants.seed}|{number}".encode()).hexdigest()
 
 
 class _Served:
@@ -71,8 +69,7 @@ class _Served:
     def __init__(self, request: Request, provider: str) -> None:
         tenants: Tenants = request.app.state.tenants
         self.tenants, self.provider = tenants, provider
-        number = next(request.app.state.provider_requests)
-        self.tag = hashlib.sha256(f"{tenants.seed}|{number}".encode()).hexdigest()
+        self.tag = _tag(request)
         self.found = _find(tenants, request.path_params["org_id"], request.path_params["credential_id"], provider)
 
     async def account(self, request: Request, expected: str | None) -> tuple[Tenant, Credential, Account] | str:
@@ -128,10 +125,10 @@ def _response(answer: WireAnswer, retry_after: bool = False) -> Response:
     return Response(answer.body, status_code=answer.status, media_type="application/json", headers=headers)
 
 
-def _route(plugin: ProviderPlugin, request: Request) -> tuple[WireCall | None, tuple[int, str, Refusal] | None, dict]:
-    """The documented operation a request names (a call without its body and clock yet), or why it names none:
-    an undocumented path (404), or a method the path does not serve (405, with `Allow`)."""
-    path = "/" + request.path_params["rest"]
+def _route(plugin: ProviderPlugin, request: Request,
+           path: str) -> tuple[WireCall | None, tuple[int, str, Refusal] | None, dict]:
+    """The documented operation a request for `path` names (a call without its body and clock yet), or why it
+    names none: an undocumented path (404), or a method the path does not serve (405, with `Allow`)."""
     found = document.find(plugin.name, path)
     if found is None:
         return None, (404, f"Unrecognized request URL ({request.method[:10]}: {path[:200]}).", Refusal.ROUTE), {}
@@ -154,19 +151,28 @@ async def provider_endpoint(request: Request) -> Response:
         return await unknown_endpoint(request)
     wire = cast(WireApi, plugin.wire)
     served = _Served(request, plugin.name)
-    call, refused, headers = _route(plugin, request)
+    return await _routed(request, plugin, "/" + request.path_params["rest"], served.tag,
+                         lambda call: _served(request, plugin, wire, served, call))
+
+
+async def _routed(request: Request, plugin: ProviderPlugin, path: str, tag: str,
+                  serve: Callable[[WireCall], Awaitable[Response]]) -> Response:
+    """Route a request by the provider's document, then `serve` its call; a failure of ours is a 500 in the
+    provider's envelope, logged."""
+    wire = cast(WireApi, plugin.wire)
+    call, refused, headers = _route(plugin, request, path)
     if refused is not None:
         status, message, why = refused
-        answer = wire.refusal(status, message, why, served.tag)
+        answer = wire.refusal(status, message, why, tag)
         answer.headers.update(headers)
         return _response(answer)
     assert call is not None
     try:
-        return await _served(request, plugin, wire, served, call)
+        return await serve(call)
     except Exception:  # noqa: BLE001 - the last line of defence: a bug of ours, in the provider's envelope
         LOG.exception("the %s API failed on %s %s", plugin.display_name, request.method, request.url.path)
         return _response(wire.refusal(500, "An unexpected error occurred in the emulator (it is logged).",
-                                      Refusal.BUG, served.tag))
+                                      Refusal.BUG, tag))
 
 
 async def _served(request: Request, plugin: ProviderPlugin, wire: WireApi, served: _Served, call: WireCall) -> Response:
@@ -178,17 +184,40 @@ async def _served(request: Request, plugin: ProviderPlugin, wire: WireApi, serve
     if isinstance(found, str):
         return _response(wire.refusal(401, found, Refusal.KEY, served.tag))
     tenant, _, account = found
-    fault = _fault(account, served.tag)
+    return await _answer(request, wire, tenant, account, call, served.tag)
+
+
+async def _answer(request: Request, wire: WireApi, tenant: Tenant, account: Account, call: WireCall,
+                  tag: str) -> Response:
+    """The account's answer to a routed call: its fault if one applies, else its wire API's."""
+    fault = account.fault(tag)
     if fault is not None:
-        status, reason = fault
-        return _response(wire.refusal(status, f"Request failed: {reason}.", Refusal.FAULT, served.tag),
+        status, reason = FAULTS[fault]
+        return _response(wire.refusal(status, f"Request failed: {reason}.", Refusal.FAULT, tag),
                          retry_after=status == 429)
     try:
         body = await _body(request)
     except ValueError as error:
-        return _response(wire.refusal(400, str(error), Refusal.BODY, served.tag))
-    answer = wire.answer(account, dataclasses.replace(call, body=body, now=tenant.now(), tag=served.tag))
+        return _response(wire.refusal(400, str(error), Refusal.BODY, tag))
+    answer = wire.answer(account, dataclasses.replace(call, body=body, now=tenant.now(), tag=tag))
     tenant.notify()
+    return _response(answer)
+
+
+async def proxied(request: Request, plugin: ProviderPlugin, tenant: Tenant, account: Account, path: str) -> Response:
+    """A request to an account through the Proxy API (its caller authenticated by the Sequin token, the account
+    ready): routed, faulted and answered exactly as at the account's own base."""
+    tag = _tag(request)
+    return await _routed(request, plugin, path, tag,
+                         lambda call: _answer(request, cast(WireApi, plugin.wire), tenant, account, call, tag))
+
+
+def throttled(plugin: ProviderPlugin, request: Request, retry_after: int) -> Response:
+    """The provider's 429, for a request the Proxy API's pacing refuses."""
+    answer = cast(WireApi, plugin.wire).refusal(429, "Too many requests through this sync: its rate limit is used "
+                                                     f"up for longer than the proxy waits; retry after {retry_after} s.",
+                                                Refusal.FAULT, _tag(request))
+    answer.headers["Retry-After"] = str(retry_after)
     return _response(answer)
 
 

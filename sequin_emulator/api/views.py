@@ -49,7 +49,7 @@ def sync(tenant: Tenant, s: Sync, found_health: dict) -> dict:
 
 
 def http_consumer(c: HttpConsumer) -> dict:
-    return {"id": c.id, "stream_id": c.stream_id, "name": c.name, "deliver_policy": c.deliver_policy,
+    return {"id": c.id, "stream_id": c.stream_id, "name": c.name, "kind": c.kind, "deliver_policy": c.deliver_policy,
             "ack_wait_ms": c.ack_wait_ms, "max_deliver": c.max_deliver, "max_ack_pending": c.max_ack_pending,
             "filters": dict(c.filters), "metadata": c.metadata, "created_at": ts(c.created_at),
             "updated_at": ts(c.updated_at)}

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sequin_emulator.domain import streams
 from sequin_emulator.domain.delivery import ConsumerCursor, DeliveryRules
 from sequin_emulator.domain.errors import Invalid
 from sequin_emulator.domain.inputs import ConsumerChanges, NewConsumer, given
 from sequin_emulator.domain.models import HttpConsumer
-from sequin_emulator.domain.records import RecordVersion, StreamLog
+from sequin_emulator.domain.records import PositionLog, RecordVersion
 from sequin_emulator.domain.tenant import Tenant
 
 
@@ -19,7 +21,7 @@ def create(tenant: Tenant, new: NewConsumer) -> HttpConsumer:
     consumer = tenant.consumers.add(HttpConsumer(
         id=tenant.ids.next(), stream_id=stream_id, name=new.name, deliver_policy=new.deliver_policy,
         ack_wait_ms=new.ack_wait_ms, max_deliver=new.max_deliver, max_ack_pending=new.max_ack_pending,
-        filters=new.filters, metadata=new.metadata, created_at=now, updated_at=now))
+        filters=new.filters, metadata=new.metadata, created_at=now, updated_at=now, kind=new.kind))
     consumer.cursor.start(_log(tenant, consumer), consumer.deliver_policy, now, consumer.rules)
     return consumer
 
@@ -43,17 +45,20 @@ def delete(tenant: Tenant, consumer_id: str) -> HttpConsumer:
     return tenant.consumers.remove(consumer_id)
 
 
-def _log(tenant: Tenant, consumer: HttpConsumer) -> StreamLog:
-    return tenant.streams.get(consumer.stream_id).log
+def _log(tenant: Tenant, consumer: HttpConsumer) -> PositionLog:
+    """What the consumer reads: its stream's records, or its stream's events."""
+    stream = tenant.streams.get(consumer.stream_id)
+    return stream.events if consumer.kind == "events" else stream.log
 
 
-def _cursor(tenant: Tenant, consumer_id: str) -> tuple[HttpConsumer, ConsumerCursor, StreamLog, DeliveryRules]:
+def _cursor(tenant: Tenant, consumer_id: str) -> tuple[HttpConsumer, ConsumerCursor, PositionLog, DeliveryRules]:
     consumer = tenant.consumers.get(consumer_id)
     return consumer, consumer.cursor, _log(tenant, consumer), consumer.rules
 
 
-def receive(tenant: Tenant, consumer_id: str, batch_size: int) -> tuple[list[tuple[str, RecordVersion]], dict]:
-    """`next`: up to `batch_size` messages, and the consumer's counts after handing them out."""
+def receive(tenant: Tenant, consumer_id: str, batch_size: int) -> tuple[list[tuple[str, Any]], dict]:
+    """`next`: up to `batch_size` messages (record versions, or events for an events consumer), and the
+    consumer's counts after handing them out."""
     _, cursor, log, rules = _cursor(tenant, consumer_id)
     now = tenant.now()
     messages = cursor.next(log, now, batch_size, rules)
@@ -79,9 +84,8 @@ def ack(tenant: Tenant, consumer_id: str, tokens: list[str]) -> None:
 def has_acked(tenant: Tenant, consumer_id: str, versions: list[RecordVersion]) -> bool:
     """Has the consumer acked these versions (or will it never receive them: another stream, filtered out)?"""
     _, cursor, log, rules = _cursor(tenant, consumer_id)
-    positions = [log.position.get(v.key) for v in versions]
-    return all(position is None or log.entries[position] is not versions[i]
-               or not rules.matches(versions[i].filter_key) or cursor.acked(position)
+    positions = [log.position_of(v) for v in versions]
+    return all(position is None or not rules.matches(versions[i].filter_key) or cursor.acked(position)
                for i, position in enumerate(positions))
 
 

@@ -14,9 +14,10 @@ import hashlib
 import heapq
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from sequin_emulator.domain.errors import Invalid
-from sequin_emulator.domain.records import FilterKey, Moves, RecordVersion, StreamLog
+from sequin_emulator.domain.records import FilterKey, Moves, PositionLog
 
 ANY = "*"
 HOUR = 3600 * 1_000_000
@@ -85,7 +86,7 @@ class ConsumerCursor:
 
     # ------------------------------------------------------------ positioning
 
-    def start(self, log: StreamLog, policy: str, now: int, settings: DeliveryRules) -> None:
+    def start(self, log: PositionLog, policy: str, now: int, settings: DeliveryRules) -> None:
         """Place the cursor for `policy`, forgetting deliveries still out (their tokens become stale)."""
         for table in (self.out, self.out_by_position, self.deadlines, self.again, self.again_heap):
             table.clear()
@@ -101,7 +102,7 @@ class ConsumerCursor:
 
     # ------------------------------------------------------------ delivery
 
-    def expire(self, log: StreamLog, now: int, settings: DeliveryRules) -> None:
+    def expire(self, log: PositionLog, now: int, settings: DeliveryRules) -> None:
         while self.deadlines and self.deadlines[0][0] <= now:
             deadline, number = heapq.heappop(self.deadlines)
             delivery = self.out.get(number)
@@ -130,7 +131,7 @@ class ConsumerCursor:
         self.again = {moves.new(position): count for position, count in self.again.items() if moves.live(position)}
         self.again_heap = sorted(self.again)
 
-    def _requeue(self, log: StreamLog, delivery: Delivery, settings: DeliveryRules) -> None:
+    def _requeue(self, log: PositionLog, delivery: Delivery, settings: DeliveryRules) -> None:
         if delivery.position == SUPERSEDED or log.entries[delivery.position] is None:
             return  # superseded: the new version is delivered in its own place
         if settings.max_deliver != -1 and delivery.count >= settings.max_deliver:
@@ -138,7 +139,7 @@ class ConsumerCursor:
         self.again[delivery.position] = delivery.count
         heapq.heappush(self.again_heap, delivery.position)
 
-    def next(self, log: StreamLog, now: int, batch_size: int, settings: DeliveryRules) -> list[tuple[str, RecordVersion]]:
+    def next(self, log: PositionLog, now: int, batch_size: int, settings: DeliveryRules) -> list[tuple[str, Any]]:
         """Hand out up to `batch_size` messages in stream order, within `max_ack_pending`."""
         self.expire(log, now, settings)
         room = min(batch_size, settings.max_ack_pending - len(self.out))
@@ -154,7 +155,7 @@ class ConsumerCursor:
             if version is not None and (matches is None or matches(version.filter_key)):
                 picked.append((self.cursor, 0))
             self.cursor += 1
-        messages: list[tuple[str, RecordVersion]] = []
+        messages: list[tuple[str, Any]] = []
         for position, count in picked:
             self.issued += 1
             delivery = Delivery(self.issued, position, count + 1, now + settings.ack_wait_ms * 1000)
@@ -174,24 +175,24 @@ class ConsumerCursor:
             raise Invalid(bad, summary="Some ack tokens were not issued by this consumer; nothing was acked.")
         return [self.out[n] for n in dict.fromkeys(numbers) if n in self.out]
 
-    def ack(self, log: StreamLog, now: int, tokens: list[str], settings: DeliveryRules) -> None:
+    def ack(self, log: PositionLog, now: int, tokens: list[str], settings: DeliveryRules) -> None:
         """Settle deliveries. A token whose `ack_wait_ms` has passed is stale: its message is available again."""
         self.expire(log, now, settings)
         for delivery in self._deliveries(tokens):
             self._settle(delivery)
 
-    def nack(self, log: StreamLog, now: int, tokens: list[str], settings: DeliveryRules) -> None:
+    def nack(self, log: PositionLog, now: int, tokens: list[str], settings: DeliveryRules) -> None:
         self.expire(log, now, settings)
         for delivery in self._deliveries(tokens):
             self._settle(delivery)
             self._requeue(log, delivery, settings)
 
-    def info(self, log: StreamLog, now: int, settings: DeliveryRules) -> dict[str, int]:
+    def info(self, log: PositionLog, now: int, settings: DeliveryRules) -> dict[str, int]:
         self.expire(log, now, settings)
         waiting = sum(1 for position in self.again if log.entries[position] is not None)
         return {"num_pending": waiting + log.count_after(self.cursor, settings.matcher), "num_ack_pending": len(self.out)}
 
-    def available(self, log: StreamLog, now: int, settings: DeliveryRules) -> int:
+    def available(self, log: PositionLog, now: int, settings: DeliveryRules) -> int:
         """How many messages `next` could hand out now."""
         return min(self.info(log, now, settings)["num_pending"], max(0, settings.max_ack_pending - len(self.out)))
 

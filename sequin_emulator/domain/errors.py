@@ -34,3 +34,17 @@ class Invalid(DomainError):
 
 class Unauthorized(DomainError):
     """Credentials that do not open the resource, e.g. a wrong OAuth client secret (401)."""
+
+
+class UpstreamRefused(DomainError):
+    """The upstream account refused a write (the Mutation API's 400): its validation, or its credential.
+    `errors` maps the mutation's dotted field paths to reasons, when the refusal names fields."""
+
+    def __init__(self, summary: str, errors: dict[str, list[str]] | None = None) -> None:
+        super().__init__(summary)
+        self.errors = errors or {}
+
+
+class UpstreamUnavailable(DomainError):
+    """The upstream account did not answer a write in time: an outage, throttling, an error (the Mutation API's
+    504)."""

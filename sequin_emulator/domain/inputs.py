@@ -165,6 +165,7 @@ class NewConsumer:
     max_ack_pending: int
     filters: dict
     metadata: dict
+    kind: str  # records or events
     stream_id: str | None = None  # None: the default stream
     name: str | None = None
     normalize = staticmethod(_fold_ack_wait)

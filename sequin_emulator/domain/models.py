@@ -19,6 +19,7 @@ from sequin_emulator.domain.delivery import ConsumerCursor, DeliveryRules
 from sequin_emulator.domain.health import Health
 from sequin_emulator.domain.records import StreamLog
 from sequin_emulator.domain.runs import SyncRun
+from sequin_emulator.domain.stream_events import EventLog
 from sequin_emulator.domain.table_cursor import TableCursor
 
 OWNED = {"owned": True}  # field metadata: the resource's own state, not part of its row
@@ -35,9 +36,11 @@ class Stream:
     created_at: int
     updated_at: int
     log: StreamLog = owned(init=False)  # the stream's records
+    events: EventLog = owned(init=False)  # every change written to it
 
     def __post_init__(self) -> None:
         self.log = StreamLog(self.id)
+        self.events = EventLog(self.id)
 
 
 @dataclass
@@ -121,7 +124,8 @@ class HttpConsumer:
     metadata: dict
     created_at: int
     updated_at: int
-    cursor: ConsumerCursor = owned(init=False)  # where its workers are in the stream
+    kind: str = "records"  # what it delivers: the stream's records, or its events
+    cursor: ConsumerCursor = owned(init=False)  # where its workers are in the stream (or its events)
 
     def __post_init__(self) -> None:
         self.cursor = ConsumerCursor(self.id)

@@ -3,8 +3,7 @@
 A stream's log is an append-only list of positions. Writing a new version of a record empties the slot of the
 old version and appends the new one, so positions only grow and a consumer's progress is one integer. Each
 version is serialized to JSON once, when written, because it will be served many times; memory grows with
-records, never with consumers. Live-record counts per block of positions (and per provider / sync / collection)
-make a consumer's `num_pending` exact without scanning the whole log.
+records, never with consumers. The stream's events (`events.EventLog`) are a log of the same kind.
 """
 
 from __future__ import annotations
@@ -12,7 +11,8 @@ from __future__ import annotations
 from array import array
 from bisect import bisect_left, bisect_right
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from typing import Generic, Protocol, TypeVar
 
 import orjson
 
@@ -50,33 +50,117 @@ class RecordVersion:
         return orjson.loads(self.payload)
 
 
-class StreamLog:
-    block = 1024  # positions per block of live counts
-    compact_after = 1024  # superseded slots kept at least before a compaction (then: once they outnumber live)
+class Entry(Protocol):
+    """What a log holds at a position: a record version, or an event."""
 
-    def __init__(self, stream_id: str, entries: list[RecordVersion | None] | None = None,
+    @property
+    def idx(self) -> int: ...
+
+    @property
+    def filter_key(self) -> FilterKey: ...
+
+
+E = TypeVar("E", bound=Entry)
+
+
+class PositionLog(Generic[E]):
+    """Entries at positions that only grow, with `updated_idx` never decreasing along them: the part of a log a
+    consumer's cursor reads (`ConsumerCursor` works on any). Live counts per block of positions (and per provider /
+    sync / collection) make a consumer's `num_pending` exact without scanning the whole log."""
+
+    block = 1024  # positions per block of live counts
+
+    def __init__(self, stream_id: str, entries: list[E | None] | None = None,
                  inserted_at: list[int] | None = None) -> None:
         self.stream_id = stream_id
-        self.entries: list[RecordVersion | None] = entries or []
+        self.entries: list[E | None] = entries or []
         self.inserted_at = array("q", inserted_at or ())  # per position, for the `1h` deliver policy
         self._index()
 
     def _index(self) -> None:
-        """Build the lookups from `entries`: live positions, and live counts per block of positions."""
-        self.position: dict[RecordKey, int] = {}  # live position of every record
+        """Build the lookups from `entries`."""
         # `updated_idx` per position, never decreasing (an emptied slot repeats the one before), to find the
-        # versions written after a given idx by bisection: Postgres consumers keep their place as an idx
+        # entries written after a given idx by bisection
         self.idxs = array("q")
         last = 0
-        for version in self.entries:
-            last = version.idx if version is not None else last
+        for entry in self.entries:
+            last = entry.idx if entry is not None else last
             self.idxs.append(last)
-        self._blocks: list[Counter] = []  # live versions per FilterKey, per block of positions
-        self._block_live: list[int] = []  # live versions per block of positions
+        self._blocks: list[Counter] = []  # live entries per FilterKey, per block of positions
+        self._block_live: list[int] = []  # live entries per block of positions
         for start in range(0, len(self.entries), self.block):
-            block = [v for v in self.entries[start:start + self.block] if v is not None]
-            self._blocks.append(Counter(v.filter_key for v in block))
+            block = [e for e in self.entries[start:start + self.block] if e is not None]
+            self._blocks.append(Counter(e.filter_key for e in block))
             self._block_live.append(len(block))
+
+    def _append(self, entry: E, now: int) -> int:
+        position = len(self.entries)
+        if position % self.block == 0:
+            self._blocks.append(Counter())
+            self._block_live.append(0)
+        self.entries.append(entry)
+        self.inserted_at.append(now)
+        self.idxs.append(entry.idx)
+        self._blocks[-1][entry.filter_key] += 1
+        self._block_live[-1] += 1
+        return position
+
+    def _empty(self, position: int) -> None:
+        old = self.entries[position]
+        assert old is not None
+        self.entries[position] = None
+        self._blocks[position // self.block][old.filter_key] -= 1
+        self._block_live[position // self.block] -= 1
+
+    def _keep(self, kept: Sequence[int]) -> None:
+        """Keep only the entries at `kept` (old positions, in order), renumbered from 0."""
+        self.entries = [self.entries[position] for position in kept]
+        self.inserted_at = array("q", (self.inserted_at[position] for position in kept))
+        self._index()
+
+    def count_after(self, start: int, matches: Callable[[FilterKey], bool] | None) -> int:
+        """Live entries at positions >= `start` whose filter key `matches` (None: every entry)."""
+        end_of_block = min(len(self.entries), (start // self.block + 1) * self.block)
+        if matches is None:  # the common, unfiltered consumer: C-speed counting only
+            partial = self.entries[start:end_of_block]
+            return len(partial) - partial.count(None) + sum(self._block_live[start // self.block + 1:])
+        count = sum(1 for e in self.entries[start:end_of_block] if e is not None and matches(e.filter_key))
+        for block in self._blocks[start // self.block + 1:]:
+            count += sum(n for fk, n in block.items() if n and matches(fk))
+        return count
+
+    def after(self, idx: int) -> Iterator[tuple[int, E]]:
+        """(position, entry) of the live entries with an `updated_idx` above `idx`, in log order."""
+        entries = self.entries
+        for position in range(bisect_right(self.idxs, idx), len(entries)):
+            entry = entries[position]
+            if entry is not None:
+                yield position, entry
+
+    def first_position_since(self, time: int) -> int:
+        return bisect_left(self.inserted_at, time)
+
+    def last_position(self, matches: Callable[[FilterKey], bool]) -> int | None:
+        for position in range(len(self.entries) - 1, -1, -1):
+            entry = self.entries[position]
+            if entry is not None and matches(entry.filter_key):
+                return position
+        return None
+
+    def position_of(self, version: RecordVersion) -> int | None:
+        """The live position of what this log holds for `version`, if it holds it still."""
+        raise NotImplementedError
+
+
+class StreamLog(PositionLog[RecordVersion]):
+    """A stream's records, each once in its latest version. Writing a new version empties the slot of the old
+    one and appends the new one, so positions only grow and a consumer's progress is one integer."""
+
+    compact_after = 1024  # superseded slots kept at least before a compaction (then: once they outnumber live)
+
+    def _index(self) -> None:
+        super()._index()
+        self.position: dict[RecordKey, int] = {}  # live position of every record
         for position, version in enumerate(self.entries):
             if version is not None:
                 self.position[version.key] = position
@@ -96,9 +180,7 @@ class StreamLog:
         """Drop the emptied slots (a record updated forever would otherwise grow the log forever). Returns the
         old positions of the entries kept, in order: the entry now at `i` was at `kept[i]` (see `Moves`)."""
         kept = [position for position, version in enumerate(self.entries) if version is not None]
-        self.entries = [self.entries[position] for position in kept]
-        self.inserted_at = array("q", (self.inserted_at[position] for position in kept))
-        self._index()
+        self._keep(kept)
         return kept
 
     def to_json(self) -> dict:
@@ -107,10 +189,11 @@ class StreamLog:
 
     @classmethod
     def from_json(cls, stream_id: str, saved: dict) -> StreamLog:
-        entries = [None if entry is None else
-                   RecordVersion(entry["record"]["updated_idx"], _key(entry["key"]), _key(entry["filter_key"]),
-                                 entry["upstream_created_at"], compact_json(entry["record"]))
-                   for entry in saved["entries"]]
+        entries: list[RecordVersion | None] = [
+            None if entry is None else
+            RecordVersion(entry["record"]["updated_idx"], _key(entry["key"]), _key(entry["filter_key"]),
+                          entry["upstream_created_at"], compact_json(entry["record"]))
+            for entry in saved["entries"]]
         return cls(stream_id, entries, saved["inserted_at"])
 
     def write(self, *, idx: int, now: int, sync: dict, provider: str, collection_id: str, upstream_id: str,
@@ -123,9 +206,7 @@ class StreamLog:
             assert old is not None
             if upstream_created_at is None:
                 upstream_created_at = old.upstream_created_at
-            self.entries[old_position] = None
-            self._blocks[old_position // self.block][old.filter_key] -= 1
-            self._block_live[old_position // self.block] -= 1
+            self._empty(old_position)
         record = {
             "id": derived_uuid("record", self.stream_id, *key), "stream_id": self.stream_id, "sync_id": sync["id"],
             "sync": sync, "provider": provider, "collection_id": collection_id, "upstream_id": upstream_id,
@@ -135,56 +216,26 @@ class StreamLog:
         }
         version = RecordVersion(idx, key, (provider, sync["id"], collection_id), upstream_created_at,
                                 compact_json(record))
-        position = len(self.entries)
-        if position % self.block == 0:
-            self._blocks.append(Counter())
-            self._block_live.append(0)
-        self.entries.append(version)
-        self.inserted_at.append(now)
-        self.idxs.append(idx)
-        self.position[key] = position
-        self._blocks[-1][version.filter_key] += 1
-        self._block_live[-1] += 1
+        self.position[key] = self._append(version, now)
         return version
 
     def latest(self, key: RecordKey) -> RecordVersion | None:
         position = self.position.get(key)
         return None if position is None else self.entries[position]
 
-    def count_after(self, start: int, matches: Callable[[FilterKey], bool] | None) -> int:
-        """Live versions at positions >= `start` whose filter key `matches` (None: every version)."""
-        end_of_block = min(len(self.entries), (start // self.block + 1) * self.block)
-        if matches is None:  # the common, unfiltered consumer: C-speed counting only
-            partial = self.entries[start:end_of_block]
-            return len(partial) - partial.count(None) + sum(self._block_live[start // self.block + 1:])
-        count = sum(1 for v in self.entries[start:end_of_block] if v is not None and matches(v.filter_key))
-        for block in self._blocks[start // self.block + 1:]:
-            count += sum(n for fk, n in block.items() if n and matches(fk))
-        return count
+    def position_of(self, version: RecordVersion) -> int | None:
+        position = self.position.get(version.key)
+        return position if position is not None and self.entries[position] is version else None
 
     def versions_after(self, idx: int) -> Iterator[RecordVersion]:
         """The live versions with an `updated_idx` above `idx`, in stream order."""
-        entries = self.entries
-        for position in range(bisect_right(self.idxs, idx), len(entries)):
-            version = entries[position]
-            if version is not None:
-                yield version
-
-    def first_position_since(self, time: int) -> int:
-        return bisect_left(self.inserted_at, time)
-
-    def last_position(self, matches: Callable[[FilterKey], bool]) -> int | None:
-        for position in range(len(self.entries) - 1, -1, -1):
-            version = self.entries[position]
-            if version is not None and matches(version.filter_key):
-                return position
-        return None
+        return (version for _, version in self.after(idx))
 
 
 class Moves:
     """Where positions went in a compaction, for whoever holds positions (consumer cursors)."""
 
-    def __init__(self, kept: list[int]) -> None:
+    def __init__(self, kept: Sequence[int]) -> None:
         self.kept = kept
 
     def new(self, old: int) -> int:

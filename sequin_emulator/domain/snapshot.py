@@ -30,6 +30,7 @@ from sequin_emulator.domain.models import (
 from sequin_emulator.domain.plugins import CollectionId
 from sequin_emulator.domain.records import StreamLog
 from sequin_emulator.domain.runs import SyncRun
+from sequin_emulator.domain.stream_events import EventLog
 from sequin_emulator.domain.table_cursor import TableCursor
 from sequin_emulator.domain.tenant import Faults, Tenant, Tenants
 from sequin_emulator.domain.upstream import Account, AccountSettings, Provider
@@ -47,7 +48,8 @@ def export(tenant: Tenant) -> dict:
         **{section: [models.row(item) for item in store] for section, store in (
             ("streams", tenant.streams), ("oauth_apps", tenant.oauth_apps), ("credentials", tenant.credentials),
             ("syncs", tenant.syncs), ("consumers", tenant.consumers))},
-        "logs": {stream.id: stream.log.to_json() for stream in tenant.streams},
+        "logs": {stream.id: {**stream.log.to_json(), "events": stream.events.to_json(stream.log)}
+                 for stream in tenant.streams},
         "cursors": {consumer.id: consumer.cursor.to_json() for consumer in tenant.consumers},
         "accounts": {key: account.to_json() for key, account in tenant.accounts.items()},
         "runs": {sync.id: run.to_json() for sync, run in tenant.runs()},
@@ -172,6 +174,21 @@ def _check_logs(p: _Problems, s: dict, rows: _Rows) -> None:
             if tuple(key) in live:
                 p.add(f"{path}.entries.{i}.key", "is live at an earlier position too")
             live.add(tuple(key))
+        _check_events(p, path, log, s["last_idx"])
+
+
+def _check_events(p: _Problems, path: str, log: dict, last_idx: int) -> None:
+    """Events point at live entries of their log, or carry their record; their `updated_idx` only grows."""
+    last = 0
+    for i, (_, _, _, version) in enumerate(log.get("events", [])):
+        if isinstance(version, int):
+            if version >= len(log["entries"]) or log["entries"][version] is None:
+                p.add(f"{path}.events.{i}", "names a position of the log that holds no record")
+                continue
+            version = log["entries"][version]["record"]
+        if not last < version["updated_idx"] <= last_idx:
+            p.add(f"{path}.events.{i}", "is out of updated_idx order, or past the snapshot's last_idx")
+        last = version["updated_idx"]
 
 
 def _check_cursors(p: _Problems, s: dict, rows: _Rows) -> None:
@@ -179,9 +196,10 @@ def _check_cursors(p: _Problems, s: dict, rows: _Rows) -> None:
     for consumer_id, cursor in s["cursors"].items():
         consumer = rows.consumers.get(consumer_id)
         log = s["logs"].get(consumer["stream_id"]) if consumer else None
-        if log is None:
+        if consumer is None or log is None:
             continue
-        size, path = len(log["entries"]), f"cursors.{consumer_id}"
+        read = log.get("events", []) if consumer.get("kind") == "events" else log["entries"]
+        size, path = len(read), f"cursors.{consumer_id}"
         if cursor["cursor"] > size:
             p.add(f"{path}.cursor", f"is past the end of its stream's log ({size})")
         if cursor["last_received"] is not None and cursor["last_received"] >= size:
@@ -259,7 +277,9 @@ def restore(tenants: Tenants, token: str, snapshot: dict) -> Tenant:
         tenant.account_defaults = AccountSettings(**snapshot["account_defaults"])
         for saved in snapshot["streams"]:
             stream = tenant.streams.add(from_row(Stream, saved))
-            stream.log = StreamLog.from_json(stream.id, snapshot["logs"][stream.id])
+            saved_log = snapshot["logs"][stream.id]
+            stream.log = StreamLog.from_json(stream.id, saved_log)
+            stream.events = EventLog.from_json(stream.id, saved_log.get("events"), stream.log)
         for saved in snapshot["oauth_apps"]:
             tenant.oauth_apps.add(from_row(OAuthApp, saved))
         for saved in snapshot["credentials"]:

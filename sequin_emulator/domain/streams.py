@@ -5,7 +5,7 @@ from __future__ import annotations
 from sequin_emulator.domain.errors import Invalid
 from sequin_emulator.domain.inputs import NewStream, RecordsAppend, StreamChanges
 from sequin_emulator.domain.models import Stream, Sync
-from sequin_emulator.domain.records import Moves, RecordVersion, StreamLog
+from sequin_emulator.domain.records import Moves, RecordVersion
 from sequin_emulator.domain.tenant import Tenant
 
 
@@ -56,9 +56,10 @@ def write_record(tenant: Tenant, sync: Sync, collection_id: str, upstream_id: st
     A tombstone without `data` keeps the record's last known data. `at` is the emulator time of the write
     (the sync engine runs steps at their own times while the clock advances); it defaults to now.
     """
-    log = tenant.streams.get(sync.stream_id).log
+    stream = tenant.streams.get(sync.stream_id)
+    log = stream.log
+    previous = log.latest((sync.id, collection_id, upstream_id))
     if deleted and not data:
-        previous = log.latest((sync.id, collection_id, upstream_id))
         data = previous.record["data"] if previous is not None else {}
     now = tenant.now() if at is None else at
     version = log.write(idx=tenant.next_idx(), now=now, sync={"id": sync.id, "external_id": sync.external_id,
@@ -66,19 +67,21 @@ def write_record(tenant: Tenant, sync: Sync, collection_id: str, upstream_id: st
                         provider=sync.provider, collection_id=collection_id, upstream_id=upstream_id, data=data,
                         deleted=deleted, upstream_created_at=upstream_created_at,
                         upstream_updated_at=upstream_updated_at if upstream_updated_at is not None else now)
+    trimmed = stream.events.record(version, previous, data, deleted, now)
+    if trimmed is not None:
+        _remap(tenant, stream.id, "events", trimmed)
     if log.wants_compaction():
-        _compact(tenant, log)
+        _remap(tenant, stream.id, "records", Moves(log.compact()))
     tenant.notify()
     return version
 
 
-def _compact(tenant: Tenant, log: StreamLog) -> None:
-    """Drop a log's superseded slots and move its consumers' positions along: memory follows the live records,
-    however often they change. Amortized O(1) per write: a compaction costs the log's size, and comes only
-    after as many supersessions."""
-    moves = Moves(log.compact())
+def _remap(tenant: Tenant, stream_id: str, kind: str, moves: Moves) -> None:
+    """Move the positions of the stream's consumers of `kind` along after their log dropped entries: a
+    compaction of superseded records (memory follows the live records, however often they change; amortized
+    O(1) per write, as one comes only after as many supersessions), or a trim of expired events."""
     for consumer in tenant.consumers:
-        if consumer.stream_id == log.stream_id:
+        if consumer.stream_id == stream_id and consumer.kind == kind:
             consumer.cursor.remap(moves)
 
 

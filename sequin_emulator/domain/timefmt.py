@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import re
 from datetime import UTC, datetime
+from typing import overload
 
 from sequin_emulator.domain.clock import EARLIEST, LATEST, MICROS
 
@@ -16,6 +17,18 @@ _UNIT_MICROS = {"ms": 1000, "s": MICROS, "m": 60 * MICROS, "h": 3600 * MICROS, "
 @functools.lru_cache(maxsize=4096)
 def _second(seconds: int) -> str:
     return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+@overload
+def format_micros(micros: int) -> str: ...
+
+
+@overload
+def format_micros(micros: None) -> None: ...
+
+
+@overload
+def format_micros(micros: int | None) -> str | None: ...
 
 
 def format_micros(micros: int | None) -> str | None:

@@ -116,6 +116,20 @@ class Account:
     def get(self, collection: str, object_id: str) -> UpstreamObject | None:
         return self.objects.get((collection, object_id))
 
+    def fault(self, draw: str) -> str | None:
+        """The account's fault for one request to its API (`draw` decides an `error_rate` failure, the same way
+        for the same draw): `revoked`, `outage`, `throttle` or `error`, or None when it is answered."""
+        settings = self.settings
+        if settings.revoked:
+            return "revoked"
+        if settings.outage:
+            return "outage"
+        if settings.throttle:
+            return "throttle"
+        if settings.error_rate and random.Random(f"{self.seed}|{draw}").random() < settings.error_rate:
+            return "error"
+        return None
+
     def random_live(self, collection: str) -> UpstreamObject | None:
         """A random object that still exists, without listing them all (accounts grow large)."""
         ids = self.order.get(collection)

@@ -68,6 +68,16 @@ class Operation:
     body_limit: int | None = None  # `x-body-limit`: this operation's own request body limit
     max_depth: int = 32  # `x-max-depth`: how deep its body may nest
     head_allowed: bool = True  # False (`x-no-head`) for a GET with effects: HEAD would have them unseen
+    raw_body: bool = False  # `x-raw-body` on its request body: passed on unread (the Proxy API's provider bodies)
+
+    @property
+    def route_path(self) -> str:
+        """The path as Starlette routes it: a parameter marked `x-rest-of-path` takes the rest, slashes and all."""
+        path = self.path
+        for param in self.parameters:
+            if param.location == "path" and param.schema.get("x-rest-of-path"):
+                path = path.replace(f"{{{param.name}}}", f"{{{param.name}:anything}}")
+        return path
 
     def response_schema_pointer(self, status: int) -> str | None:
         response = self.responses.get(str(status))
@@ -105,15 +115,18 @@ def operations() -> tuple[Operation, ...]:
             op = item[method]
             op_pointer = f"{item_pointer}/{method}"
             own = [(p, f"{op_pointer}/parameters/{i}") for i, p in enumerate(op.get("parameters", []))]
-            body_pointer, body_required = None, False
+            body_pointer, body_required, raw_body = None, False, False
             if "requestBody" in op:
                 body, pointer = resolve(spec, op["requestBody"], f"{op_pointer}/requestBody")
-                body_pointer, body_required = f"{pointer}/content/application~1json/schema", body.get("required", False)
+                raw_body = bool(body.get("x-raw-body"))
+                if not raw_body:
+                    body_pointer, body_required = f"{pointer}/content/application~1json/schema", body.get("required", False)
             found.append(Operation(
                 operation_id=op["operationId"], method=method.upper(), path=path,
                 secured=bool(op.get("security", spec.get("security"))) if "security" in op else default_secured,
                 parameters=tuple(_parameter(spec, p, ptr) for p, ptr in shared + own),
                 body_pointer=body_pointer, body_required=body_required, responses=op["responses"],
                 response_pointer=f"{op_pointer}/responses", body_limit=op.get("x-body-limit"),
-                max_depth=op.get("x-max-depth", spec["info"]["x-max-depth"]), head_allowed=not op.get("x-no-head")))
+                max_depth=op.get("x-max-depth", spec["info"]["x-max-depth"]), head_allowed=not op.get("x-no-head"),
+                raw_body=raw_body))
     return tuple(found)
