@@ -26,7 +26,9 @@ class ContractViolation(AssertionError):
 
 
 def _matcher(op: Operation) -> re.Pattern:
-    return re.compile("^" + re.sub(r"\{[^}]+\}", "[^/]+", op.path) + "$")
+    """A parameter matches one path segment; one that takes the rest of the path (`{path:anything}`), any."""
+    return re.compile("^" + re.sub(r"\{[^}:]+(:anything)?\}", lambda m: ".+" if m.group(1) else "[^/]+",
+                                   op.route_path) + "$")
 
 
 OPERATIONS = [(op, _matcher(op)) for op in operations()]

@@ -194,3 +194,22 @@ def test_a_mutation_the_provider_refuses_answers_in_the_mutation_envelope(kit):
     malformed = kit.client.request("POST", "/v1/mutations/run", {"kind": "create", "sync_id": sync["id"],
                                                                   "collection_id": "stripe:customer"})
     assert malformed.status_code == 422 and malformed.json()["summary"]
+
+
+def test_the_proxy_answers_as_the_provider_and_writes_reach_the_stream(kit):
+    stream = kit.stream()
+    sync = kit.sync(stream, sync_frequency="4h")
+    listed = kit.client.request("GET", f"/v1/proxy/sync/{sync['id']}/v1/customers", params={"limit": 1})
+    assert listed.status_code in (200, 401), listed.text  # a deployment may refuse the kit's made-up key
+    if listed.status_code == 401:
+        assert "error" in listed.json(), "a provider's 401 is in the provider's envelope"
+    kit.needs_emulator("have a simulated account behind the kit's credential")
+    assert listed.json()["object"] == "list"
+    consumer = kit.consumer(stream, deliver_policy="new")
+    created = kit.client.request("POST", f"/v1/proxy/sync/{sync['id']}/v1/customers",
+                                 content=b"email=proxy%40example.com")
+    assert created.status_code == 200 and created.json()["id"].startswith("cus_"), created.text
+    delivered = _next(kit, consumer)["data"]
+    assert [m["record"]["upstream_id"] for m in delivered] == [created.json()["id"]]
+    missing = kit.client.request("GET", f"/v1/proxy/sync/{sync['id']}/v1/customers/cus_kit_none")
+    assert missing.status_code == 404 and missing.json()["error"]["type"] == "invalid_request_error"

@@ -32,7 +32,8 @@ def test_settings_filters_and_bounds(api):
     assert (consumer["name"], consumer["deliver_policy"], consumer["max_deliver"], consumer["max_ack_pending"]) == (
         "Primary", "new", 3, 10)
     cases: list[dict] = [{"max_deliver": 0}, {"max_deliver": -2}, {"max_ack_pending": 0}, {"ack_wait_ms": 0},
-                         {"deliver_policy": "2h"}, {"filters": {"resource_id": "*"}}, {"batch_size": 3}]
+                         {"deliver_policy": "2h"}, {"filters": {"resource": "*"}}, {"batch_size": 3},
+                         {"filters": {"resource_id": "a", "sync_id": "b"}}]
     for bad in cases:
         response = api.post("/v1/http-consumers", {"stream_id": stream["id"], **bad})
         assert response.status_code == 422, bad

@@ -189,3 +189,18 @@ def test_an_events_consumer_keeps_its_place_across_a_trim(api, monkeypatch):
     assert len(api.ok("GET", "/v1/events")["events"]) == 2
     rest = api.next(consumer, batch_size=10)
     assert [m["event"]["upstream_id"] for m in rest["data"]] == ["cus_6", "cus_7"]
+
+
+def test_the_stream_apis_pages_examples_work_as_pasted(api, two_streams):
+    """The E1 pages' own requests: a consumer with `ack_wait` and a `resource_id` filter; records by `collection`."""
+    sync_a, _ = two_streams
+    consumer = api.ok("POST", "/v1/http-consumers", {
+        "name": "my-http-consumer", "ack_wait": 30000, "max_deliver": -1, "deliver_policy": "all",
+        "filters": {"collection_id": "stripe:customer", "resource_id": "*"}})
+    assert consumer["ack_wait_ms"] == 30000 and consumer["filters"]["sync_id"] == "*"
+    narrowed = api.ok("POST", "/v1/http-consumers", {"filters": {"resource_id": sync_a["id"]}})
+    assert narrowed["filters"]["sync_id"] == sync_a["id"] and "resource_id" not in narrowed["filters"]
+    page = api.ok("GET", f"/v1/records?sync_id={sync_a['id']}&collection=stripe:customer&limit=10")
+    assert upstream_ids(page) == ["cus_1"]
+    events = api.ok("GET", f"/v1/events?sync_id={sync_a['id']}&collection=stripe:customer&after_cursor=MA==")
+    assert [e["event"] for e in events["events"]] == ["created"]

@@ -126,7 +126,7 @@ def test_list_syncs_works_as_written_and_has_every_documented_field(user):
     assert listed["max_age_days"] is None  # "Defaults to null, which means no age limit."
     assert listed["sync_frequency"] == "continuous"
     # one page per collection, 0.6 s apart (100 requests a minute): done at the second
-    assert listed["initial_backfill_completed_at"] == "2024-01-01T00:00:00.600000Z"
+    assert listed["initial_backfill_completed_at"] == "2024-01-01T00:00:01.200000Z"  # pages and polls share 100/60 s
     assert listed["metadata"] == {"custom_property": 42}
     assert listed["created_at"] == "2024-01-01T00:00:00.000000Z" and listed["updated_at"] == listed["created_at"]
 

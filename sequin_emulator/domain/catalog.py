@@ -96,6 +96,14 @@ def default_rate_limit(provider: str) -> RateLimit:
     return PLUGIN_OF[provider].rate_limit  # syncs exist only for simulated providers
 
 
+FOUR_HOURS = 4 * 3600 * 1_000_000
+
+
+def poll_every(provider: str, sync_frequency: str) -> int:
+    """µs between a sync's polls for changes: its provider's cadence when `continuous`, else 4 hours."""
+    return PLUGIN_OF[provider].continuous_poll if sync_frequency == "continuous" else FOUR_HOURS
+
+
 def masked(value: Any) -> Any:
     """A copy of `value` with every secret field masked, at any depth."""
     if isinstance(value, dict):

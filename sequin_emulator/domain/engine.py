@@ -1,12 +1,13 @@
 """The sync engine: backfills each active sync's collections into its stream, then detects changes.
 
-Everything happens on the tenant's clock, as discrete steps at known times: an upstream account making a change
-on its own, or a sync making one request (a backfill page of up to 100 records, oldest first, or a poll of the
-account's change log). `run_until(t)` runs every step due by `t` in time order, each stamped with its own time,
-so advancing a manual clock is deterministic. Requests are paced by the sync's `rate_limit`: one every
-`interval / allowed_requests` seconds, and no faster than `max_concurrent_requests` simulated requests of
-`REQUEST_LATENCY` each can go. Provider faults (outage, error rate, revoked credential, 429s) make requests fail
-or slow down; the sync retries with back-off and its health says why.
+Everything happens on the tenant's clock, as discrete steps at known times: an upstream account making a change on
+its own, or a sync making one request (a backfill page of up to 100 records, oldest first, or a poll of the
+account's change log, as often as the provider's plugin says for a `continuous` sync: Stripe's events twice a
+second, others every 2 s; every 4 hours for a `4h` sync). `run_until(t)` runs every step due by `t` in time order,
+each stamped with its own time, so advancing a manual clock is deterministic. Requests are paced by the sync's
+`rate_limit`: one every `interval / allowed_requests` seconds, and no faster than `max_concurrent_requests`
+simulated requests of `REQUEST_LATENCY` each can go. Provider faults (outage, error rate, revoked credential, 429s)
+make requests fail or slow down; the sync retries with back-off and its health says why.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import logging
 import random
 
 from sequin_emulator.domain import accounts, streams
-from sequin_emulator.domain.catalog import display_name
+from sequin_emulator.domain.catalog import display_name, poll_every
 from sequin_emulator.domain.clock import MICROS
 from sequin_emulator.domain.health import Health
 from sequin_emulator.domain.memory import collector_paused
@@ -28,7 +29,6 @@ from sequin_emulator.domain.upstream import Account
 LOG = logging.getLogger("sequin_emulator")
 PAGE_SIZE = 100
 REQUEST_LATENCY = 100_000  # µs a simulated upstream request takes
-POLL_EVERY = {"continuous": 2 * MICROS, "4h": 4 * 3600 * MICROS}
 MAX_BACKOFF = 60 * MICROS
 THROTTLE_SLOWDOWN = 4  # with 429s, each request costs this many request slots
 ERROR_AFTER = 3  # consecutive failures before a sync's health is error rather than warn
@@ -44,7 +44,7 @@ def start(tenant: Tenant, sync: Sync) -> None:
     now = tenant.now()
     run_until(tenant, now)  # the account's own changes up to now are history, not news
     sync.run = SyncRun(sync.id, credential.account_key, next_request_at=now,
-                       next_poll_at=now + POLL_EVERY[sync.sync_frequency], cursor=len(account.changes),
+                       next_poll_at=now + poll_every(sync.provider, sync.sync_frequency), cursor=len(account.changes),
                        rng=random.Random(f"{tenant.seed}:{sync.id}"))
     reconcile(tenant, sync)
 
@@ -166,7 +166,7 @@ def _next_step(tenant: Tenant, until: int) -> Step | None:
     for order, (sync, run) in enumerate(tenant.runs(), start=len(tenant.accounts)):
         if sync.status != "active":
             continue
-        at = run.work_at(tenant.accounts[run.account_key], POLL_EVERY[sync.sync_frequency])
+        at = run.work_at(tenant.accounts[run.account_key], poll_every(sync.provider, sync.sync_frequency))
         if at is not None and at <= until:
             candidate = (at, order, run)
             best = candidate if best is None or candidate[:2] < best[:2] else best
@@ -266,7 +266,7 @@ def _poll(tenant: Tenant, sync: Sync, run: SyncRun, account: Account, at: int) -
                                  deleted=snapshot.deleted, upstream_created_at=created, upstream_updated_at=updated,
                                  at=at)
     more = run.cursor < len(account.changes) and account.changes[run.cursor].time <= at
-    run.next_poll_at = at if more else at + POLL_EVERY[sync.sync_frequency]
+    run.next_poll_at = at if more else at + poll_every(sync.provider, sync.sync_frequency)
 
 
 # ------------------------------------------------------------------ health

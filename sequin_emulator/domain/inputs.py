@@ -146,14 +146,23 @@ class SyncChanges:
 
 # ------------------------------------------------------------------ HTTP consumers
 
-def _fold_ack_wait(body: dict) -> dict:
-    """`ack_wait` (an earlier name) into `ack_wait_ms`; both at once must agree."""
-    if "ack_wait" not in body:
+def _fold(body: dict, alias: str, name: str, path: str = "") -> dict:
+    """`alias` (an earlier name) into `name`; both at once must agree."""
+    if alias not in body:
         return body
-    folded = {k: v for k, v in body.items() if k != "ack_wait"}
-    if folded.setdefault("ack_wait_ms", body["ack_wait"]) != body["ack_wait"]:
-        raise Invalid.field("ack_wait", "is an alias of ack_wait_ms and disagrees with it")
+    folded = {k: v for k, v in body.items() if k != alias}
+    if folded.setdefault(name, body[alias]) != body[alias]:
+        raise Invalid.field(f"{path}{alias}", f"is an alias of {name} and disagrees with it")
     return folded
+
+
+def _fold_consumer_aliases(body: dict) -> dict:
+    """The E1 names of an HTTP consumer's fields: `ack_wait` for `ack_wait_ms`, and in `filters` `resource_id`
+    for `sync_id` (the stream-apis pages' create example)."""
+    body = _fold(body, "ack_wait", "ack_wait_ms")
+    if isinstance(body.get("filters"), dict):
+        body = {**body, "filters": _fold(body["filters"], "resource_id", "sync_id", "filters.")}
+    return body
 
 
 @dataclass(frozen=True)
@@ -168,7 +177,7 @@ class NewConsumer:
     kind: str  # records or events
     stream_id: str | None = None  # None: the default stream
     name: str | None = None
-    normalize = staticmethod(_fold_ack_wait)
+    normalize = staticmethod(_fold_consumer_aliases)
 
 
 @dataclass(frozen=True)
@@ -182,7 +191,7 @@ class ConsumerChanges:
     filters: dict | Unset = UNSET
     metadata: dict | Unset = UNSET
     stream_id: str | Unset = UNSET  # immutable: accepted only with its current value
-    normalize = staticmethod(_fold_ack_wait)
+    normalize = staticmethod(_fold_consumer_aliases)
 
 
 # ------------------------------------------------------------------ Postgres targets and consumers

@@ -47,13 +47,16 @@ class CredentialKind:
 class ProviderPlugin:
     """One provider, simulated: its model (the domain's `Provider` interface), how Sequin names and paces it, how
     its credentials are told apart, and its own wire API (served by the HTTP layer; the domain never calls it).
-    `key_fields`: where a credential keeps the key the provider's API takes, the first one present wins."""
+    `key_fields`: where a credential keeps the key the provider's API takes, the first one present wins.
+    `rate_limit` is a new sync's default; `continuous_poll` how often a `continuous` sync polls for changes (µs;
+    a `4h` sync polls every 4 hours, whatever the provider)."""
 
     name: str
     display_name: str
     model: Provider
     credential_kinds: tuple[CredentialKind, ...]
     rate_limit: RateLimit
+    continuous_poll: int = 2_000_000
     key_fields: tuple[str, ...] = ()
     wire: object | None = None  # a `sequin_emulator.providers.wire.WireApi`, typed loosely: no HTTP in the domain
     api_hosts: tuple[str, ...] = ()  # where the real provider's API answers (`sequin_emulator.mock` takes them over)

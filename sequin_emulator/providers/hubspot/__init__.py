@@ -18,4 +18,5 @@ PLUGIN = ProviderPlugin(
     credential_kinds=(CredentialKind("hubspot", "hubspot", ("hub_id",)),
                       CredentialKind("hubspot_oauth2", "hubspot", ("hub_id",), issued=_issued)),
     rate_limit=RateLimit(allowed_requests=100, interval=10),  # HubSpot's OAuth-app limit: 100 requests per 10 s
+    continuous_poll=2_000_000,  # a search of recently modified objects every 2 s (Sequin's cadence was not public)
     key_fields=("access_token", "refresh_token"), wire=HubSpotWire(), api_hosts=("api.hubapi.com",))

@@ -23,4 +23,5 @@ PLUGIN = ProviderPlugin(
     credential_kinds=(CredentialKind("stripe_key", "stripe", KEY_FIELDS, SAME_AS),
                       CredentialKind("stripe_oauth2", "stripe", ("stripe_user_id", *KEY_FIELDS), SAME_AS, _issued)),
     rate_limit=RateLimit(allowed_requests=50, interval=1),  # a backfill's 50 requests/s (sync-process/rate-limits)
+    continuous_poll=500_000,  # Sequin polls Stripe's events twice a second: changes in the stream within 1-2 s
     key_fields=KEY_FIELDS, wire=StripeWire(), api_hosts=("api.stripe.com",))
