@@ -1,6 +1,6 @@
 """The emulator's benchmarks, each against a baseline measured in the same run; prints one table.
 
-    .venv/bin/python bench/run.py [--quick] [--no-prism] [--only postgres|providers]
+    .venv/bin/python bench/run.py [--quick] [--no-prism] [--only postgres|providers|reliability|surface]
 
 Rows: figure, target, measured value, baseline, ratio. Baselines: a bare Starlette app on uvicorn serving the
 same bytes (start-up, throughput, latency), plain copying plus JSON encoding of the same records (generation),
@@ -36,6 +36,7 @@ import postgres  # noqa: E402
 import reliability  # noqa: E402
 import robustness  # noqa: E402
 import stripe_api  # noqa: E402
+import surface  # noqa: E402
 from load import hammer, read_response, request_bytes  # noqa: E402
 
 from sequin_emulator.launcher import free_port, wait_healthy  # noqa: E402
@@ -166,12 +167,13 @@ def consume(records: int) -> None:
     http.patch(f"/v1/http-consumers/{consumer['id']}", json={"deliver_policy": "new"})
     http.patch(f"/v1/http-consumers/{consumer['id']}", json={"deliver_policy": "all"})  # replay from the start
     rate = asyncio.run(_consume_loop(server.port, f"/v1/http-consumers/{consumer['id']}", records))
-    server.stop()
     baseline = bare(sample)
     base_rate = asyncio.run(_consume_loop(baseline.port, "/v1", records))
     baseline.stop()
     row("consume: next(batch_size=100) + ack over HTTP, Stripe customers", "≥ 20,000 rec/s and ≥ 50% of bare", rate,
         "rec/s", base_rate, "higher")
+    surface.e1_paging(server.port, records, rate, row)  # the same stream, read the E1 way
+    server.stop()
 
 
 # ------------------------------------------------------------------ 4. generation
@@ -345,7 +347,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="short runs, for a smoke test")
     parser.add_argument("--no-prism", action="store_true")
-    parser.add_argument("--only", choices=["postgres", "providers", "reliability"], help="run only these rows")
+    parser.add_argument("--only", choices=["postgres", "providers", "reliability", "surface"],
+                        help="run only these rows")
     args = parser.parse_args()
     q = args.quick
     print("running benchmarks" + (" (quick)" if q else ""), flush=True)
@@ -356,6 +359,11 @@ def main() -> None:
         postgres.lag(emulator, row, 20 if q else 200)
     if args.only in (None, "providers"):
         stripe_api.throughput(emulator, row, 100 if q else 1000)
+    if args.only in (None, "surface"):
+        if args.only == "surface":
+            consume(2000 if q else 100_000)
+        surface.proxy_overhead(emulator, row, 1.0 if q else 5.0)
+        surface.stripe_change_to_consumer(emulator, row, 10 if q else 100)
     if args.only in (None, "reliability"):
         robustness.export(emulator, row, 1000 if q else 10_000, 1 if q else 3)
         reliability.events(emulator, row, 10_000 if q else 100_000)
