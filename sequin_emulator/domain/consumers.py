@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sequin_emulator.domain import streams
@@ -10,6 +11,7 @@ from sequin_emulator.domain.errors import Invalid
 from sequin_emulator.domain.inputs import ConsumerChanges, NewConsumer, given
 from sequin_emulator.domain.models import HttpConsumer
 from sequin_emulator.domain.records import PositionLog, RecordVersion
+from sequin_emulator.domain.stream_events import EventLog
 from sequin_emulator.domain.tenant import Tenant
 
 
@@ -61,8 +63,9 @@ def receive(tenant: Tenant, consumer_id: str, batch_size: int) -> tuple[list[tup
     consumer's counts after handing them out."""
     _, cursor, log, rules = _cursor(tenant, consumer_id)
     now = tenant.now()
-    messages = cursor.next(log, now, batch_size, rules)
-    return messages, cursor.info(log, now, rules)
+    picked = cursor.next(log, now, batch_size, rules)
+    entry: Callable[[int], Any] = log.event if isinstance(log, EventLog) else log.entries.__getitem__
+    return [(token, entry(position)) for token, position in picked], cursor.info(log, now, rules)
 
 
 def available(tenant: Tenant, consumer_id: str) -> int:

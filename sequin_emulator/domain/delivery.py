@@ -14,7 +14,6 @@ import hashlib
 import heapq
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from sequin_emulator.domain.errors import Invalid
 from sequin_emulator.domain.records import FilterKey, Moves, PositionLog
@@ -139,8 +138,8 @@ class ConsumerCursor:
         self.again[delivery.position] = delivery.count
         heapq.heappush(self.again_heap, delivery.position)
 
-    def next(self, log: PositionLog, now: int, batch_size: int, settings: DeliveryRules) -> list[tuple[str, Any]]:
-        """Hand out up to `batch_size` messages in stream order, within `max_ack_pending`."""
+    def next(self, log: PositionLog, now: int, batch_size: int, settings: DeliveryRules) -> list[tuple[str, int]]:
+        """Hand out up to `batch_size` messages in stream order, within `max_ack_pending`: (ack token, position)."""
         self.expire(log, now, settings)
         room = min(batch_size, settings.max_ack_pending - len(self.out))
         picked: list[tuple[int, int]] = []  # (position, deliveries before this one)
@@ -155,16 +154,14 @@ class ConsumerCursor:
             if version is not None and (matches is None or matches(version.filter_key)):
                 picked.append((self.cursor, 0))
             self.cursor += 1
-        messages: list[tuple[str, Any]] = []
+        messages: list[tuple[str, int]] = []
         for position, count in picked:
             self.issued += 1
             delivery = Delivery(self.issued, position, count + 1, now + settings.ack_wait_ms * 1000)
             self.out[delivery.number] = self.out_by_position[position] = delivery
             heapq.heappush(self.deadlines, (delivery.deadline, delivery.number))
             self.last_received = max(position, self.last_received or 0)
-            version = entries[position]
-            assert version is not None  # picked positions are live
-            messages.append((self.token(delivery.number), version))
+            messages.append((self.token(delivery.number), position))
         return messages
 
     def _deliveries(self, tokens: list[str]) -> list[Delivery]:

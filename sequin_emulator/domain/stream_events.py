@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import hashlib
 from bisect import bisect_left
-from collections.abc import Iterator
 
 import orjson
 
 from sequin_emulator.domain.deferred import Deferred
-from sequin_emulator.domain.records import FilterKey, Moves, PositionLog, RecordVersion, StreamLog, compact_json
+from sequin_emulator.domain.records import Moves, PositionLog, RecordVersion, StreamLog, compact_json
 
 DAY = 86_400 * 1_000_000
 RETENTION = 7 * DAY  # emulator time an event is kept
@@ -42,13 +41,20 @@ def idx_of_event_id(text: str) -> int | None:
         return None
 
 
+KINDS = ("created", "updated", "deleted")
+
+
 class Event:
-    __slots__ = ("idx", "filter_key", "version", "kind", "changes")
+    """One event, as read: a view of the log's entry at a position (the log keeps no object per event)."""
+
+    __slots__ = ("version", "kind", "changes")
 
     def __init__(self, version: RecordVersion, kind: str, changes: bytes | None) -> None:
-        self.idx: int = version.idx
-        self.filter_key: FilterKey = version.filter_key
         self.version, self.kind, self.changes = version, kind, changes  # changes: JSON of the prior values
+
+    @property
+    def idx(self) -> int:
+        return self.version.idx
 
     def as_json(self) -> dict:
         """The event as the E1 events API and event consumers deliver it."""
@@ -70,19 +76,31 @@ def _changes(before: dict, after: dict) -> bytes:
     return compact_json({name: before.get(name) for name in fields if before.get(name) != after.get(name)})
 
 
-class EventLog(PositionLog[Event]):
+class EventLog(PositionLog[RecordVersion]):
+    """The versions written to a stream, in order, each the event that wrote it: the entries are the record log's
+    own `RecordVersion`s; beside them only a kind per position and, for updates, the prior values by idx."""
+
+    def __init__(self, stream_id: str, entries: list[RecordVersion | None] | None = None,
+                 inserted_at: list[int] | None = None, kinds: bytes = b"",
+                 changes: dict[int, bytes] | None = None) -> None:
+        super().__init__(stream_id, entries, inserted_at)
+        self.kinds = bytearray(kinds)  # per position, an index into KINDS
+        self.changes = changes or {}  # idx → JSON of the prior values, for `updated` events
+
     def record(self, version: RecordVersion, previous: RecordVersion | None, data: dict, deleted: bool,
                now: int) -> Moves | None:
         """Log the event of `version` (`previous`: the version it supersedes, if any; `data`: its data).
         Returns the moves of a trim, when one happened, for the event consumers of the stream."""
-        previous_data = None if previous is None else orjson.loads(previous.payload)
+        previous_record = None if previous is None else orjson.loads(previous.payload)
         if deleted:
-            event = Event(version, "deleted", None)
-        elif previous_data is None or previous_data["deleted"]:
-            event = Event(version, "created", None)
+            kind = 2
+        elif previous_record is None or previous_record["deleted"]:
+            kind = 0
         else:
-            event = Event(version, "updated", _changes(previous_data["data"], data))
-        self._append(event, now)
+            kind = 1
+            self.changes[version.idx] = _changes(previous_record["data"], data)
+        self._append(version, now)
+        self.kinds.append(kind)
         return self._trim(now) if len(self.entries) % TRIM_AFTER == 0 else None
 
     def _trim(self, now: int) -> Moves | None:
@@ -91,37 +109,53 @@ class EventLog(PositionLog[Event]):
             return None
         kept = range(cut, len(self.entries))
         self._keep(kept)
+        del self.kinds[:cut]
+        oldest = self.idxs[0]
+        self.changes = {idx: changes for idx, changes in self.changes.items() if idx >= oldest}
         return Moves(kept)
+
+    def event(self, position: int) -> Event:
+        version = self.entries[position]
+        assert version is not None  # an event log has no empty slots
+        return Event(version, KINDS[self.kinds[position]], self.changes.get(version.idx))
 
     def position_of(self, version: RecordVersion) -> int | None:
         position = bisect_left(self.idxs, version.idx)
-        found = self.entries[position] if position < len(self.entries) else None
-        return position if found is not None and found.version is version else None
+        return position if position < len(self.entries) and self.entries[position] is version else None
 
     def by_idx(self, idx: int) -> Event | None:
         position = bisect_left(self.idxs, idx)
         found = self.entries[position] if position < len(self.entries) else None
-        return found if found is not None and found.idx == idx else None
-
-    def events_after(self, idx: int) -> Iterator[Event]:
-        return (event for _, event in self.after(idx))
+        return self.event(position) if found is not None and found.idx == idx else None
 
     # ------------------------------------------------------------ saving
 
     def to_json(self, log: StreamLog) -> Deferred:
         """Each event as `[kind, changes, inserted_at, version]`, where `version` is the position of the version in
-        the record log when it is live there, else the record itself (the file holds a live version once)."""
-        return Deferred(list(zip(self.entries, self.inserted_at, strict=True)), lambda item: _event_json(log, *item))
+        the record log when it is live there, else the record itself (the file holds a live version once). The
+        export runs in the tenant's exclusive turn, so the record log does not move while this is encoded."""
+        entries, kinds, times, changes = list(self.entries), bytes(self.kinds), self.inserted_at[:], self.changes
+
+        def make(position: int) -> list:
+            version = entries[position]
+            assert version is not None  # an event log has no empty slots
+            at = log.position_of(version)
+            saved = changes.get(version.idx)
+            return [KINDS[kinds[position]], None if saved is None else orjson.Fragment(saved), times[position],
+                    at if at is not None else orjson.Fragment(version.payload)]
+
+        return Deferred(range(len(entries)), make)
 
     @classmethod
     def from_json(cls, stream_id: str, saved: list | None, log: StreamLog) -> EventLog:
         """The events `to_json` saved; a snapshot from before events were kept gets one per live record."""
         if saved is None:
             live = [(p, v) for p, v in enumerate(log.entries) if v is not None]
-            return cls(stream_id, [Event(v, "deleted" if orjson.loads(v.payload)["deleted"] else "created", None)
-                                   for _, v in live], [log.inserted_at[p] for p, _ in live])
-        events: list[Event | None] = []
-        for kind, changes, _, version in saved:
+            return cls(stream_id, [v for _, v in live], [log.inserted_at[p] for p, _ in live],
+                       bytes(2 if orjson.loads(v.payload)["deleted"] else 0 for _, v in live))
+        versions: list[RecordVersion | None] = []
+        changes: dict[int, bytes] = {}
+        for _, saved_changes, _, version in saved:
             if isinstance(version, int):
                 found = log.entries[version]
                 assert found is not None  # the snapshot's checks made sure
@@ -130,13 +164,8 @@ class EventLog(PositionLog[Event]):
                                                                version["upstream_id"]),
                                       (version["provider"], version["sync_id"], version["collection_id"]),
                                       None, compact_json(version))
-            events.append(Event(found, kind, None if changes is None else compact_json(changes)))
-        return cls(stream_id, events, [inserted_at for _, _, inserted_at, _ in saved])
-
-
-def _event_json(log: StreamLog, event: Event | None, inserted_at: int) -> list:
-    assert event is not None  # event logs have no empty slots
-    position = log.position_of(event.version)
-    version = position if position is not None else orjson.Fragment(event.version.payload)
-    changes = None if event.changes is None else orjson.Fragment(event.changes)
-    return [event.kind, changes, inserted_at, version]
+            versions.append(found)
+            if saved_changes is not None:
+                changes[found.idx] = compact_json(saved_changes)
+        return cls(stream_id, versions, [inserted_at for _, _, inserted_at, _ in saved],
+                   bytes(KINDS.index(kind) for kind, _, _, _ in saved), changes)

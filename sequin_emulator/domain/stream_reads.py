@@ -17,11 +17,9 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from sequin_emulator.domain.errors import Invalid, NotFound
-from sequin_emulator.domain.records import FilterKey, PositionLog, RecordVersion
-from sequin_emulator.domain.stream_events import Event, event_id, idx_of_event_id
+from sequin_emulator.domain.records import FilterKey, RecordVersion, StreamLog
+from sequin_emulator.domain.stream_events import Event, EventLog, event_id, idx_of_event_id
 from sequin_emulator.domain.tenant import Tenant
-
-E = TypeVar("E", RecordVersion, Event)
 
 
 @dataclass(frozen=True)
@@ -56,26 +54,35 @@ def decode_cursor(cursor: str) -> int:
     raise Invalid.field("after_cursor", "is not a cursor this API answered")
 
 
-def _page(logs: list[PositionLog[E]], filters: ReadFilters, after: str | None, limit: int) -> list[tuple[int, E]]:
-    """Up to `limit` (inserted_at, entry) of the logs after the cursor, merged in `updated_idx` order."""
+L = TypeVar("L", StreamLog, EventLog)
+
+
+def _page(logs: list[L], filters: ReadFilters, after: str | None, limit: int) -> list[tuple[L, int]]:
+    """Up to `limit` (log, position) of the logs' entries after the cursor, merged in `updated_idx` order."""
     matches, idx = filters.matcher(), decode_cursor(after) if after is not None else 0
-    merged = heapq.merge(*(_timed(log, idx) for log in logs), key=lambda item: item[1].idx)
-    return list(itertools.islice((item for item in merged if matches(item[1].filter_key)), limit))
+    merged = heapq.merge(*(_positions(log, idx) for log in logs), key=lambda item: item[2].idx)
+    return [(log, position) for log, position, _ in
+            itertools.islice((item for item in merged if matches(item[2].filter_key)), limit)]
 
 
-def _timed(log: PositionLog[E], idx: int) -> Iterator[tuple[int, E]]:
-    inserted_at = log.inserted_at
-    return ((inserted_at[position], entry) for position, entry in log.after(idx))
+def _positions(log: L, idx: int) -> Iterator[tuple[L, int, RecordVersion]]:
+    return ((log, position, version) for position, version in log.after(idx))
 
 
 def records(tenant: Tenant, filters: ReadFilters, after: str | None, limit: int) -> list[tuple[int, RecordVersion]]:
     """Up to `limit` live records after the cursor, earliest first, as (inserted_at, version)."""
-    return _page([stream.log for stream in tenant.streams], filters, after, limit)
+    page = _page([stream.log for stream in tenant.streams], filters, after, limit)
+    return [(log.inserted_at[position], _live(log.entries[position])) for log, position in page]
+
+
+def _live(version: RecordVersion | None) -> RecordVersion:
+    assert version is not None  # `after` yields live entries only
+    return version
 
 
 def events(tenant: Tenant, filters: ReadFilters, after: str | None, limit: int) -> list[Event]:
     """Up to `limit` events after the cursor, earliest first."""
-    return [event for _, event in _page([stream.events for stream in tenant.streams], filters, after, limit)]
+    return [log.event(position) for log, position in _page([s.events for s in tenant.streams], filters, after, limit)]
 
 
 def event(tenant: Tenant, text: str) -> Event:
