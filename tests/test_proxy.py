@@ -64,6 +64,7 @@ def test_refusals_are_the_providers_and_sequins_own(world, other):
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "resource_missing"
     unknown_path = api.get(f"/v1/proxy/sync/{sync['id']}/v1/nothing_here")
     assert unknown_path.status_code == 404 and "Unrecognized request URL" in unknown_path.json()["error"]["message"]
+    assert api.get(f"/v1/proxy/sync/{sync['id']}/v1/customers%0A").status_code == 404  # not /v1/customers
     assert other.get(f"/v1/proxy/sync/{sync['id']}/v1/customers").json()["summary"]  # another organization's sync
     assert other.get(f"/v1/proxy/sync/{sync['id']}/v1/customers").status_code == 404
     anonymous = api.get(f"/v1/proxy/sync/{sync['id']}/v1/customers", headers={"Authorization": ""})

@@ -374,7 +374,7 @@ def _messages_json(messages: list, info: dict) -> Response:
     return Response(b'{"data":[' + items + b'],"info":' + orjson.dumps(info) + b"}", media_type="application/json")
 
 
-async def _until(tenant: Tenant, done: Callable[[], bool], timeout_ms: int,
+async def wait_until(tenant: Tenant, done: Callable[[], bool], timeout_ms: int,
                  wake_at: Callable[[], int | None] = lambda: None) -> bool:
     """Wait until `done()` or `timeout_ms` pass; returns `done()`.
 
@@ -409,7 +409,7 @@ async def _receive(call: Call, options: dict) -> Response:
     """`next`, by GET (options in the query) or POST (in the body); the spec's defaults are filled in."""
     tenant, consumer_id, batch_size = call.tenant, call.params["id"], options["batch_size"]
     if options["wait_for"] > 0:
-        await _until(tenant, lambda: consumers.available(tenant, consumer_id) >= batch_size, options["wait_for"],
+        await wait_until(tenant, lambda: consumers.available(tenant, consumer_id) >= batch_size, options["wait_for"],
                      lambda: consumers.next_deadline(tenant, consumer_id))
         tenant = call.tenants.get(tenant.token)  # a reset or an import meanwhile: answer from the new state
     return _messages_json(*consumers.receive(tenant, consumer_id, batch_size))
@@ -480,7 +480,7 @@ async def run_mutation(call: Call) -> Reply:
     mutation = call.input(inputs.Mutation)
     versions = mutations.run(call.tenant, mutation)
     awaited, timeout = mutation.await_consumer_ids, mutation.await_consumers_timeout
-    if awaited and not await _until(call.tenant, lambda: mutations.awaited(call.tenant, awaited, versions), timeout):
+    if awaited and not await wait_until(call.tenant, lambda: mutations.awaited(call.tenant, awaited, versions), timeout):
         raise problems.awaited_consumers_late("the emulator is stopping" if call.tenants.stopping
                                               else f"within {timeout} ms")
     return 200, {"records": [version.record for version in versions]}
@@ -499,7 +499,7 @@ async def await_postgres_consumer(call: Call) -> Reply:
         consumer = tenant.postgres_consumers.find(consumer_id)
         return consumer is not None and consumer.active and postgres.caught_up(tenant, consumer)
 
-    done = await _until(tenant, caught_up, timeout)
+    done = await wait_until(tenant, caught_up, timeout)
     tenant = call.tenants.get(tenant.token)  # a reset or an import meanwhile: answer from the new state
     consumer = tenant.postgres_consumers.get(consumer_id)
     return 200, {"caught_up": done, "pending": postgres.pending(tenant, consumer),

@@ -8,7 +8,6 @@ clock does), and writes reach the sync's stream at once, as a mutation's do.
 
 from __future__ import annotations
 
-import asyncio
 import math
 import time
 from collections import deque
@@ -17,7 +16,7 @@ from starlette.responses import Response
 
 from sequin_emulator.api import provider_api
 from sequin_emulator.api.generation import account_ready
-from sequin_emulator.api.handlers import Call, operation
+from sequin_emulator.api.handlers import Call, operation, wait_until
 from sequin_emulator.domain import accounts, catalog, engine, mutations
 from sequin_emulator.domain.errors import Invalid
 from sequin_emulator.domain.models import Credential, RateLimit, Sync
@@ -65,7 +64,9 @@ async def _proxy(call: Call, credential: Credential, sync: Sync | None) -> Respo
         if wait is None:
             return provider_api.throttled(plugin, request, math.ceil(sync.rate_limit.interval))
         if wait > 0:
-            await asyncio.sleep(wait)
+            await wait_until(call.tenant, lambda: False, round(wait * 1000))  # a stop ends the wait at once
+            if call.tenants.stopping:
+                return provider_api.throttled(plugin, request, math.ceil(sync.rate_limit.interval))
     tenant = call.tenants.get(call.tenant.token)  # a reset or an import meanwhile: the state as it is now
     credential = tenant.credentials.get(credential.id)
     await account_ready(tenant, credential, request.app.state.turns.exclusive)

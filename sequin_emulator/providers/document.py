@@ -65,7 +65,7 @@ def paths_of(provider: str) -> tuple[Path, ...]:
         if path.startswith(prefix + "/"):
             below = path.removeprefix(prefix)
             pattern = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(below))
-            found.append(Path(below, re.compile(f"{pattern}$"), {
+            found.append(Path(below, re.compile(pattern), {
                 method.upper(): op["operationId"] for method, op in item.items() if method != "parameters"}))
     return tuple(sorted(found, key=lambda p: p.template.count("{")))
 
@@ -73,7 +73,7 @@ def paths_of(provider: str) -> tuple[Path, ...]:
 def find(provider: str, path: str) -> tuple[Path, dict[str, str]] | None:
     """The documented path that `path` (below the provider's base) is, with the values of its parameters."""
     for candidate in paths_of(provider):
-        match = candidate.pattern.match(path)
+        match = candidate.pattern.fullmatch(path)  # not `$`, which also matches before a final newline
         if match is not None:
             return candidate, match.groupdict()
     return None
