@@ -24,6 +24,7 @@ from sequin_emulator.domain import (
     streams,
     syncs,
     upstream_writes,
+    webhooks,
 )
 from sequin_emulator.domain.clock import Clock
 from sequin_emulator.domain.errors import DomainError, Invalid
@@ -55,7 +56,8 @@ def _lookup(table: dict[str, str], name: str, path: str, kind: str) -> str:
 
 def _unique(data: dict) -> None:
     for section, key in (("oauth_apps", "name"), ("credentials", "name"), ("streams", "slug"), ("syncs", "name"),
-                         ("consumers", "name"), ("targets", "name"), ("postgres_consumers", "name")):
+                         ("consumers", "name"), ("targets", "name"), ("postgres_consumers", "name"),
+                         ("webhook_consumers", "name")):
         seen: set = set()
         for i, item in enumerate(data.get(section, [])):
             if item[key] in seen:
@@ -122,7 +124,8 @@ def apply(tenant: Tenant, data: Any) -> Ids:
 class _Loader:
     """Creates a scenario's resources section by section, each item named, references looked up by name."""
 
-    SECTIONS = ("oauth_apps", "credentials", "streams", "syncs", "consumers", "targets", "postgres_consumers")
+    SECTIONS = ("oauth_apps", "credentials", "streams", "syncs", "consumers", "targets", "postgres_consumers",
+                "webhook_consumers")
 
     def __init__(self, tenant: Tenant, data: dict) -> None:
         self.tenant, self.data = tenant, data
@@ -188,6 +191,13 @@ class _Loader:
         if item.get("syncs", ["*"]) != ["*"]:
             body["syncs"] = [self._ref("syncs", name, f"syncs.{j}", "sync") for j, name in enumerate(item["syncs"])]
         return item["name"], postgres.create_consumer(self.tenant, parse(inputs.NewPostgresConsumer, body)).id
+
+    def _webhook_consumers(self, item: dict) -> tuple[str, str]:
+        filters = {k: v for k, v in item.get("filters", {}).items() if k != "sync"}
+        if "sync" in item.get("filters", {}):
+            filters["sync_id"] = self._ref("syncs", item["filters"]["sync"], "filters.sync", "sync")
+        body = {**item, "filters": filters}
+        return item["name"], webhooks.create(self.tenant, parse(inputs.NewWebhookConsumer, body)).id
 
 
 # ------------------------------------------------------------------ files

@@ -11,12 +11,20 @@ It talks through any `httpx.Client`, so it also drives an emulator in-process (S
 
 from __future__ import annotations
 
+import hmac
+import json
+import threading
+import time
 import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from sequin_emulator.domain.webhooks import signature
 from sequin_emulator.scenario import read as read_scenario
 
 
@@ -117,3 +125,112 @@ class TenantClient:
 
     def reset(self) -> None:
         self._ok("POST", "/_emulator/reset")
+
+
+# ------------------------------------------------------------------ webhooks
+
+class SignatureError(ValueError):
+    """A webhook delivery whose `sequin-signature` does not match its body and timestamp for the secret."""
+
+
+def verify_signature(body: bytes, headers: Mapping[str, str], secret: str, tolerance_s: int | None = None,
+                     now_s: int | None = None) -> dict:
+    """The delivery's JSON once its signature checks out, as a receiver of a webhook consumer should check it:
+    `sequin-signature: v1=<hex HMAC-SHA256 of "<sequin-timestamp>.<body>" with the secret>`, compared in constant
+    time. With `tolerance_s`, the timestamp (the emulator's clock, in seconds) must also be within that many
+    seconds of `now_s` (default: the wall clock), against replays."""
+    lowered = {k.lower(): v for k, v in headers.items()}
+    timestamp, given = lowered.get("sequin-timestamp", ""), lowered.get("sequin-signature", "")
+    expected = signature(secret, timestamp, body)
+    if not timestamp.isdigit() or not hmac.compare_digest(given.encode(), expected.encode()):
+        raise SignatureError("the sequin-signature header does not match the body, timestamp and secret")
+    if tolerance_s is not None and abs((time.time() if now_s is None else now_s) - int(timestamp)) > tolerance_s:
+        raise SignatureError(f"the sequin-timestamp is more than {tolerance_s} s away")
+    return json.loads(body)
+
+
+@dataclass(frozen=True)
+class Received:
+    """One request a `WebhookReceiver` got."""
+
+    method: str
+    path: str
+    headers: dict[str, str]  # lower-cased names
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+class WebhookReceiver:
+    """A real HTTP server on 127.0.0.1 and a free port, in a thread, that keeps what it receives: the endpoint a
+    test points a webhook consumer at.
+
+        with WebhookReceiver() as receiver:
+            sequin.post("/v1/consumers/webhook", {"name": "hooks", "url": receiver.url})
+            deliveries = receiver.wait_for(3)
+
+    `status` is what it answers (200; set it to 500 to fail deliveries, or `down()` / `up()` to refuse
+    connections altogether)."""
+
+    def __init__(self, status: int = 200) -> None:
+        self.status = status
+        self.received: list[Received] = []
+        self._changed = threading.Condition()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self.port = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/hooks"
+
+    def __enter__(self) -> WebhookReceiver:
+        self.up()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.down()
+
+    def up(self) -> None:
+        """Start answering (on the same port as before, if it ran before)."""
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+                body = self.rfile.read(int(self.headers.get("content-length") or 0))
+                status = receiver.status
+                with receiver._changed:
+                    receiver.received.append(Received("POST", self.path, {k.lower(): v for k, v in self.headers.items()},
+                                                      body))
+                    receiver._changed.notify_all()
+                self.send_response(status)
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        ThreadingHTTPServer.allow_reuse_address = True
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self._server.daemon_threads = True
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever, name="webhook-receiver", daemon=True)
+        self._thread.start()
+
+    def down(self) -> None:
+        """Stop answering: connections to the URL are refused until `up()`."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def wait_for(self, count: int, timeout: float = 10.0) -> list[Received]:
+        """Every request received, once there are at least `count` (AssertionError after `timeout` seconds)."""
+        with self._changed:
+            if not self._changed.wait_for(lambda: len(self.received) >= count, timeout):
+                raise AssertionError(f"{len(self.received)} webhook deliveries within {timeout} s, not {count}")
+            return list(self.received)

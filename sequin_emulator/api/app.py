@@ -322,10 +322,11 @@ def create_app(config: ServerConfig | None = None, tenants: Tenants | None = Non
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         app.state.loop = asyncio.get_running_loop()  # for stopping() from a signal handler
         from sequin_emulator.postgres_writer import PostgresWriter  # psycopg loads only when a server runs
+        from sequin_emulator.webhook_sender import WebhookSender
 
-        writer = PostgresWriter(tenants)
+        writer, sender = PostgresWriter(tenants), WebhookSender(tenants)
         tasks = [asyncio.create_task(_tick(tenants, pipeline.turns, config.tick_seconds)),
-                 asyncio.create_task(writer.run())]
+                 asyncio.create_task(writer.run()), asyncio.create_task(sender.run())]
         if config.state_file and config.state_interval:
             tasks.append(asyncio.create_task(_save_every(tenants, pipeline.turns, config.state_file, config.state_interval)))
         try:
@@ -334,6 +335,7 @@ def create_app(config: ServerConfig | None = None, tenants: Tenants | None = Non
             for task in tasks:
                 task.cancel()
             await writer.close()  # the pools' connections closed, not left to the database to notice
+            await sender.close()
             if config.state_file:
                 state_file.save(tenants, config.state_file)
 

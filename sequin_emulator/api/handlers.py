@@ -35,9 +35,10 @@ from sequin_emulator.domain import (
     streams,
     syncs,
     upstream_writes,
+    webhooks,
 )
 from sequin_emulator.domain.errors import Invalid
-from sequin_emulator.domain.models import Sync
+from sequin_emulator.domain.models import Sync, WebhookConsumer
 from sequin_emulator.domain.records import RecordVersion
 from sequin_emulator.domain.store import metadata_matches
 from sequin_emulator.domain.stream_events import Event
@@ -308,6 +309,37 @@ def update_postgres_consumer(call: Call) -> Reply:
 @operation("deletePostgresConsumer")
 def delete_postgres_consumer(call: Call) -> Reply:
     return 200, views.deleted(postgres.delete_consumer(call.tenant, call.params["id"]).id)
+
+
+def _webhook_consumer(consumer: WebhookConsumer, reveal_secret: bool = False) -> dict:
+    return views.webhook_consumer(consumer, webhooks.progress(consumer), reveal_secret)
+
+
+@operation("createWebhookConsumer")
+def create_webhook_consumer(call: Call) -> Reply:
+    consumer = webhooks.create(call.tenant, call.input(inputs.NewWebhookConsumer))
+    return 200, _webhook_consumer(consumer, reveal_secret=True)
+
+
+@operation("listWebhookConsumers")
+def list_webhook_consumers(call: Call) -> Reply:
+    return 200, filtered([_webhook_consumer(c) for c in call.tenant.webhook_consumers.newest_first()], call.params)
+
+
+@operation("getWebhookConsumer")
+def get_webhook_consumer(call: Call) -> Reply:
+    return 200, _webhook_consumer(call.tenant.webhook_consumers.get(call.params["id"]))
+
+
+@operation("updateWebhookConsumer")
+def update_webhook_consumer(call: Call) -> Reply:
+    changes = call.input(inputs.WebhookConsumerChanges)
+    return 200, _webhook_consumer(webhooks.update(call.tenant, call.params["id"], changes))
+
+
+@operation("deleteWebhookConsumer")
+def delete_webhook_consumer(call: Call) -> Reply:
+    return 200, views.deleted(webhooks.delete(call.tenant, call.params["id"]).id)
 
 
 @operation("startAuth")
@@ -627,8 +659,10 @@ def import_state(call: Call) -> Reply:
 
 @operation("getJournal")
 def get_journal(call: Call) -> Reply:
-    entries = list(call.tenant.journal)[::-1][: call.params["limit"]]
-    return 200, views.listing(entries)
+    consumer_id = call.params.get("webhook_consumer_id")
+    entries = [e for e in reversed(call.tenant.journal)
+               if consumer_id is None or e.get("webhook", {}).get("consumer_id") == consumer_id]
+    return 200, views.listing(entries[: call.params["limit"]])
 
 
 def _faults(tenant: Tenant) -> dict:

@@ -5,7 +5,16 @@ from __future__ import annotations
 
 from sequin_emulator.domain.catalog import MASK, masked
 from sequin_emulator.domain.health import Health
-from sequin_emulator.domain.models import Credential, HttpConsumer, OAuthApp, PostgresConsumer, PostgresTarget, Stream, Sync
+from sequin_emulator.domain.models import (
+    Credential,
+    HttpConsumer,
+    OAuthApp,
+    PostgresConsumer,
+    PostgresTarget,
+    Stream,
+    Sync,
+    WebhookConsumer,
+)
 from sequin_emulator.domain.tenant import Tenant
 from sequin_emulator.domain.timefmt import format_micros as ts
 
@@ -65,6 +74,14 @@ def postgres_consumer(c: PostgresConsumer) -> dict:
     return {"id": c.id, "name": c.name, "active": c.active, "syncs": list(c.syncs), "target_id": c.target_id,
             "table_name": c.table_name, "health": health(c.health), "metadata": c.metadata,
             "created_at": ts(c.created_at), "updated_at": ts(c.updated_at)}
+
+
+def webhook_consumer(c: WebhookConsumer, progress: dict[str, int], reveal_secret: bool = False) -> dict:
+    """The consumer, its secret in full on create only, with its delivery `progress` (`webhooks.progress`)."""
+    return {"id": c.id, "name": c.name, "url": c.url, "kind": c.kind, "filters": dict(c.filters), "start": c.start,
+            "secret": c.secret if reveal_secret else MASK, "timeout_ms": c.timeout_ms,
+            "max_in_flight": c.max_in_flight, "active": c.active, "health": health(c.health), **progress,
+            "metadata": c.metadata, "created_at": ts(c.created_at), "updated_at": ts(c.updated_at)}
 
 
 def deleted(resource_id: str) -> dict:

@@ -30,9 +30,7 @@ def create(tenant: Tenant, new: NewConsumer) -> HttpConsumer:
 
 def update(tenant: Tenant, consumer_id: str, changes: ConsumerChanges) -> HttpConsumer:
     consumer = tenant.consumers.get(consumer_id)
-    setting = given(changes)
-    if setting.pop("stream_id", consumer.stream_id) != consumer.stream_id:
-        raise Invalid.field("stream_id", "cannot be changed after the consumer is created")
+    setting = given(changes, consumer, fixed=("stream_id",))
     replay = setting.get("deliver_policy", consumer.deliver_policy) != consumer.deliver_policy
     for key, value in setting.items():
         setattr(consumer, key, value)

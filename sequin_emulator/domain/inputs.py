@@ -32,9 +32,14 @@ class Unset:
 UNSET = Unset()
 
 
-def given(changes: Any) -> dict[str, Any]:
-    """The fields an update sets, by name."""
-    return {f.name: value for f in dataclasses.fields(changes) if (value := getattr(changes, f.name)) is not UNSET}
+def given(changes: Any, resource: Any = None, fixed: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The fields an update sets, by name; the `fixed` ones (immutable) are accepted only with the `resource`'s
+    current value, and left out."""
+    setting = {f.name: value for f in dataclasses.fields(changes) if (value := getattr(changes, f.name)) is not UNSET}
+    for name in fixed:
+        if setting.pop(name, getattr(resource, name)) != getattr(resource, name):
+            raise Invalid.field(name, "cannot be changed after the consumer is created")
+    return setting
 
 
 # ------------------------------------------------------------------ streams
@@ -240,6 +245,36 @@ class PostgresConsumerChanges:
 class PostgresConsumerWait:
     SCHEMA: ClassVar[str] = "AwaitPostgresConsumer"
     timeout_ms: int
+
+
+# ------------------------------------------------------------------ webhook consumers
+
+@dataclass(frozen=True)
+class NewWebhookConsumer:
+    SCHEMA: ClassVar[str] = "WebhookConsumerCreate"
+    name: str
+    url: str
+    kind: str
+    filters: dict
+    start: str
+    timeout_ms: int
+    max_in_flight: int
+    active: bool
+    metadata: dict
+
+
+@dataclass(frozen=True)
+class WebhookConsumerChanges:
+    SCHEMA: ClassVar[str] = "WebhookConsumerUpdate"
+    name: str | Unset = UNSET
+    url: str | Unset = UNSET
+    kind: str | Unset = UNSET  # immutable: accepted only with its current value
+    filters: dict | Unset = UNSET
+    start: str | Unset = UNSET  # immutable, as kind
+    timeout_ms: int | Unset = UNSET
+    max_in_flight: int | Unset = UNSET
+    active: bool | Unset = UNSET
+    metadata: dict | Unset = UNSET
 
 
 # ------------------------------------------------------------------ writes to streams and upstream accounts

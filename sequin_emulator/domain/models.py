@@ -1,10 +1,11 @@
 """The Management API resources, as plain objects. Each owns the state that lives and dies with it (moto's
 backends, LocalStack's stores): a stream its log of records, an HTTP consumer its delivery cursor, a sync the
-engine's run, a credential its collection refresh, a Postgres consumer its place in the streams. Deleting a
+engine's run, a credential its collection refresh, a Postgres or webhook consumer its place in the streams. Deleting a
 resource takes its state along; nothing to keep in step.
 
 `row` / `from_row` turn a resource into its snapshot row and back, the same way for all: the fields marked
-`owned` are saved by their own classes (`StreamLog`, `ConsumerCursor`, `SyncRun`, `TableCursor`), not in the row.
+`owned` are saved by their own classes (`StreamLog`, `ConsumerCursor`, `SyncRun`, `TableCursor`, `WebhookCursor`),
+not in the row.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from sequin_emulator.domain.records import StreamLog
 from sequin_emulator.domain.runs import SyncRun
 from sequin_emulator.domain.stream_events import EventLog
 from sequin_emulator.domain.table_cursor import TableCursor
+from sequin_emulator.domain.webhook_cursor import WebhookCursor
 
 OWNED = {"owned": True}  # field metadata: the resource's own state, not part of its row
 
@@ -168,8 +170,29 @@ class PostgresConsumer:
         return self.syncs == ["*"] or sync_id in self.syncs
 
 
-Resource = Stream | OAuthApp | Credential | Sync | HttpConsumer | PostgresTarget | PostgresConsumer
-R = TypeVar("R", Stream, OAuthApp, Credential, Sync, HttpConsumer, PostgresTarget, PostgresConsumer)
+@dataclass
+class WebhookConsumer:
+    """Pushes the records (or events) its filters cover, across the organization's streams, to a URL."""
+
+    id: str
+    name: str
+    url: str
+    kind: str  # records or events
+    filters: dict  # sync_id, collection_id, event ("*": any)
+    start: str  # beginning or end
+    secret: str
+    timeout_ms: int
+    max_in_flight: int
+    active: bool
+    metadata: dict
+    health: Health
+    created_at: int
+    updated_at: int
+    cursor: WebhookCursor = owned(default_factory=WebhookCursor)  # what is delivered, under way, retrying
+
+
+Resource = Stream | OAuthApp | Credential | Sync | HttpConsumer | PostgresTarget | PostgresConsumer | WebhookConsumer
+R = TypeVar("R", Stream, OAuthApp, Credential, Sync, HttpConsumer, PostgresTarget, PostgresConsumer, WebhookConsumer)
 
 
 def row(resource: Resource) -> dict:
@@ -191,7 +214,7 @@ def from_row(cls: type[R], saved: dict) -> R:
 
 _HINTS: dict[type, dict[str, Any]] = {cls: typing.get_type_hints(cls)
                                       for cls in (Stream, OAuthApp, Credential, Sync, HttpConsumer, PostgresTarget,
-                                                  PostgresConsumer)}
+                                                  PostgresConsumer, WebhookConsumer)}
 
 
 def _typed(hint: Any, value: Any) -> Any:

@@ -9,7 +9,7 @@ them straight away and skips them when it polls.
 
 from __future__ import annotations
 
-from sequin_emulator.domain import accounts, catalog, consumers, postgres, streams, upstream_writes
+from sequin_emulator.domain import accounts, catalog, consumers, postgres, streams, upstream_writes, webhooks
 from sequin_emulator.domain.errors import Invalid, NotFound, UpstreamRefused, UpstreamUnavailable
 from sequin_emulator.domain.inputs import Mutation
 from sequin_emulator.domain.models import Sync
@@ -43,9 +43,10 @@ def run(tenant: Tenant, mutation: Mutation) -> list[RecordVersion]:
         raise Invalid.field("sync_id", "is not a sync of this organization")
     if mutation.collection_id not in sync.collection_ids:
         raise Invalid.field("collection_id", f"is not one of the sync's collections ({', '.join(sync.collection_ids)})")
-    unknown = {f"await_consumer_ids.{i}": ["is not an HTTP or Postgres consumer of this organization"]
+    unknown = {f"await_consumer_ids.{i}": ["is not an HTTP, Postgres or webhook consumer of this organization"]
                for i, cid in enumerate(mutation.await_consumer_ids)
-               if tenant.consumers.find(cid) is None and tenant.postgres_consumers.find(cid) is None}
+               if not any(store.find(cid) for store in (tenant.consumers, tenant.postgres_consumers,
+                                                        tenant.webhook_consumers))}
     if unknown:
         raise Invalid(unknown)
     account = accounts.account_for(tenant, tenant.credentials.get(sync.credential_id))
@@ -101,7 +102,14 @@ def _check_reachable(account: Account, name: str, draw: str) -> None:
 
 
 def awaited(tenant: Tenant, consumer_ids: list[str], versions: list[RecordVersion]) -> bool:
-    """Have all these consumers acked (HTTP) or committed to their table (Postgres) all these versions, or been
-    deleted meanwhile?"""
-    return all(consumers.has_acked(tenant, cid, versions) if tenant.consumers.find(cid)
-               else postgres.has_committed(tenant, cid, versions) for cid in consumer_ids)
+    """Have all these consumers acked (HTTP), committed to their table (Postgres) or had their endpoint
+    acknowledge (webhook) all these versions, or been deleted meanwhile?"""
+    return all(_has(tenant, cid, versions) for cid in consumer_ids)
+
+
+def _has(tenant: Tenant, consumer_id: str, versions: list[RecordVersion]) -> bool:
+    if tenant.consumers.find(consumer_id):
+        return consumers.has_acked(tenant, consumer_id, versions)
+    if tenant.webhook_consumers.find(consumer_id):
+        return webhooks.has_delivered(tenant, consumer_id, versions)
+    return postgres.has_committed(tenant, consumer_id, versions)

@@ -97,10 +97,7 @@ def create_consumer(tenant: Tenant, new: NewPostgresConsumer) -> PostgresConsume
 
 def update_consumer(tenant: Tenant, consumer_id: str, changes: PostgresConsumerChanges) -> PostgresConsumer:
     consumer = tenant.postgres_consumers.get(consumer_id)
-    setting = given(changes)
-    for fixed in ("target_id", "table_name"):
-        if setting.pop(fixed, getattr(consumer, fixed)) != getattr(consumer, fixed):
-            raise Invalid.field(fixed, "cannot be changed after the consumer is created")
+    setting = given(changes, consumer, fixed=("target_id", "table_name"))
     if "syncs" in setting:
         syncs = _checked_syncs(tenant, setting.pop("syncs"))
         if consumer.syncs != ["*"]:

@@ -25,6 +25,7 @@ from sequin_emulator.domain.models import (
     PostgresTarget,
     Stream,
     Sync,
+    WebhookConsumer,
     from_row,
 )
 from sequin_emulator.domain.plugins import CollectionId
@@ -34,6 +35,7 @@ from sequin_emulator.domain.stream_events import EventLog
 from sequin_emulator.domain.table_cursor import TableCursor
 from sequin_emulator.domain.tenant import Faults, Tenant, Tenants
 from sequin_emulator.domain.upstream import Account, AccountSettings, Provider
+from sequin_emulator.domain.webhook_cursor import WebhookCursor
 
 VERSION = 2
 
@@ -58,6 +60,8 @@ def export(tenant: Tenant) -> dict:
         "targets": [models.row(target) for target in tenant.targets],
         "postgres_consumers": [models.row(consumer) for consumer in tenant.postgres_consumers],
         "table_cursors": {consumer.id: consumer.cursor.to_json() for consumer in tenant.postgres_consumers},
+        "webhook_consumers": [models.row(consumer) for consumer in tenant.webhook_consumers],
+        "webhook_cursors": {consumer.id: consumer.cursor.to_json() for consumer in tenant.webhook_consumers},
     }
 
 
@@ -151,6 +155,12 @@ def _check_postgres(p: _Problems, s: dict, rows: _Rows) -> None:
         if row["target_id"] not in targets:
             p.add(f"postgres_consumers.{i}.target_id", "is not a target of the snapshot")
     p.same_keys(s.get("table_cursors", {}), set(postgres_consumers), "table_cursors", "postgres_consumers")
+    webhook_consumers = p.unique(s.get("webhook_consumers", []), "id", "webhook_consumers")
+    p.same_keys(s.get("webhook_cursors", {}), set(webhook_consumers), "webhook_cursors", "webhook_consumers")
+    for consumer_id, cursor in s.get("webhook_cursors", {}).items():
+        for i, (idx, stream_id, *_) in enumerate(cursor["out"]):
+            if idx > cursor["picked_idx"] or stream_id not in rows.streams:
+                p.add(f"webhook_cursors.{consumer_id}.out.{i}", "is past the consumer's place, or of no stream")
 
 
 def _check_logs(p: _Problems, s: dict, rows: _Rows) -> None:
@@ -300,6 +310,9 @@ def restore(tenants: Tenants, token: str, snapshot: dict) -> Tenant:
         for saved in snapshot.get("postgres_consumers", []):
             postgres_consumer = tenant.postgres_consumers.add(from_row(PostgresConsumer, saved))
             postgres_consumer.cursor = TableCursor.from_json(snapshot["table_cursors"][postgres_consumer.id])
+        for saved in snapshot.get("webhook_consumers", []):
+            webhook_consumer = tenant.webhook_consumers.add(from_row(WebhookConsumer, saved))
+            webhook_consumer.cursor = WebhookCursor.from_json(snapshot["webhook_cursors"][webhook_consumer.id])
     return tenants.replace(token, tenant)
 
 

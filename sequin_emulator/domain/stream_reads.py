@@ -59,10 +59,16 @@ L = TypeVar("L", StreamLog, EventLog)
 
 def _page(logs: list[L], filters: ReadFilters, after: str | None, limit: int) -> list[tuple[L, int]]:
     """Up to `limit` (log, position) of the logs' entries after the cursor, merged in `updated_idx` order."""
-    matches, idx = filters.matcher(), decode_cursor(after) if after is not None else 0
-    merged = heapq.merge(*(_positions(log, idx) for log in logs), key=lambda item: item[2].idx)
+    matches = filters.matcher()
+    found = merged(logs, decode_cursor(after) if after is not None else 0)
     return [(log, position) for log, position, _ in
-            itertools.islice((item for item in merged if matches(item[2].filter_key)), limit)]
+            itertools.islice((item for item in found if matches(item[2].filter_key)), limit)]
+
+
+def merged(logs: list[L], idx: int) -> Iterator[tuple[L, int, RecordVersion]]:
+    """(log, position, version) of the logs' live entries after `idx`, in `updated_idx` order (one sequence per
+    organization, so this is the order of the writes)."""
+    return heapq.merge(*(_positions(log, idx) for log in logs), key=lambda item: item[2].idx)
 
 
 def _positions(log: L, idx: int) -> Iterator[tuple[L, int, RecordVersion]]:

@@ -12,7 +12,16 @@ from dataclasses import dataclass, field
 
 from sequin_emulator.domain.clock import Clock
 from sequin_emulator.domain.ids import IdFactory, derived_uuid
-from sequin_emulator.domain.models import Credential, HttpConsumer, OAuthApp, PostgresConsumer, PostgresTarget, Stream, Sync
+from sequin_emulator.domain.models import (
+    Credential,
+    HttpConsumer,
+    OAuthApp,
+    PostgresConsumer,
+    PostgresTarget,
+    Stream,
+    Sync,
+    WebhookConsumer,
+)
 from sequin_emulator.domain.runs import SyncRun
 from sequin_emulator.domain.store import Store
 from sequin_emulator.domain.upstream import Account, AccountSettings
@@ -51,6 +60,7 @@ class Tenant:
     consumers: Store[HttpConsumer] = field(default_factory=lambda: Store("HTTP consumer"))
     targets: Store[PostgresTarget] = field(default_factory=lambda: Store("Postgres target"))
     postgres_consumers: Store[PostgresConsumer] = field(default_factory=lambda: Store("Postgres consumer"))
+    webhook_consumers: Store[WebhookConsumer] = field(default_factory=lambda: Store("webhook consumer"))
     seed: int = 0
     account_defaults: AccountSettings = field(default_factory=AccountSettings)  # how new simulated accounts are shaped
     accounts: dict[str, Account] = field(default_factory=dict)  # account key → simulated upstream account
@@ -82,7 +92,8 @@ class Tenant:
         """Nothing to lose: no resources, no accounts, no faults, the clock as every new tenant's. Only
         its journal would go if it were forgotten and built again on its next request."""
         return not (len(self.streams) or len(self.oauth_apps) or len(self.credentials) or len(self.syncs)
-                    or len(self.consumers) or len(self.targets) or len(self.postgres_consumers) or self.accounts
+                    or len(self.consumers) or len(self.targets) or len(self.postgres_consumers)
+                    or len(self.webhook_consumers) or self.accounts
                     or self.listeners or self.last_idx) \
             and self.faults == Faults() and not self.clock.moved and self.clock.mode == clock.mode \
             and self.clock.scale == clock.scale and self.engine_fault is None
@@ -185,6 +196,12 @@ class Tenants:
         """Tenants with Postgres targets or consumers: the only ones the writer must visit."""
         for tenant in self._tenants.values():
             if len(tenant.targets) or len(tenant.postgres_consumers):
+                yield tenant
+
+    def with_webhooks(self) -> Iterator[Tenant]:
+        """Tenants with webhook consumers: the only ones the sender must visit."""
+        for tenant in self._tenants.values():
+            if len(tenant.webhook_consumers):
                 yield tenant
 
     def build(self, token: str) -> Tenant:
