@@ -113,7 +113,8 @@ class Kit:
             time.sleep(seconds)
 
     def cleanup(self) -> None:
-        order = ["/v1/http-consumers", "/v1/syncs", "/v1/streams", "/v1/credentials", "/v1/oauth-apps"]
+        order = ["/v1/consumers/webhook", "/v1/http-consumers", "/v1/syncs", "/v1/streams", "/v1/credentials",
+                 "/v1/oauth-apps"]
         for path, resource_id in sorted(reversed(self.created), key=lambda c: order.index(c[0])):
             self.client.request("DELETE", f"{path}/{resource_id}", check=False)
 

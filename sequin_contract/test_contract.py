@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+import time
+
 import pytest
 
 MASK = "***********"
@@ -213,3 +216,86 @@ def test_the_proxy_answers_as_the_provider_and_writes_reach_the_stream(kit):
     assert [m["record"]["upstream_id"] for m in delivered] == [created.json()["id"]]
     missing = kit.client.request("GET", f"/v1/proxy/sync/{sync['id']}/v1/customers/cus_kit_none")
     assert missing.status_code == 404 and missing.json()["error"]["type"] == "invalid_request_error"
+
+
+@pytest.fixture
+def receiver(kit):
+    kit.needs_emulator("reach a webhook receiver on this machine's loopback")
+    from sequin_emulator.testing import WebhookReceiver
+
+    with WebhookReceiver() as running:
+        yield running
+
+
+def _webhook(kit, receiver, **fields) -> tuple[dict, dict]:
+    stream = kit.stream()
+    sync = kit.sync(stream, sync_frequency="4h")
+    hook = kit.create("/v1/consumers/webhook", {"name": kit.name("hook"), "url": receiver.url,
+                                                "filters": {"sync_id": sync["id"]}, **fields})
+    return sync, hook
+
+
+def _deliveries_of(receiver, upstream_id: str, count: int) -> list:
+    """The deliveries of one record, once there are `count` (the sync's own backfill is delivered too)."""
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        found = [d for d in list(receiver.received) if d.json()["record"]["upstream_id"] == upstream_id]
+        if len(found) >= count:
+            return found
+        time.sleep(0.01)
+    raise AssertionError(f"fewer than {count} deliveries of {upstream_id} within 15 s")
+
+
+def test_a_webhook_consumer_delivers_signed_records(kit, receiver):
+    from sequin_emulator.testing import verify_signature
+
+    sync, hook = _webhook(kit, receiver)
+    assert hook["secret"].startswith("whsec_")
+    assert kit.client.ok("GET", f"/v1/consumers/webhook/{hook['id']}")["secret"] == MASK
+    kit.inject(sync, "cus_kit_hook_1", "cus_kit_hook_2")
+    for upstream_id in ("cus_kit_hook_1", "cus_kit_hook_2"):
+        [delivery] = _deliveries_of(receiver, upstream_id, 1)
+        assert verify_signature(delivery.body, delivery.headers, hook["secret"])["record"]["sync_id"] == sync["id"]
+
+
+def test_a_webhook_consumer_retries_until_the_receiver_answers(kit, receiver):
+    receiver.status = 500
+    sync, hook = _webhook(kit, receiver, start="end")
+    kit.inject(sync, "cus_kit_retry")
+    [first] = _deliveries_of(receiver, "cus_kit_retry", 1)
+    receiver.status = 200
+    kit.pass_time("10s", 10.0)
+    again = _deliveries_of(receiver, "cus_kit_retry", 2)[1]
+    assert again.headers["sequin-delivery-id"] == first.headers["sequin-delivery-id"]
+    assert int(again.headers["sequin-attempt"]) > int(first.headers["sequin-attempt"])
+
+
+def test_a_webhook_consumer_stops_after_24_hours_of_failures(kit, receiver):
+    """25 hours pass, so this runs in an organization of its own (a token of its own, reset after): the other
+    tests' simulated accounts do not live through them too."""
+    token = f"{kit.client.api_key}-stop"
+    call = functools.partial(kit.client.ok, auth=token)
+    if kit.client.request("GET", "/v1/streams", auth=token).status_code == 401:
+        pytest.skip("the emulator runs with --api-key: a second token is not accepted")
+    try:
+        receiver.status = 503
+        stream = call("POST", "/v1/streams", {"slug": kit.name("stop")})
+        sync = call("POST", "/v1/syncs", {"stream_id": stream["id"], "name": kit.name("sync"), "sync_frequency": "4h",
+                                          "collection_ids": ["stripe:customer"], "credential": {"properties": {
+                                              "kind": "stripe_key", "secret": f"sk_test_{kit.prefix}_stop"}}})
+        call("PUT", f"/_emulator/upstream/{sync['credential_id']}/settings", {"changes_per_hour": 0})  # still
+        hook = call("POST", "/v1/consumers/webhook", {"name": kit.name("hook"), "url": receiver.url, "start": "end"})
+        call("POST", f"/_emulator/streams/{stream['id']}/records", {"sync_id": sync["id"], "records": [
+            {"collection_id": "stripe:customer", "upstream_id": "cus_kit_stop", "data": {"id": "cus_kit_stop"}}]})
+        _deliveries_of(receiver, "cus_kit_stop", 1)
+        for _ in range(30):  # an hour at a time, each time once the last attempts' failures are recorded
+            deadline = time.monotonic() + 10
+            while (current := call("GET", f"/v1/consumers/webhook/{hook['id']}"))["in_flight"] and \
+                    time.monotonic() < deadline:
+                time.sleep(0.01)
+            if not current["active"]:
+                break
+            call("POST", "/_emulator/clock/advance", {"by": "1h"})
+        assert current["active"] is False and current["health"]["status"] == "error"
+    finally:
+        kit.client.request("POST", "/_emulator/reset", auth=token, check=False)

@@ -7,6 +7,8 @@ Fixtures:
 - `sequin`: an `sequin_emulator.testing.TenantClient` with a fresh token, so tests never see each other's data.
 - `sequin_mock`: an in-process emulator for this test (`sequin_emulator.mock()`): the test's code reaches it at
   the real hosts (`api.sequin.io`, `api.stripe.com`, `api.hubapi.com`); its `tenant` is the TenantClient.
+- `webhook_receiver`: a real HTTP server on a free loopback port (`sequin_emulator.testing.WebhookReceiver`) that
+  keeps what it receives: point a webhook consumer at its `url`, then `wait_for(n)` and `verify_signature`.
 
 The marker `@pytest.mark.sequin(scenario=..., clock=..., start_time=..., seed=...)` states the world a test starts
 in, for both: `scenario` is loaded, the clock starts at `start_time` in `clock` mode (`manual` unless said), and
@@ -27,7 +29,7 @@ import pytest
 
 from sequin_emulator.launcher import HOST, free_port, running_emulator, wait_healthy
 from sequin_emulator.scenario import starting_at
-from sequin_emulator.testing import TenantClient
+from sequin_emulator.testing import TenantClient, WebhookReceiver
 
 DEFAULT_ARGS = ["--clock", "manual", "--changes-per-hour", "0"]
 
@@ -115,3 +117,9 @@ def sequin_mock(request: pytest.FixtureRequest) -> Iterator[Any]:
     start = starting_at(world.get("scenario"), world.get("clock"), world.get("start_time"))  # the stated start wins
     with mock(start, seed=world.get("seed") or 0, clock=world.get("clock") or "manual") as emulator:
         yield emulator
+
+
+@pytest.fixture
+def webhook_receiver() -> Iterator[WebhookReceiver]:
+    with WebhookReceiver() as receiver:
+        yield receiver

@@ -59,6 +59,8 @@ class WebhookSender:
             task.add_done_callback(functools.partial(self._ended, key))
 
     def _ended(self, key: tuple[str, str], task: asyncio.Task) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            LOG.error("the webhook consumer %s failed; it starts again", key[1], exc_info=task.exception())
         if self.tasks.get(key) is task:  # it failed while still wanted: the next round starts it again
             del self.tasks[key]
 

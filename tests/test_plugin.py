@@ -31,6 +31,16 @@ def test_upstream_changes_reach_the_app(sequin):
     assert tombstone["collection_id"] == "stripe:customer" and tombstone["upstream_id"] == customer
     # Stripe cancels a deleted customer's subscriptions: they arrive too
     assert all(r["data"]["status"] == "canceled" for r in changed if r["collection_id"] == "stripe:subscription")
+
+def test_my_webhook_handler_gets_signed_records(sequin, webhook_receiver):
+    from sequin_emulator.testing import verify_signature
+    ids = sequin.load("{FIXTURES / 'stripe-basic.yaml'}")
+    hook = sequin.post("/v1/consumers/webhook", {{"name": "app", "url": webhook_receiver.url,
+                                                "filters": {{"collection_id": "stripe:customer"}}}}).json()
+    deliveries = webhook_receiver.wait_for(26)
+    records = [verify_signature(d.body, d.headers, hook["secret"])["record"] for d in deliveries]
+    assert {{r["upstream_id"] for r in records}} == {{
+        c["id"] for c in sequin.upstream(ids["credentials"]["stripe"], "stripe:customer")}}
 '''
 
 
@@ -38,7 +48,7 @@ def test_upstream_changes_reach_the_app(sequin):
 def test_a_users_integration_tests_pass(pytester, mode):
     pytester.makepyfile(test_app=USER_TESTS)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", *mode)
-    result.assert_outcomes(passed=3)
+    result.assert_outcomes(passed=4)
 
 
 def test_a_running_emulator_can_be_reused(pytester):

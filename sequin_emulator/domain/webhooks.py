@@ -94,10 +94,11 @@ def delete(tenant: Tenant, consumer_id: str) -> WebhookConsumer:
 
 
 def progress(consumer: WebhookConsumer) -> dict[str, int]:
-    """Messages acknowledged ever, out now, and of those the ones that failed at least once."""
+    """Messages acknowledged ever, out now, of those the ones that failed at least once, and attempts under way."""
     out = consumer.cursor.out.values()
     return {"delivered": consumer.cursor.delivered, "pending": len(out),
-            "retrying": sum(1 for p in out if p.failing_since is not None)}
+            "retrying": sum(1 for p in out if p.failing_since is not None),
+            "in_flight": sum(1 for p in out if p.in_flight)}
 
 
 # ------------------------------------------------------------------ delivery
@@ -180,7 +181,7 @@ def delivered(tenant: Tenant, consumer_id: str, idx: int) -> None:
     if consumer is None or pending is None:
         return
     consumer.cursor.delivered += 1
-    if not any(p.failing_since is not None for p in consumer.cursor.out.values()):
+    if consumer.active and not any(p.failing_since is not None for p in consumer.cursor.out.values()):
         consumer.health = Health("ok", tenant.now(), [])
     tenant.notify()
 
@@ -193,7 +194,9 @@ def failed(tenant: Tenant, consumer_id: str, idx: int, why: str) -> None:
         return
     now = tenant.now()
     pending.failed(now, why)
-    if pending.gave_up(now):
+    if not consumer.active:
+        pass  # stopped meanwhile (by another message's 24 hours, or an update): its health says why
+    elif pending.gave_up(now):
         consumer.active = False
         consumer.health = Health("error", now, [
             f"stopped: deliveries to {consumer.url} failed for 24 hours ({why}); set active to true to resume"])
