@@ -1,6 +1,6 @@
 """The emulator's benchmarks, each against a baseline measured in the same run; prints one table.
 
-    .venv/bin/python bench/run.py [--quick] [--no-prism] [--only postgres|providers|reliability|surface]
+    .venv/bin/python bench/run.py [--quick] [--no-prism] [--only postgres|providers|reliability|surface|webhooks]
 
 Rows: figure, target, measured value, baseline, ratio. Baselines: a bare Starlette app on uvicorn serving the
 same bytes (start-up, throughput, latency), plain copying plus JSON encoding of the same records (generation),
@@ -37,6 +37,7 @@ import reliability  # noqa: E402
 import robustness  # noqa: E402
 import stripe_api  # noqa: E402
 import surface  # noqa: E402
+import webhooks  # noqa: E402
 from load import hammer, read_response, request_bytes  # noqa: E402
 
 from sequin_emulator.launcher import free_port, wait_healthy  # noqa: E402
@@ -347,7 +348,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="short runs, for a smoke test")
     parser.add_argument("--no-prism", action="store_true")
-    parser.add_argument("--only", choices=["postgres", "providers", "reliability", "surface"],
+    parser.add_argument("--only", choices=["postgres", "providers", "reliability", "surface", "webhooks"],
                         help="run only these rows")
     args = parser.parse_args()
     q = args.quick
@@ -364,6 +365,10 @@ def main() -> None:
             consume(2000 if q else 100_000)
         surface.proxy_overhead(emulator, row, 1.0 if q else 5.0)
         surface.stripe_change_to_consumer(emulator, row, 10 if q else 100)
+    if args.only in (None, "webhooks"):
+        webhooks.throughput(emulator, bare, row, _customer, 2000 if q else 20_000)
+        webhooks.latency(emulator, row, 20 if q else 200)
+        webhooks.retrying(emulator, row, _customer, 2.0 if q else 10.0)
     if args.only in (None, "reliability"):
         robustness.export(emulator, row, 1000 if q else 10_000, 1 if q else 3)
         reliability.events(emulator, row, 10_000 if q else 100_000)

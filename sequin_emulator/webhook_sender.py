@@ -23,6 +23,7 @@ from sequin_emulator.domain.timefmt import format_micros
 
 LOG = logging.getLogger("sequin_emulator.webhooks")
 RECONCILE_EVERY = 0.1  # how soon a new consumer starts and a deleted one stops
+AT_ONCE = 64  # attempts under way at once, over every consumer: httpx's pool slows down badly with long queues
 IDLE = 1.0  # a consumer with nothing due looks again at least this often (it is woken by changes anyway)
 
 
@@ -32,7 +33,8 @@ class WebhookSender:
         self.tasks: dict[tuple[str, str], asyncio.Task] = {}  # (token, consumer id) → its task
         self.identity: dict[str, int] = {}  # token → id() of the tenant its tasks serve
         self.attempts: set[asyncio.Task] = set()
-        self.http = httpx.AsyncClient(limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+        self.slots = asyncio.Semaphore(AT_ONCE)
+        self.http = httpx.AsyncClient(limits=httpx.Limits(max_connections=AT_ONCE, max_keepalive_connections=AT_ONCE),
                                       follow_redirects=False, trust_env=False)
 
     async def run(self) -> None:
@@ -101,8 +103,9 @@ class WebhookSender:
         if tenant.faults.latency_ms:
             await asyncio.sleep(tenant.faults.latency_ms / 1000)
         try:
-            response = await self.http.post(attempt.url, content=attempt.body, headers=attempt.headers,
-                                            timeout=attempt.timeout_ms / 1000)
+            async with self.slots:
+                response = await self.http.post(attempt.url, content=attempt.body, headers=attempt.headers,
+                                                timeout=attempt.timeout_ms / 1000)
             status = response.status_code
             if not 200 <= status < 300:
                 error = f"the endpoint answered {status}"

@@ -48,8 +48,12 @@ class WebhookCursor:
         return any(p.key == key for p in self.out.values())
 
     def next_due_at(self) -> int | None:
-        """When the earliest message waiting for an attempt is due (emulator time)."""
-        return min((p.due_at for p in self.out.values() if not p.in_flight), default=None)
+        """When the next attempt is due (emulator time): of the earliest failing message while some are failing
+        (and none is under way: the consumer probes one at a time), else of the earliest waiting one."""
+        failing = [p for p in self.out.values() if p.failing_since is not None]
+        if failing and any(p.in_flight for p in self.out.values()):
+            return None
+        return min((p.due_at for p in failing or self.out.values() if not p.in_flight), default=None)
 
     def to_json(self) -> dict:
         return {"picked_idx": self.picked_idx, "delivered": self.delivered,

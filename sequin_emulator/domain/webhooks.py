@@ -143,11 +143,8 @@ def due(tenant: Tenant, consumer_id: str) -> list[Attempt]:
     if not consumer.active:
         return []
     now = tenant.now()
-    _pick(tenant, consumer, now)
     attempts = []
-    for pending in list(consumer.cursor.out.values()):
-        if pending.in_flight or pending.due_at > now:
-            continue
+    for pending in _ready(tenant, consumer, now):
         body = _body(tenant, consumer, pending)
         if body is None:  # its event was trimmed (the consumer was stopped for over a week): nothing to send
             del consumer.cursor.out[pending.idx]
@@ -161,6 +158,21 @@ def due(tenant: Tenant, consumer_id: str) -> list[Attempt]:
             "sequin-attempt": str(pending.attempts), "sequin-timestamp": timestamp,
             "sequin-signature": signature(consumer.secret, timestamp, body)}, consumer.timeout_ms))
     return attempts
+
+
+def _ready(tenant: Tenant, consumer: WebhookConsumer, now: int) -> list[Pending]:
+    """The messages to attempt now. While some are failing the consumer probes: one attempt at a time, of the
+    failing message due first, and nothing new, until one gets through (a dead endpoint costs one request per
+    back-off, not one per message)."""
+    out = consumer.cursor.out
+    failing = [p for p in out.values() if p.failing_since is not None]
+    if failing:
+        if any(p.in_flight for p in out.values()):
+            return []
+        probe = min(failing, key=lambda p: (p.due_at, p.idx))
+        return [probe] if probe.due_at <= now else []
+    _pick(tenant, consumer, now)
+    return [p for p in out.values() if not p.in_flight and p.due_at <= now]
 
 
 def _body(tenant: Tenant, consumer: WebhookConsumer, pending: Pending) -> bytes | None:
