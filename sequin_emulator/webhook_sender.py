@@ -14,6 +14,7 @@ import contextlib
 import functools
 import logging
 import time
+from collections.abc import AsyncIterator
 
 import httpx
 
@@ -24,7 +25,13 @@ from sequin_emulator.domain.timefmt import format_micros
 LOG = logging.getLogger("sequin_emulator.webhooks")
 RECONCILE_EVERY = 0.1  # how soon a new consumer starts and a deleted one stops
 AT_ONCE = 64  # attempts under way at once, over every consumer: httpx's pool slows down badly with long queues
+PER_ORIGIN = 8  # of those, to one scheme://host:port: its quickest pace here, and a slow endpoint holds no more
 IDLE = 1.0  # a consumer with nothing due looks again at least this often (it is woken by changes anyway)
+
+
+def _origin(url: str) -> str:
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://{rest.split('/', 1)[0]}"
 
 
 class WebhookSender:
@@ -34,6 +41,7 @@ class WebhookSender:
         self.identity: dict[str, int] = {}  # token → id() of the tenant its tasks serve
         self.attempts: set[asyncio.Task] = set()
         self.slots = asyncio.Semaphore(AT_ONCE)
+        self.origin_slots: dict[str, tuple[asyncio.Semaphore, list[int]]] = {}  # origin → (slots, [attempts])
         self.http = httpx.AsyncClient(limits=httpx.Limits(max_connections=AT_ONCE, max_keepalive_connections=AT_ONCE),
                                       follow_redirects=False, trust_env=False)
 
@@ -98,12 +106,26 @@ class WebhookSender:
             return IDLE
         return min(IDLE, max(0.0, (at - tenant.now()) / 1e6 / rate) + 0.001)
 
+    @contextlib.asynccontextmanager
+    async def _origin_slot(self, url: str) -> AsyncIterator[None]:
+        """One of the URL's origin's `PER_ORIGIN` slots; an origin's entry lives only while attempts use it."""
+        origin = _origin(url)
+        slots, users = self.origin_slots.setdefault(origin, (asyncio.Semaphore(PER_ORIGIN), [0]))
+        users[0] += 1
+        try:
+            async with slots:
+                yield
+        finally:
+            users[0] -= 1
+            if not users[0]:
+                del self.origin_slots[origin]
+
     async def _attempt(self, tenant: Tenant, attempt: webhooks.Attempt) -> None:
         started, status, error = time.perf_counter(), None, None
         if tenant.faults.latency_ms:
             await asyncio.sleep(tenant.faults.latency_ms / 1000)
         try:
-            async with self.slots:
+            async with self._origin_slot(attempt.url), self.slots:
                 response = await self.http.post(attempt.url, content=attempt.body, headers=attempt.headers,
                                                 timeout=attempt.timeout_ms / 1000)
             status = response.status_code
