@@ -23,6 +23,7 @@ from sequin_emulator.domain.tenant import Tenant, Tenants
 from sequin_emulator.domain.timefmt import format_micros
 
 LOG = logging.getLogger("sequin_emulator.webhooks")
+OWN_TRAFFIC = "sequin_emulator_own_traffic"  # set on the sender's transport: `mock()` lets its requests through
 RECONCILE_EVERY = 0.1  # how soon a new consumer starts and a deleted one stops
 AT_ONCE = 64  # attempts under way at once, over every consumer: httpx's pool slows down badly with long queues
 PER_ORIGIN = 8  # of those, to one scheme://host:port: its quickest pace here, and a slow endpoint holds no more
@@ -42,8 +43,10 @@ class WebhookSender:
         self.attempts: set[asyncio.Task] = set()
         self.slots = asyncio.Semaphore(AT_ONCE)
         self.origin_slots: dict[str, tuple[asyncio.Semaphore, list[int]]] = {}  # origin → (slots, [attempts])
-        self.http = httpx.AsyncClient(limits=httpx.Limits(max_connections=AT_ONCE, max_keepalive_connections=AT_ONCE),
-                                      follow_redirects=False, trust_env=False)
+        transport = httpx.AsyncHTTPTransport(limits=httpx.Limits(max_connections=AT_ONCE,
+                                                                 max_keepalive_connections=AT_ONCE))
+        setattr(transport, OWN_TRAFFIC, True)  # the emulator's own requests: `mock()` lets them through untouched
+        self.http = httpx.AsyncClient(transport=transport, follow_redirects=False, trust_env=False)
 
     async def run(self) -> None:
         """Start and stop consumer tasks as consumers come and go. Never returns."""
@@ -134,7 +137,10 @@ class WebhookSender:
         except httpx.TimeoutException:
             error = f"no answer within {attempt.timeout_ms} ms"
         except (httpx.HTTPError, OSError, ValueError) as exc:  # refused, reset, a URL httpx cannot send to
-            error = f"{type(exc).__name__}: {exc}"[:300] or type(exc).__name__
+            error = f"{type(exc).__name__}: {exc}"[:300]
+        except Exception as exc:  # noqa: BLE001 - never leave a message under way for good: it fails, and is logged
+            LOG.exception("a webhook delivery to %s failed unexpectedly", attempt.url)
+            error = f"{type(exc).__name__}: {exc}"[:300]
         if self.tenants.find(tenant.token) is not tenant:
             return  # reset or imported meanwhile: the attempt belongs to a tenant that is gone
         if error is None:

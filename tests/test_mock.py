@@ -189,3 +189,16 @@ def test_faults_apply_in_process_as_over_http(world):
     assert world.tenant.request("PUT", "/_emulator/faults", json={"api_rate_limit": 1}).is_success
     answers = [httpx.get("https://api.sequin.io/v1/syncs").status_code for _ in range(3)]
     assert 429 in answers  # the tenant's own rate limit, as over HTTP
+
+
+def test_webhook_deliveries_are_the_emulators_own_traffic_even_when_other_hosts_are_blocked():
+    from sequin_emulator.testing import WebhookReceiver, verify_signature
+
+    with WebhookReceiver() as receiver, sequin_emulator.mock(WORLD, block_other_hosts=True) as m:
+        hook = m.tenant.post("/v1/consumers/webhook", {"name": "hooks", "url": receiver.url}).json()
+        m.tenant.advance("5s")  # the syncs backfill: 2 customers and 2 contacts
+        deliveries = receiver.wait_for(4)
+        assert {verify_signature(d.body, d.headers, hook["secret"])["record"]["provider"] for d in deliveries} \
+            == {"stripe", "hubspot"}
+        with pytest.raises(MockError):
+            httpx.get(receiver.url)  # the user's own request to the same host is refused
