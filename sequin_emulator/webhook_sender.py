@@ -14,11 +14,12 @@ import contextlib
 import functools
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 
 import httpx
 
-from sequin_emulator.domain import webhooks
+from sequin_emulator.domain import catalog, provider_webhooks, webhooks
 from sequin_emulator.domain.tenant import Tenant, Tenants
 from sequin_emulator.domain.timefmt import format_micros
 
@@ -35,10 +36,81 @@ def _origin(url: str) -> str:
     return f"{scheme}://{rest.split('/', 1)[0]}"
 
 
+@dataclass(frozen=True)
+class Outgoing:
+    """One POST, ready to send, and how to report its outcome."""
+
+    url: str
+    body: bytes
+    headers: dict[str, str]
+    timeout: float  # seconds
+    journal: dict  # who sent it: `consumer_id` or `endpoint_id`, `delivery_id`, `attempt`
+    settle: Callable[[Tenant, str | None], None]  # (tenant, error or None)
+
+
+class ConsumerTarget:
+    """A webhook consumer of the tenant (`domain.webhooks`)."""
+
+    def __init__(self, consumer_id: str) -> None:
+        self.consumer_id = consumer_id
+
+    def alive(self, tenant: Tenant) -> bool:
+        return tenant.webhook_consumers.find(self.consumer_id) is not None
+
+    def due(self, tenant: Tenant) -> list[Outgoing]:
+        return [Outgoing(a.url, a.body, a.headers, a.timeout_ms / 1000,
+                         {"consumer_id": a.consumer_id, "delivery_id": a.headers["sequin-delivery-id"],
+                          "attempt": int(a.headers["sequin-attempt"])}, functools.partial(self._settle, a.idx))
+                for a in webhooks.due(tenant, self.consumer_id)]
+
+    def _settle(self, idx: int, tenant: Tenant, error: str | None) -> None:
+        if error is None:
+            webhooks.delivered(tenant, self.consumer_id, idx)
+        else:
+            webhooks.failed(tenant, self.consumer_id, idx, error)
+
+    def next_due_at(self, tenant: Tenant) -> int | None:
+        return webhooks.next_due_at(tenant, self.consumer_id)
+
+
+class EndpointTarget:
+    """A webhook endpoint of a simulated account (Stripe's), signed the provider's way at send time."""
+
+    TIMEOUT = 30.0
+
+    def __init__(self, account_key: str, endpoint_id: str) -> None:
+        self.account_key, self.endpoint_id = account_key, endpoint_id
+
+    def alive(self, tenant: Tenant) -> bool:
+        account = tenant.accounts.get(self.account_key)
+        return account is not None and self.endpoint_id in account.webhook_endpoints
+
+    def due(self, tenant: Tenant) -> list[Outgoing]:
+        outgoing = []
+        for a in provider_webhooks.due(tenant, self.account_key, self.endpoint_id):
+            plugin = catalog.plugin(a.provider)
+            sign = plugin.sign_webhook if plugin is not None else None
+            headers = sign(a.secret, a.body, int(time.time())) if sign is not None else {}
+            outgoing.append(Outgoing(a.url, a.body, headers, self.TIMEOUT,
+                                     {"endpoint_id": a.endpoint_id, "delivery_id": f"{a.endpoint_id}:{a.position}",
+                                      "attempt": a.attempt}, functools.partial(self._settle, a)))
+        return outgoing
+
+    @staticmethod
+    def _settle(attempt: provider_webhooks.EndpointAttempt, tenant: Tenant, error: str | None) -> None:
+        (provider_webhooks.delivered if error is None else provider_webhooks.failed)(tenant, attempt)
+
+    def next_due_at(self, tenant: Tenant) -> int | None:
+        return provider_webhooks.next_due_at(tenant, self.account_key, self.endpoint_id)
+
+
+Target = ConsumerTarget | EndpointTarget
+
+
 class WebhookSender:
     def __init__(self, tenants: Tenants) -> None:
         self.tenants = tenants
-        self.tasks: dict[tuple[str, str], asyncio.Task] = {}  # (token, consumer id) → its task
+        self.tasks: dict[tuple[str, ...], asyncio.Task] = {}  # (token, consumer id | account key, endpoint id) → task
         self.identity: dict[str, int] = {}  # token → id() of the tenant its tasks serve
         self.attempts: set[asyncio.Task] = set()
         self.slots = asyncio.Semaphore(AT_ONCE)
@@ -58,22 +130,26 @@ class WebhookSender:
             await asyncio.sleep(RECONCILE_EVERY)
 
     def reconcile(self) -> None:
-        wanted: set[tuple[str, str]] = set()
+        wanted: dict[tuple[str, ...], Target] = {}
         for tenant in self.tenants.with_webhooks():
             if self.identity.get(tenant.token) != id(tenant):  # new, or replaced by a reset or an import
                 self.identity[tenant.token] = id(tenant)
                 for key in [k for k in self.tasks if k[0] == tenant.token]:
                     self.tasks.pop(key).cancel()
-            wanted |= {(tenant.token, c.id) for c in tenant.webhook_consumers}
-        for key in set(self.tasks) - wanted:
+            for consumer in tenant.webhook_consumers:
+                wanted[(tenant.token, consumer.id)] = ConsumerTarget(consumer.id)
+            for account_key, account in tenant.accounts.items():
+                for endpoint_id in account.webhook_endpoints:
+                    wanted[(tenant.token, account_key, endpoint_id)] = EndpointTarget(account_key, endpoint_id)
+        for key in set(self.tasks) - set(wanted):
             self.tasks.pop(key).cancel()
-        for key in wanted - set(self.tasks):
-            task = self.tasks[key] = asyncio.create_task(self._follow(*key))
+        for key in set(wanted) - set(self.tasks):
+            task = self.tasks[key] = asyncio.create_task(self._follow(key[0], wanted[key]))
             task.add_done_callback(functools.partial(self._ended, key))
 
-    def _ended(self, key: tuple[str, str], task: asyncio.Task) -> None:
+    def _ended(self, key: tuple[str, ...], task: asyncio.Task) -> None:
         if not task.cancelled() and task.exception() is not None:
-            LOG.error("the webhook consumer %s failed; it starts again", key[1], exc_info=task.exception())
+            LOG.error("webhook deliveries of %s failed; they start again", key[-1], exc_info=task.exception())
         if self.tasks.get(key) is task:  # it failed while still wanted: the next round starts it again
             del self.tasks[key]
 
@@ -82,29 +158,29 @@ class WebhookSender:
             task.cancel()
         await self.http.aclose()
 
-    async def _follow(self, token: str, consumer_id: str) -> None:
+    async def _follow(self, token: str, target: Target) -> None:
         tenant = self.tenants.find(token)
         if tenant is None:
             return
         woken = asyncio.Event()
         tenant.listeners.add(woken.set)
         try:
-            while self.tenants.find(token) is tenant and tenant.webhook_consumers.find(consumer_id) is not None:
+            while self.tenants.find(token) is tenant and target.alive(tenant):
                 woken.clear()
-                for attempt in webhooks.due(tenant, consumer_id):
-                    task = asyncio.create_task(self._attempt(tenant, attempt))
+                for outgoing in target.due(tenant):
+                    task = asyncio.create_task(self._attempt(tenant, outgoing))
                     self.attempts.add(task)
                     task.add_done_callback(self.attempts.discard)
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(woken.wait(), self._until_due(tenant, consumer_id))
+                    await asyncio.wait_for(woken.wait(), self._until_due(tenant, target))
         finally:
             tenant.listeners.discard(woken.set)
 
     @staticmethod
-    def _until_due(tenant: Tenant, consumer_id: str) -> float:
-        """Wall seconds until the consumer's next retry falls due on the tenant's clock (a manual clock only moves
+    def _until_due(tenant: Tenant, target: Target) -> float:
+        """Wall seconds until the target's next retry falls due on the tenant's clock (a manual clock only moves
         when advanced, which wakes the task), at most `IDLE`."""
-        at, rate = webhooks.next_due_at(tenant, consumer_id), tenant.clock.rate
+        at, rate = target.next_due_at(tenant), tenant.clock.rate
         if at is None or rate <= 0:
             return IDLE
         return min(IDLE, max(0.0, (at - tenant.now()) / 1e6 / rate) + 0.001)
@@ -123,33 +199,28 @@ class WebhookSender:
             if not users[0]:
                 del self.origin_slots[origin]
 
-    async def _attempt(self, tenant: Tenant, attempt: webhooks.Attempt) -> None:
+    async def _attempt(self, tenant: Tenant, outgoing: Outgoing) -> None:
         started, status, error = time.perf_counter(), None, None
         if tenant.faults.latency_ms:
             await asyncio.sleep(tenant.faults.latency_ms / 1000)
         try:
-            async with self._origin_slot(attempt.url), self.slots:
-                response = await self.http.post(attempt.url, content=attempt.body, headers=attempt.headers,
-                                                timeout=attempt.timeout_ms / 1000)
+            async with self._origin_slot(outgoing.url), self.slots:
+                response = await self.http.post(outgoing.url, content=outgoing.body, headers=outgoing.headers,
+                                                timeout=outgoing.timeout)
             status = response.status_code
             if not 200 <= status < 300:
                 error = f"the endpoint answered {status}"
         except httpx.TimeoutException:
-            error = f"no answer within {attempt.timeout_ms} ms"
+            error = f"no answer within {outgoing.timeout:g} s"
         except (httpx.HTTPError, OSError, ValueError) as exc:  # refused, reset, a URL httpx cannot send to
             error = f"{type(exc).__name__}: {exc}"[:300]
         except Exception as exc:  # noqa: BLE001 - never leave a message under way for good: it fails, and is logged
-            LOG.exception("a webhook delivery to %s failed unexpectedly", attempt.url)
+            LOG.exception("a webhook delivery to %s failed unexpectedly", outgoing.url)
             error = f"{type(exc).__name__}: {exc}"[:300]
         if self.tenants.find(tenant.token) is not tenant:
             return  # reset or imported meanwhile: the attempt belongs to a tenant that is gone
-        if error is None:
-            webhooks.delivered(tenant, attempt.consumer_id, attempt.idx)
-        else:
-            webhooks.failed(tenant, attempt.consumer_id, attempt.idx, error)
+        outgoing.settle(tenant, error)
         tenant.journal.append({
-            "time": format_micros(tenant.now()), "method": "POST", "path": attempt.url, "query": "",
-            "status": status or 0, "webhook": {
-                "consumer_id": attempt.consumer_id, "delivery_id": attempt.headers["sequin-delivery-id"],
-                "attempt": int(attempt.headers["sequin-attempt"]), "error": error,
-                "duration_ms": round((time.perf_counter() - started) * 1000, 1)}})
+            "time": format_micros(tenant.now()), "method": "POST", "path": outgoing.url, "query": "",
+            "status": status or 0, "webhook": {**outgoing.journal, "error": error,
+                                               "duration_ms": round((time.perf_counter() - started) * 1000, 1)}})

@@ -7,7 +7,7 @@ ready to answer; a list walks from its cursor and stops at the page's end, so a 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import orjson
 
@@ -86,3 +86,27 @@ class ProviderEvents:
     @classmethod
     def from_json(cls, saved: dict) -> ProviderEvents:
         return cls([ProviderEvent.from_json(e) for e in saved["kept"]], base=saved["base"])
+
+
+@dataclass
+class Endpoint:
+    """A webhook endpoint of the account (`sequin_emulator.domain.provider_webhooks` delivers to it)."""
+
+    data: dict  # the provider's own object, its secret included
+    position: int  # the absolute position, in the account's events, of the next event to look at
+    out: dict[int, list[int]] = field(default_factory=dict)  # event position → [attempts, due at]
+    in_flight: set[int] = field(default_factory=set)  # not saved: under way again after an import
+    delivered: int = 0
+
+    def wants(self, event_type: str) -> bool:
+        enabled = self.data["enabled_events"]
+        return "*" in enabled or event_type in enabled
+
+    def to_json(self) -> dict:
+        return {"data": self.data, "position": self.position, "delivered": self.delivered,
+                "out": [[position, *state] for position, state in self.out.items()]}
+
+    @classmethod
+    def from_json(cls, saved: dict) -> Endpoint:
+        return cls(saved["data"], saved["position"], {p: [a, d] for p, a, d in saved["out"]},
+                   delivered=saved["delivered"])

@@ -199,9 +199,9 @@ class Tenants:
                 yield tenant
 
     def with_webhooks(self) -> Iterator[Tenant]:
-        """Tenants with webhook consumers: the only ones the sender must visit."""
+        """Tenants with webhook consumers, or accounts with webhook endpoints: the only ones the sender visits."""
         for tenant in self._tenants.values():
-            if len(tenant.webhook_consumers):
+            if len(tenant.webhook_consumers) or any(a.webhook_endpoints for a in tenant.accounts.values()):
                 yield tenant
 
     def build(self, token: str) -> Tenant:

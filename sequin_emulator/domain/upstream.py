@@ -18,7 +18,7 @@ import orjson
 from sequin_emulator.domain.clock import MICROS
 from sequin_emulator.domain.deferred import Deferred
 from sequin_emulator.domain.errors import Invalid, NotFound
-from sequin_emulator.domain.provider_events import ProviderEvent, ProviderEvents
+from sequin_emulator.domain.provider_events import Endpoint, ProviderEvent, ProviderEvents
 from sequin_emulator.domain.randomness import rng_from_state, rng_state
 
 HOUR = 3600 * MICROS
@@ -102,6 +102,7 @@ class Account:
     quiet_until: int | None = None  # an advance capped its steps: nothing more happens up to this time
     agenda: list[tuple[int, str, str]] | None = None  # the provider's due times (a heap), rebuilt from objects
     events: ProviderEvents = field(default_factory=ProviderEvents)  # the provider's own events (Stripe's)
+    webhook_endpoints: dict[str, Endpoint] = field(default_factory=dict)  # where its events are sent, by id
     api_state: dict[str, Any] = field(default_factory=dict)  # what its wire API keeps between requests (not saved)
 
     def next_step_at(self) -> int | None:
@@ -180,7 +181,8 @@ class Account:
                 "order": self.order, "changes_base": self.changes.base,
                 "changes": Deferred(list(self.changes.kept), _change_json),
                 "next_change_at": self.next_change_at, "quiet_until": self.quiet_until, "rng": rng_state(self.rng),
-                "events": self.events.to_json()}
+                "events": self.events.to_json(),
+                "webhook_endpoints": [endpoint.to_json() for endpoint in self.webhook_endpoints.values()]}
 
     @classmethod
     def from_json(cls, saved: dict, provider: Provider) -> Account:
@@ -192,6 +194,7 @@ class Account:
                                      for c in saved["changes"]], base=saved["changes_base"])
         if "events" in saved:
             account.events = ProviderEvents.from_json(saved["events"])
+        account.webhook_endpoints = {e["data"]["id"]: Endpoint.from_json(e) for e in saved.get("webhook_endpoints", [])}
         return account
 
 

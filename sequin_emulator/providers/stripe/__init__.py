@@ -7,6 +7,7 @@ from __future__ import annotations
 from sequin_emulator.domain.plugins import CredentialKind, ProviderPlugin, RateLimit
 from sequin_emulator.providers.stripe.api import StripeWire
 from sequin_emulator.providers.stripe.model import Stripe
+from sequin_emulator.providers.stripe.webhook_endpoints import signature_headers
 
 # Stripe's key may stand in any of these fields (Sequin's docs used all three): the same key is the same account.
 KEY_FIELDS = ("secret", "secret_key", "access_token")
@@ -24,4 +25,5 @@ PLUGIN = ProviderPlugin(
                       CredentialKind("stripe_oauth2", "stripe", ("stripe_user_id", *KEY_FIELDS), SAME_AS, _issued)),
     rate_limit=RateLimit(allowed_requests=50, interval=1),  # a backfill's 50 requests/s (sync-process/rate-limits)
     continuous_poll=500_000,  # Sequin polls Stripe's events twice a second: changes in the stream within 1-2 s
-    key_fields=KEY_FIELDS, wire=StripeWire(), api_hosts=("api.stripe.com",))
+    key_fields=KEY_FIELDS, wire=StripeWire(), api_hosts=("api.stripe.com",),
+    sign_webhook=signature_headers)

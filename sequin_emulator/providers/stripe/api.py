@@ -38,6 +38,7 @@ from sequin_emulator.providers.stripe.model import (
 )
 from sequin_emulator.providers.stripe.params import check as check_params
 from sequin_emulator.providers.stripe.rules import Refused
+from sequin_emulator.providers.stripe.webhook_endpoints import HANDLERS as ENDPOINT_HANDLERS
 from sequin_emulator.providers.wire import Refusal, WireAnswer, WireApi, WireCall
 
 LIST_LIMIT = 10  # Stripe's default for `limit` (its bounds are in the provider document)
@@ -643,7 +644,7 @@ def _handlers() -> dict[str, Callable[..., Any]]:
         handlers[f"stripeList{plural}"] = lister(collection)
         handlers[f"stripeGet{plural[:-1]}"] = getter(collection)
         handlers[f"stripeUpdate{plural[:-1]}"] = updater(collection)
-    return handlers
+    return {**handlers, **ENDPOINT_HANDLERS}
 
 
 HANDLERS = _handlers()
