@@ -107,6 +107,7 @@ class Endpoint:
                 "out": [[position, *state] for position, state in self.out.items()]}
 
     @classmethod
-    def from_json(cls, saved: dict) -> Endpoint:
-        return cls(saved["data"], saved["position"], {p: [a, d] for p, a, d in saved["out"]},
-                   delivered=saved["delivered"])
+    def from_json(cls, saved: dict, first: int, end: int) -> Endpoint:
+        """The endpoint as saved, its place and waiting events within the account's events `[first, end)`."""
+        return cls(saved["data"], min(max(saved["position"], first), end),
+                   {p: [a, d] for p, a, d in saved["out"] if first <= p < end}, delivered=saved["delivered"])

@@ -194,7 +194,9 @@ class Account:
                                      for c in saved["changes"]], base=saved["changes_base"])
         if "events" in saved:
             account.events = ProviderEvents.from_json(saved["events"])
-        account.webhook_endpoints = {e["data"]["id"]: Endpoint.from_json(e) for e in saved.get("webhook_endpoints", [])}
+        end = account.events.base + len(account.events.kept)
+        account.webhook_endpoints = {e["data"]["id"]: Endpoint.from_json(e, account.events.base, end)
+                                     for e in saved.get("webhook_endpoints", [])}
         return account
 
 

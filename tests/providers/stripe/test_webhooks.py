@@ -105,3 +105,15 @@ def test_endpoints_survive_export_and_import(account, receiver):
     client.products.create({"name": "After import"})
     [event] = _events(receiver, endpoint.secret, 1)
     assert event.type == "product.created" and event.data.object.name == "After import"
+
+
+def test_an_imported_endpoint_whose_place_is_past_the_events_starts_at_their_end(account, receiver):
+    client = account.stripe
+    client.webhook_endpoints.create({"url": receiver.url, "enabled_events": ["product.created"]})
+    state = account.sequin.get("/_emulator/state").json()
+    saved = next(a for a in state["accounts"].values() if a.get("webhook_endpoints"))["webhook_endpoints"][0]
+    saved["position"] += 1000
+    saved["out"] = [[saved["position"] + 5, 1, 0]]
+    account.sequin.request("PUT", "/_emulator/state", state).raise_for_status()
+    client.products.create({"name": "Still sent"})
+    assert receiver.wait_for(1)[0].json()["data"]["object"]["name"] == "Still sent"
