@@ -106,8 +106,17 @@ class Endpoint:
         return {"data": self.data, "position": self.position, "delivered": self.delivered,
                 "out": [[position, *state] for position, state in self.out.items()]}
 
+    def keep_within(self, first: int, end: int) -> None:
+        """Keep its place and its waiting events within the account's events `[first, end)`: events dropped (kept
+        30 days), or never there (an edited snapshot), are not sent."""
+        self.position = min(max(self.position, first), end)
+        for position in [p for p in self.out if not first <= p < end]:
+            del self.out[position]
+            self.in_flight.discard(position)
+
     @classmethod
     def from_json(cls, saved: dict, first: int, end: int) -> Endpoint:
-        """The endpoint as saved, its place and waiting events within the account's events `[first, end)`."""
-        return cls(saved["data"], min(max(saved["position"], first), end),
-                   {p: [a, d] for p, a, d in saved["out"] if first <= p < end}, delivered=saved["delivered"])
+        endpoint = cls(saved["data"], saved["position"], {p: [a, d] for p, a, d in saved["out"]},
+                       delivered=saved["delivered"])
+        endpoint.keep_within(first, end)
+        return endpoint

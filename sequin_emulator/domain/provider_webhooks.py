@@ -46,16 +46,13 @@ def due(tenant: Tenant, account_key: str, endpoint_id: str) -> list[EndpointAtte
         return []
     events, now = account.events, tenant.now()
     end = events.base + len(events.kept)
-    endpoint.position = min(max(endpoint.position, events.base), end)  # dropped events (kept 30 days) are gone
+    endpoint.keep_within(events.base, end)
     while endpoint.position < end and len(endpoint.out) < MOST_OUT:
         if endpoint.wants(events.kept[endpoint.position - events.base].type):
             endpoint.out[endpoint.position] = [0, now]
         endpoint.position += 1
     attempts = []
     for position, state in list(endpoint.out.items()):
-        if not events.base <= position < end:  # dropped while it waited (or never there: an edited snapshot)
-            del endpoint.out[position]
-            continue
         if position in endpoint.in_flight or state[1] > now:
             continue
         state[0] += 1

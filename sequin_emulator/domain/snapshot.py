@@ -95,8 +95,8 @@ def _reference_errors(s: dict) -> dict[str, list[str]]:
     the checks the engine, the stream store and the consumers rely on, one checker per section."""
     p = _Problems()
     rows = _Rows(p, s)
-    for check in (_check_credentials, _check_syncs, _check_postgres, _check_logs, _check_cursors, _check_accounts,
-                  _check_runs):
+    for check in (_check_credentials, _check_syncs, _check_postgres, _check_webhooks, _check_logs, _check_cursors,
+                  _check_accounts, _check_runs):
         check(p, s, rows)
     for credential_id in s["refreshes"]:
         if credential_id not in rows.credentials:
@@ -155,6 +155,9 @@ def _check_postgres(p: _Problems, s: dict, rows: _Rows) -> None:
         if row["target_id"] not in targets:
             p.add(f"postgres_consumers.{i}.target_id", "is not a target of the snapshot")
     p.same_keys(s.get("table_cursors", {}), set(postgres_consumers), "table_cursors", "postgres_consumers")
+
+
+def _check_webhooks(p: _Problems, s: dict, rows: _Rows) -> None:
     webhook_consumers = p.unique(s.get("webhook_consumers", []), "id", "webhook_consumers")
     p.same_keys(s.get("webhook_cursors", {}), set(webhook_consumers), "webhook_cursors", "webhook_consumers")
     for consumer_id, cursor in s.get("webhook_cursors", {}).items():

@@ -91,7 +91,7 @@ class EventLog(PositionLog[RecordVersion]):
                now: int) -> Moves | None:
         """Log the event of `version` (`previous`: the version it supersedes, if any; `data`: its data).
         Returns the moves of a trim, when one happened, for the event consumers of the stream."""
-        previous_record = None if previous is None else orjson.loads(previous.payload)
+        previous_record = None if previous is None or deleted else orjson.loads(previous.payload)
         if deleted:
             kind = 2
         elif previous_record is None or previous_record["deleted"]:

@@ -57,12 +57,12 @@ def decode_cursor(cursor: str) -> int:
 L = TypeVar("L", StreamLog, EventLog)
 
 
-def _page(logs: list[L], filters: ReadFilters, after: str | None, limit: int) -> list[tuple[L, int]]:
-    """Up to `limit` (log, position) of the logs' entries after the cursor, merged in `updated_idx` order."""
+def _page(logs: list[L], filters: ReadFilters, after: str | None,
+          limit: int) -> list[tuple[L, int, RecordVersion]]:
+    """Up to `limit` (log, position, version) of the logs' entries after the cursor, in `updated_idx` order."""
     matches = filters.matcher()
     found = merged(logs, decode_cursor(after) if after is not None else 0)
-    return [(log, position) for log, position, _ in
-            itertools.islice((item for item in found if matches(item[2].filter_key)), limit)]
+    return list(itertools.islice((item for item in found if matches(item[2].filter_key)), limit))
 
 
 def merged(logs: list[L], idx: int) -> Iterator[tuple[L, int, RecordVersion]]:
@@ -78,17 +78,13 @@ def _positions(log: L, idx: int) -> Iterator[tuple[L, int, RecordVersion]]:
 def records(tenant: Tenant, filters: ReadFilters, after: str | None, limit: int) -> list[tuple[int, RecordVersion]]:
     """Up to `limit` live records after the cursor, earliest first, as (inserted_at, version)."""
     page = _page([stream.log for stream in tenant.streams], filters, after, limit)
-    return [(log.inserted_at[position], _live(log.entries[position])) for log, position in page]
-
-
-def _live(version: RecordVersion | None) -> RecordVersion:
-    assert version is not None  # `after` yields live entries only
-    return version
+    return [(log.inserted_at[position], version) for log, position, version in page]
 
 
 def events(tenant: Tenant, filters: ReadFilters, after: str | None, limit: int) -> list[Event]:
     """Up to `limit` events after the cursor, earliest first."""
-    return [log.event(position) for log, position in _page([s.events for s in tenant.streams], filters, after, limit)]
+    page = _page([stream.events for stream in tenant.streams], filters, after, limit)
+    return [log.event(position) for log, position, _ in page]
 
 
 def event(tenant: Tenant, text: str) -> Event:

@@ -47,13 +47,21 @@ class WebhookCursor:
     def busy(self, key: RecordKey) -> bool:
         return any(p.key == key for p in self.out.values())
 
-    def next_due_at(self) -> int | None:
-        """When the next attempt is due (emulator time): of the earliest failing message while some are failing
-        (and none is under way: the consumer probes one at a time), else of the earliest waiting one."""
+    def failing(self) -> bool:
+        return any(p.failing_since is not None for p in self.out.values())
+
+    def next_up(self) -> list[Pending]:
+        """The messages whose attempt comes next, once due. While some are failing the consumer probes: one
+        attempt at a time, of the failing message due first (a dead endpoint costs one request per back-off, not
+        one per message); otherwise every message not under way."""
         failing = [p for p in self.out.values() if p.failing_since is not None]
-        if failing and any(p.in_flight for p in self.out.values()):
-            return None
-        return min((p.due_at for p in failing or self.out.values() if not p.in_flight), default=None)
+        if failing:
+            return [] if any(p.in_flight for p in self.out.values()) else [min(failing, key=lambda p: (p.due_at, p.idx))]
+        return [p for p in self.out.values() if not p.in_flight]
+
+    def next_due_at(self) -> int | None:
+        """When the next attempt is due (emulator time)."""
+        return min((p.due_at for p in self.next_up()), default=None)
 
     def to_json(self) -> dict:
         return {"picked_idx": self.picked_idx, "delivered": self.delivered,

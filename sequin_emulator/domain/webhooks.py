@@ -161,18 +161,10 @@ def due(tenant: Tenant, consumer_id: str) -> list[Attempt]:
 
 
 def _ready(tenant: Tenant, consumer: WebhookConsumer, now: int) -> list[Pending]:
-    """The messages to attempt now. While some are failing the consumer probes: one attempt at a time, of the
-    failing message due first, and nothing new, until one gets through (a dead endpoint costs one request per
-    back-off, not one per message)."""
-    out = consumer.cursor.out
-    failing = [p for p in out.values() if p.failing_since is not None]
-    if failing:
-        if any(p.in_flight for p in out.values()):
-            return []
-        probe = min(failing, key=lambda p: (p.due_at, p.idx))
-        return [probe] if probe.due_at <= now else []
-    _pick(tenant, consumer, now)
-    return [p for p in out.values() if not p.in_flight and p.due_at <= now]
+    """The messages to attempt now: new ones are picked only while nothing is failing (see `next_up`)."""
+    if not consumer.cursor.failing():
+        _pick(tenant, consumer, now)
+    return [p for p in consumer.cursor.next_up() if p.due_at <= now]
 
 
 def _body(tenant: Tenant, consumer: WebhookConsumer, pending: Pending) -> bytes | None:
