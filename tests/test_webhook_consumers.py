@@ -200,7 +200,8 @@ def test_bad_webhook_consumers_are_refused(api):
                  {"name": "x", "url": "http://example.com", "timeout_ms": 1.5},
                  {"name": "x", "url": "http://example.com", "max_in_flight": 0},
                  {"name": "x", "url": "http://example.com", "start": "middle"},
-                 {"name": "x", "url": "http://example.com", "secret": "whsec_mine"}]:
+                 {"name": "x", "url": "http://example.com", "secret": "whsec_mine"},
+                 {"name": "x", "url": "http://example.com/\u0000x"}, {"name": "x", "url": "http://exa mple.com"}]:
         assert api.post("/v1/consumers/webhook", body).status_code == 422, body
     consumer = hook(api, "http://127.0.0.1:9/none")
     changed = api.patch(f"/v1/consumers/webhook/{consumer['id']}", {"kind": "events"})

@@ -36,7 +36,7 @@ def _url(params: dict, required: bool) -> str | None:
             raise StripeError(400, "Missing required param: url.", "parameter_missing", "url")
         return None
     parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    if parts.scheme not in ("http", "https") or not parts.netloc or any(c <= " " or c == "\x7f" for c in url):
         raise StripeError(400, f"Invalid URL: {url}. URLs must begin with http:// or https://.", "url_invalid", "url")
     return url
 

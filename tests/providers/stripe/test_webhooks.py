@@ -90,9 +90,10 @@ def test_disabled_and_deleted_endpoints_are_sent_nothing(account, receiver):
     assert client.webhook_endpoints.delete(endpoint.id).deleted is True
     with pytest.raises(stripe.InvalidRequestError):
         client.webhook_endpoints.retrieve(endpoint.id)
-    with pytest.raises(stripe.InvalidRequestError) as bad:
-        client.webhook_endpoints.create({"url": "ftp://nope", "enabled_events": ["*"]})
-    assert bad.value.param == "url"
+    for url in ("ftp://nope", "http://127.0.0.1/\x00x"):
+        with pytest.raises(stripe.InvalidRequestError) as bad:
+            client.webhook_endpoints.create({"url": url, "enabled_events": ["*"]})
+        assert bad.value.param == "url"
 
 
 def test_endpoints_survive_export_and_import(account, receiver):
