@@ -26,7 +26,7 @@ import inspect
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar, cast
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 
@@ -36,6 +36,7 @@ from sequin_emulator.domain.plugins import ProviderPlugin
 from sequin_emulator.domain.tenant import ClockStart
 from sequin_emulator.domain.timefmt import parse_clock_time
 from sequin_emulator.domain.upstream import AccountSettings
+from sequin_emulator.providers import document
 from sequin_emulator.providers.wire import Refusal, WireApi, masked, presented_key
 from sequin_emulator.testing import TenantClient
 from sequin_emulator.webhook_sender import OWN_TRAFFIC
@@ -163,7 +164,7 @@ class mock:  # noqa: N801 - used like moto's mock_aws: a verb, in lower case
                                                                                        f"Bearer {TOKEN}")]
         plugin = self.hosts[parts.hostname or ""]
         authorization = next((v for k, v in sent if k.lower() == "authorization"), "")
-        credential_id = self._credential_of(plugin, presented_key(authorization))
+        credential_id = self._credential_of(plugin, presented_key(authorization) or _query_key(parts.query))
         if credential_id is None:  # no account holds the key: the provider's own 401
             refused = cast(WireApi, plugin.wire).refusal(401, "Invalid API Key provided: no simulated account "
                                                          "of the mock holds it.", Refusal.KEY, "0" * 14)
@@ -180,6 +181,12 @@ class mock:  # noqa: N801 - used like moto's mock_aws: a verb, in lower case
             raise MockError(f"The key {masked(key or '')} is held by {len(holders)} {plugin.display_name} credentials "
                             f"of the mock's organization ({', '.join(c.id for c in holders)}); give each its own key.")
         return holders[0].id if holders else None
+
+
+def _query_key(query: str) -> str | None:
+    """A key carried in the query, where an operation's security puts it there (HubSpot's `hapikey`)."""
+    names = set(document.key_parameters().values())
+    return next((value for name, value in parse_qsl(query) if name in names and value), None)
 
 
 # ------------------------------------------------------------------ interception, one patch per client library

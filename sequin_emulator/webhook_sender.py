@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import math
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -31,6 +32,15 @@ PER_ORIGIN = 8  # of those, to one scheme://host:port: its quickest pace here, a
 IDLE = 1.0  # a consumer with nothing due looks again at least this often (it is woken by changes anyway)
 
 
+def _seconds(retry_after: str | None) -> float | None:
+    """A `Retry-After` in seconds (its date form is not read), at most a day."""
+    try:
+        value = float(retry_after) if retry_after else math.nan
+    except ValueError:
+        return None
+    return min(max(value, 0.0), 86400.0) if math.isfinite(value) else None
+
+
 def _origin(url: str) -> str:
     scheme, _, rest = url.partition("://")
     return f"{scheme}://{rest.split('/', 1)[0]}"
@@ -45,7 +55,16 @@ class Outgoing:
     headers: dict[str, str]
     timeout: float  # seconds
     journal: dict  # who sent it: `consumer_id` or `endpoint_id`, `delivery_id`, `attempt`
-    settle: Callable[[Tenant, str | None], None]  # (tenant, error or None)
+    settle: Callable[[Tenant, Answer], None]
+
+
+@dataclass(frozen=True)
+class Answer:
+    """How an attempt ended: `error` is None when it was acknowledged (a 2xx)."""
+
+    error: str | None
+    status: int | None = None  # None: no answer
+    retry_after: float | None = None  # the answer's `Retry-After`, in seconds
 
 
 class ConsumerTarget:
@@ -63,20 +82,19 @@ class ConsumerTarget:
                           "attempt": int(a.headers["sequin-attempt"])}, functools.partial(self._settle, a.idx))
                 for a in webhooks.due(tenant, self.consumer_id)]
 
-    def _settle(self, idx: int, tenant: Tenant, error: str | None) -> None:
-        if error is None:
+    def _settle(self, idx: int, tenant: Tenant, answer: Answer) -> None:
+        if answer.error is None:
             webhooks.delivered(tenant, self.consumer_id, idx)
         else:
-            webhooks.failed(tenant, self.consumer_id, idx, error)
+            webhooks.failed(tenant, self.consumer_id, idx, answer.error)
 
     def next_due_at(self, tenant: Tenant) -> int | None:
         return webhooks.next_due_at(tenant, self.consumer_id)
 
 
 class EndpointTarget:
-    """A webhook endpoint of a simulated account (Stripe's), signed the provider's way at send time."""
-
-    TIMEOUT = 30.0
+    """A webhook endpoint of a simulated account (Stripe's, a HubSpot app's), signed the provider's way at send
+    time (a new signature for every attempt: receivers refuse old timestamps)."""
 
     def __init__(self, account_key: str, endpoint_id: str) -> None:
         self.account_key, self.endpoint_id = account_key, endpoint_id
@@ -90,15 +108,18 @@ class EndpointTarget:
         for a in provider_webhooks.due(tenant, self.account_key, self.endpoint_id):
             plugin = catalog.plugin(a.provider)
             sign = plugin.sign_webhook if plugin is not None else None
-            headers = sign(a.secret, a.body, int(time.time())) if sign is not None else {}
-            outgoing.append(Outgoing(a.url, a.body, headers, self.TIMEOUT,
-                                     {"endpoint_id": a.endpoint_id, "delivery_id": f"{a.endpoint_id}:{a.position}",
-                                      "attempt": a.attempt}, functools.partial(self._settle, a)))
+            headers = sign(a.secret, a.url, a.body, int(time.time() * 1000)) if sign is not None else {}
+            outgoing.append(Outgoing(a.url, a.body, headers, a.timeout,
+                                     {"endpoint_id": a.endpoint_id, "delivery_id": f"{a.endpoint_id}:{a.first}",
+                                      "attempt": a.attempt, "events": a.events}, functools.partial(self._settle, a)))
         return outgoing
 
     @staticmethod
-    def _settle(attempt: provider_webhooks.EndpointAttempt, tenant: Tenant, error: str | None) -> None:
-        (provider_webhooks.delivered if error is None else provider_webhooks.failed)(tenant, attempt)
+    def _settle(attempt: provider_webhooks.EndpointAttempt, tenant: Tenant, answer: Answer) -> None:
+        if answer.error is None:
+            provider_webhooks.delivered(tenant, attempt)
+        else:
+            provider_webhooks.failed(tenant, attempt, answer.status, answer.retry_after)
 
     def next_due_at(self, tenant: Tenant) -> int | None:
         return provider_webhooks.next_due_at(tenant, self.account_key, self.endpoint_id)
@@ -200,7 +221,7 @@ class WebhookSender:
                 del self.origin_slots[origin]
 
     async def _attempt(self, tenant: Tenant, outgoing: Outgoing) -> None:
-        started, status, error = time.perf_counter(), None, None
+        started, status, error, retry_after = time.perf_counter(), None, None, None
         if tenant.faults.latency_ms:
             await asyncio.sleep(tenant.faults.latency_ms / 1000)
         try:
@@ -210,6 +231,7 @@ class WebhookSender:
             status = response.status_code
             if not 200 <= status < 300:
                 error = f"the endpoint answered {status}"
+                retry_after = _seconds(response.headers.get("retry-after"))
         except httpx.TimeoutException:
             error = f"no answer within {outgoing.timeout:g} s"
         except (httpx.HTTPError, OSError, ValueError) as exc:  # refused, reset, a URL httpx cannot send to
@@ -219,7 +241,7 @@ class WebhookSender:
             error = f"{type(exc).__name__}: {exc}"[:300]
         if self.tenants.find(tenant.token) is not tenant:
             return  # reset or imported meanwhile: the attempt belongs to a tenant that is gone
-        outgoing.settle(tenant, error)
+        outgoing.settle(tenant, Answer(error, status, retry_after))
         tenant.journal.append({
             "time": format_micros(tenant.now()), "method": "POST", "path": outgoing.url, "query": "",
             "status": status or 0, "webhook": {**outgoing.journal, "error": error,

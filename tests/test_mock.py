@@ -95,6 +95,17 @@ def test_the_hubspot_sdk_through_urllib3(world):
     assert contact_id in {c["id"] for c in world.tenant.upstream(hubspot_id, "hubspot:contact")}
 
 
+def test_the_hubspot_webhooks_api_with_its_developer_key_in_the_query(world):
+    from hubspot.webhooks import SubscriptionCreateRequest
+
+    credentials = world.tenant.get("/v1/credentials").json()["data"]
+    hubspot_id = next(c["id"] for c in credentials if c["provider"] == "hubspot")
+    app_id = world.tenant.get(f"/_emulator/upstream/{hubspot_id}").json()["app"]["app_id"]
+    developer = HubSpot(api_key=HUBSPOT_TOKEN).webhooks  # `hapikey=...` to api.hubapi.com
+    made = developer.subscriptions_api.create(app_id, SubscriptionCreateRequest(event_type="contact.creation"))
+    assert [s.id for s in developer.subscriptions_api.get_all(app_id).results] == [made.id]
+
+
 def test_requests_and_plain_urllib3(world):
     answer = requests.get("https://api.stripe.com/v1/customers?limit=1", auth=(STRIPE_KEY, ""), timeout=5)
     assert answer.status_code == 200 and answer.json()["object"] == "list"

@@ -604,11 +604,12 @@ async def get_upstream_account(call: Call) -> Reply:
     credential = call.tenant.credentials.get(call.params["credential_id"])
     await account_ready(call.tenant, credential, call.exclusive)
     simulated = catalog.simulated(credential.provider) is not None
-    settings = accounts.account_for(call.tenant, credential).settings.as_dict() if simulated else \
-        call.tenant.account_defaults.as_dict()
+    account = accounts.account_for(call.tenant, credential) if simulated else None
+    settings = account.settings.as_dict() if account is not None else call.tenant.account_defaults.as_dict()
     base = str(call.request.base_url).rstrip("/")
     return 200, {"credential_id": credential.id, "provider": credential.provider, "settings": settings,
-                 "api_base": f"{base}{provider_api.api_path(call.tenant, credential)}" if simulated else None}
+                 "api_base": f"{base}{provider_api.api_path(call.tenant, credential)}" if simulated else None,
+                 "app": account.provider.app(account) if account is not None else None}
 
 
 @operation("setUpstreamSettings")

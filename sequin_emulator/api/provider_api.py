@@ -72,12 +72,19 @@ class _Served:
         self.tag = _tag(request)
         self.found = _find(tenants, request.path_params["org_id"], request.path_params["credential_id"], provider)
 
-    async def account(self, request: Request, expected: str | None) -> tuple[Tenant, Credential, Account] | str:
+    async def account(self, request: Request, expected: str | None,
+                      key_parameter: str | None) -> tuple[Tenant, Credential, Account] | str:
         """The tenant, credential and account, caught up to now, after any clock advance of the tenant's (as for
-        `/v1` requests, nobody sees a tenant half-advanced); or why the caller may not use them."""
+        `/v1` requests, nobody sees a tenant half-advanced); or why the caller may not use them. The key comes in
+        `Authorization`, or in the query parameter `key_parameter` when the operation's security says so."""
         assert self.found is not None
         tenant, credential = self.found
-        key = presented_key(request.headers.get("authorization", ""))
+        if key_parameter is not None:
+            key = request.query_params.get(key_parameter) or None
+            if key is None:
+                return f"You did not provide a developer API key (the query parameter {key_parameter})."
+        else:
+            key = presented_key(request.headers.get("authorization", ""))
         if key is None:
             return "You did not provide an API key or access token (Authorization: Bearer ...)."
         if key != expected:
@@ -180,7 +187,8 @@ async def _served(request: Request, plugin: ProviderPlugin, wire: WireApi, serve
         return _response(wire.refusal(404, f"No simulated {plugin.display_name} account at this address: the "
                                       f"credential id names no {plugin.display_name} credential of the emulator.",
                                       Refusal.ACCOUNT, served.tag))
-    found = await served.account(request, plugin.key_of(served.found[1].properties))
+    found = await served.account(request, plugin.key_of(served.found[1].properties),
+                                 document.key_parameters().get(call.operation))
     if isinstance(found, str):
         return _response(wire.refusal(401, found, Refusal.KEY, served.tag))
     tenant, _, account = found

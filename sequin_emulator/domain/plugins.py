@@ -60,7 +60,8 @@ class ProviderPlugin:
     key_fields: tuple[str, ...] = ()
     wire: object | None = None  # a `sequin_emulator.providers.wire.WireApi`, typed loosely: no HTTP in the domain
     api_hosts: tuple[str, ...] = ()  # where the real provider's API answers (`sequin_emulator.mock` takes them over)
-    sign_webhook: Callable[[str, bytes, int], dict[str, str]] | None = None  # (secret, body, unix s) → headers
+    sign_webhook: Callable[[str, str, bytes, int], dict[str, str]] | None = None  # (secret, url, body, unix ms)
+    # → the headers of a webhook request, signed the provider's way
 
     @property
     def collections(self) -> tuple[str, ...]:

@@ -6,6 +6,7 @@ ready to answer; a list walks from its cursor and stops at the page's end, so a 
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -62,6 +63,10 @@ class ProviderEvents:
             del self.kept[:expired]
             self.base += expired
 
+    def position_of(self, event_id: str) -> int:
+        """The absolute position of a kept event."""
+        return self._position[event_id]
+
     def find(self, event_id: str) -> ProviderEvent | None:
         position = self._position.get(event_id)
         return None if position is None else self.kept[position - self.base]
@@ -88,35 +93,71 @@ class ProviderEvents:
         return cls([ProviderEvent.from_json(e) for e in saved["kept"]], base=saved["base"])
 
 
+class WebhookStyle(ABC):
+    """How a provider sends its events to a webhook endpoint (Stripe's endpoints, a HubSpot app's target URL): which
+    events an endpoint wants, how many go in one request and in what body, and when a failed request is tried
+    again. An endpoint's `data` holds the provider's own object plus `url`, `secret` and `status` ("enabled")."""
+
+    batch = 1  # events per request, at most
+    most_out = 10  # requests of one endpoint waiting or under way at once, at most
+    timeout = 30.0  # seconds an endpoint has to answer
+
+    @abstractmethod
+    def wants(self, endpoint: dict, event: ProviderEvent) -> bool:
+        """Whether the endpoint is sent this event."""
+
+    @abstractmethod
+    def body(self, account_seed: str, endpoint: dict, events: list[ProviderEvent], attempt: int) -> bytes:
+        """The request body for these events at this attempt (1 for the first)."""
+
+    @abstractmethod
+    def retry_in(self, attempt: int, status: int | None, retry_after: float | None, draw: float) -> int | None:
+        """µs until the next try after attempt number `attempt` failed (with this HTTP status, None for no answer,
+        and the answer's `Retry-After` in seconds), or None to give the events up; `draw` in [0, 1) for jitter."""
+
+    def concurrency(self, endpoint: dict) -> int:
+        """Requests to the endpoint under way at once, at most."""
+        return self.most_out
+
+
+@dataclass
+class Batch:
+    """Events of the account (by absolute position) sent in one request, and its attempts so far."""
+
+    positions: list[int]
+    attempts: int
+    due_at: int  # µs, when it is (next) sent
+
+
 @dataclass
 class Endpoint:
     """A webhook endpoint of the account (`sequin_emulator.domain.provider_webhooks` delivers to it)."""
 
-    data: dict  # the provider's own object, its secret included
+    data: dict  # the provider's own object, with `url`, `secret` and `status`
     position: int  # the absolute position, in the account's events, of the next event to look at
-    out: dict[int, list[int]] = field(default_factory=dict)  # event position → [attempts, due at]
+    out: dict[int, Batch] = field(default_factory=dict)  # by its first event's position
     in_flight: set[int] = field(default_factory=set)  # not saved: under way again after an import
-    delivered: int = 0
-
-    def wants(self, event_type: str) -> bool:
-        enabled = self.data["enabled_events"]
-        return "*" in enabled or event_type in enabled
+    delivered: int = 0  # events
 
     def to_json(self) -> dict:
         return {"data": self.data, "position": self.position, "delivered": self.delivered,
-                "out": [[position, *state] for position, state in self.out.items()]}
+                "out": [[first, batch.attempts, batch.due_at, *batch.positions[1:]] for first, batch in self.out.items()]}
 
     def keep_within(self, first: int, end: int) -> None:
         """Keep its place and its waiting events within the account's events `[first, end)`: events dropped (kept
         30 days), or never there (an edited snapshot), are not sent."""
         self.position = min(max(self.position, first), end)
-        for position in [p for p in self.out if not first <= p < end]:
-            del self.out[position]
-            self.in_flight.discard(position)
+        for key, batch in list(self.out.items()):
+            batch.positions = [p for p in batch.positions if first <= p < end]
+            if not batch.positions or batch.positions[0] != key:
+                del self.out[key]
+                self.in_flight.discard(key)
+                if batch.positions:
+                    self.out[batch.positions[0]] = batch
 
     @classmethod
     def from_json(cls, saved: dict, first: int, end: int) -> Endpoint:
-        endpoint = cls(saved["data"], saved["position"], {p: [a, d] for p, a, d in saved["out"]},
-                       delivered=saved["delivered"])
+        endpoint = cls(saved["data"], saved["position"],
+                       {o[0]: Batch([o[0], *o[3:]], o[1], o[2]) for o in saved["out"]}, delivered=saved["delivered"])
         endpoint.keep_within(first, end)
         return endpoint

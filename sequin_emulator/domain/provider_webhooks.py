@@ -1,35 +1,34 @@
-"""A simulated account's own webhook endpoints (Stripe's `/v1/webhook_endpoints`): which of the account's events
-each one is sent, and its retries. No I/O here, and no provider's wire format: the sender makes the requests and
-signs them the provider's way (the plugin's `sign_webhook`).
+"""A simulated account's own webhook endpoints (Stripe's `/v1/webhook_endpoints`, a HubSpot portal's app): which of
+the account's events each one is sent, in which requests, and their retries. No I/O here, and no provider's wire
+format: the provider's `WebhookStyle` says what an endpoint wants, how many events go in one request, the body and
+the retry schedule; the sender makes the requests and signs them the provider's way (the plugin's `sign_webhook`).
 
-An endpoint is sent every event the account emits after it was created whose type it enabled, one event per
-request; a failed attempt is retried `RETRIES` later (Stripe's test mode: three retries over a few hours), then
-given up. At most `MOST_OUT` of an endpoint's events are out at once.
+An endpoint is sent every event the account emits after it was created that it wants, at most `style.batch` per
+request; a failed request is tried again when the style says, with the same events, or given up.
 """
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 
-from sequin_emulator.domain.provider_events import Endpoint
+from sequin_emulator.domain.provider_events import Batch, Endpoint, ProviderEvent, WebhookStyle
 from sequin_emulator.domain.tenant import Tenant
 from sequin_emulator.domain.upstream import Account
-
-MINUTE = 60 * 1_000_000
-RETRIES = (5 * MINUTE, 60 * MINUTE, 180 * MINUTE)  # after the first, second and third failure
-MOST_OUT = 10
 
 
 @dataclass(frozen=True)
 class EndpointAttempt:
     account_key: str
     endpoint_id: str
-    position: int
+    first: int  # the position of the request's first event: its batch's key
     url: str
     body: bytes
     secret: str
     provider: str
     attempt: int
+    events: int  # how many events it carries
+    timeout: float  # seconds
 
 
 def add(account: Account, data: dict) -> Endpoint:
@@ -39,59 +38,105 @@ def add(account: Account, data: dict) -> Endpoint:
     return endpoint
 
 
-def due(tenant: Tenant, account_key: str, endpoint_id: str) -> list[EndpointAttempt]:
+def sending(endpoint: Endpoint) -> bool:
+    """Whether the endpoint is sent events now: enabled, with a URL."""
+    return endpoint.data["status"] == "enabled" and bool(endpoint.data["url"])
+
+
+def _found(tenant: Tenant, account_key: str, endpoint_id: str) -> tuple[Account, Endpoint, WebhookStyle] | None:
     account = tenant.accounts.get(account_key)
     endpoint = account.webhook_endpoints.get(endpoint_id) if account is not None else None
-    if account is None or endpoint is None or endpoint.data["status"] != "enabled":
-        return []
-    events, now = account.events, tenant.now()
+    if account is None or endpoint is None or account.provider.webhooks is None:
+        return None
+    return account, endpoint, account.provider.webhooks
+
+
+def _take(account: Account, endpoint: Endpoint, style: WebhookStyle, now: int) -> None:
+    """Put the endpoint's next wanted events into requests, while fewer than `style.most_out` are waiting."""
+    events = account.events
     end = events.base + len(events.kept)
+    while endpoint.position < end and len(endpoint.out) < style.most_out:
+        positions: list[int] = []
+        while endpoint.position < end and len(positions) < style.batch:
+            if style.wants(endpoint.data, events.kept[endpoint.position - events.base]):
+                positions.append(endpoint.position)
+            endpoint.position += 1
+        if positions:
+            endpoint.out[positions[0]] = Batch(positions, 0, now)
+
+
+def due(tenant: Tenant, account_key: str, endpoint_id: str) -> list[EndpointAttempt]:
+    found = _found(tenant, account_key, endpoint_id)
+    if found is None:
+        return []
+    account, endpoint, style = found
+    data, events, now = endpoint.data, account.events, tenant.now()
+    end = events.base + len(events.kept)
+    if not sending(endpoint):
+        endpoint.position = end  # what happens while it is off is never sent (as on Stripe and HubSpot)
+        return []
     endpoint.keep_within(events.base, end)
-    while endpoint.position < end and len(endpoint.out) < MOST_OUT:
-        if endpoint.wants(events.kept[endpoint.position - events.base].type):
-            endpoint.out[endpoint.position] = [0, now]
-        endpoint.position += 1
-    attempts = []
-    for position, state in list(endpoint.out.items()):
-        if position in endpoint.in_flight or state[1] > now:
+    _take(account, endpoint, style, now)
+    attempts, room = [], style.concurrency(data) - len(endpoint.in_flight)
+    for first, batch in endpoint.out.items():
+        if room <= 0:
+            break
+        if first in endpoint.in_flight or batch.due_at > now:
             continue
-        state[0] += 1
-        endpoint.in_flight.add(position)
-        attempts.append(EndpointAttempt(account_key, endpoint_id, position, endpoint.data["url"],
-                                        events.kept[position - events.base].payload, endpoint.data["secret"],
-                                        account.provider.name, state[0]))
+        batch.attempts += 1
+        endpoint.in_flight.add(first)
+        room -= 1
+        sent: list[ProviderEvent] = [events.kept[p - events.base] for p in batch.positions]
+        attempts.append(EndpointAttempt(account_key, endpoint_id, first, data["url"],
+                                        style.body(account.seed, data, sent, batch.attempts), data["secret"],
+                                        account.provider.name, batch.attempts, len(sent), style.timeout))
     return attempts
 
 
-def _endpoint(tenant: Tenant, attempt: EndpointAttempt) -> Endpoint | None:
-    account = tenant.accounts.get(attempt.account_key)
-    return account.webhook_endpoints.get(attempt.endpoint_id) if account is not None else None
-
-
 def delivered(tenant: Tenant, attempt: EndpointAttempt) -> None:
-    endpoint = _endpoint(tenant, attempt)
-    if endpoint is not None and endpoint.out.pop(attempt.position, None) is not None:
-        endpoint.in_flight.discard(attempt.position)
-        endpoint.delivered += 1
+    found = _found(tenant, attempt.account_key, attempt.endpoint_id)
+    batch = found[1].out.pop(attempt.first, None) if found is not None else None
+    if found is not None and batch is not None:
+        found[1].in_flight.discard(attempt.first)
+        found[1].delivered += len(batch.positions)
 
 
-def failed(tenant: Tenant, attempt: EndpointAttempt) -> None:
-    """Try again after the next of `RETRIES`, or give the event up after the last."""
-    endpoint = _endpoint(tenant, attempt)
-    state = endpoint.out.get(attempt.position) if endpoint is not None else None
-    if endpoint is None or state is None:
+def failed(tenant: Tenant, attempt: EndpointAttempt, status: int | None, retry_after: float | None) -> None:
+    """Try again when the provider's schedule says, or give the events up."""
+    found = _found(tenant, attempt.account_key, attempt.endpoint_id)
+    batch = found[1].out.get(attempt.first) if found is not None else None
+    if found is None or batch is None:
         return
-    endpoint.in_flight.discard(attempt.position)
-    if state[0] > len(RETRIES):
-        del endpoint.out[attempt.position]
+    account, endpoint, style = found
+    endpoint.in_flight.discard(attempt.first)
+    draw = random.Random(f"{account.seed}|{attempt.endpoint_id}|{attempt.first}|{batch.attempts}").random()
+    wait = style.retry_in(batch.attempts, status, retry_after, draw)
+    if wait is None:
+        del endpoint.out[attempt.first]
     else:
-        state[1] = tenant.now() + RETRIES[state[0] - 1]
+        batch.due_at = tenant.now() + wait
 
 
 def next_due_at(tenant: Tenant, account_key: str, endpoint_id: str) -> int | None:
-    account = tenant.accounts.get(account_key)
-    endpoint = account.webhook_endpoints.get(endpoint_id) if account is not None else None
-    if endpoint is None:
+    found = _found(tenant, account_key, endpoint_id)
+    if found is None:
         return None
-    return min((state[1] for position, state in endpoint.out.items() if position not in endpoint.in_flight),
+    endpoint = found[1]
+    return min((batch.due_at for first, batch in endpoint.out.items() if first not in endpoint.in_flight),
                default=None)
+
+
+def pending(account: Account, position: int) -> int:
+    """How many of the account's endpoints have yet to be sent the event at `position` (Stripe's
+    `pending_webhooks`): those it waits in a request of, and enabled ones that want it and have not reached it."""
+    style = account.provider.webhooks
+    if style is None:
+        return 0
+    event = account.events.kept[position - account.events.base]
+    count = 0
+    for endpoint in account.webhook_endpoints.values():
+        if any(position in batch.positions for batch in endpoint.out.values()):
+            count += 1
+        elif endpoint.position <= position and sending(endpoint) and style.wants(endpoint.data, event):
+            count += 1
+    return count

@@ -18,7 +18,7 @@ import orjson
 from sequin_emulator.domain.clock import MICROS
 from sequin_emulator.domain.deferred import Deferred
 from sequin_emulator.domain.errors import Invalid, NotFound
-from sequin_emulator.domain.provider_events import Endpoint, ProviderEvent, ProviderEvents
+from sequin_emulator.domain.provider_events import Endpoint, ProviderEvent, ProviderEvents, WebhookStyle
 from sequin_emulator.domain.randomness import rng_from_state, rng_state
 
 HOUR = 3600 * MICROS
@@ -101,7 +101,8 @@ class Account:
     rng: random.Random = field(default_factory=random.Random)
     quiet_until: int | None = None  # an advance capped its steps: nothing more happens up to this time
     agenda: list[tuple[int, str, str]] | None = None  # the provider's due times (a heap), rebuilt from objects
-    events: ProviderEvents = field(default_factory=ProviderEvents)  # the provider's own events (Stripe's)
+    events: ProviderEvents = field(default_factory=ProviderEvents)  # the provider's own events (Stripe's; HubSpot's
+    # webhook events, while its app has a target)
     webhook_endpoints: dict[str, Endpoint] = field(default_factory=dict)  # where its events are sent, by id
     api_state: dict[str, Any] = field(default_factory=dict)  # what its wire API keeps between requests (not saved)
 
@@ -219,6 +220,7 @@ class Provider(ABC):
 
     name: str
     collections: tuple[str, ...]
+    webhooks: WebhookStyle | None = None  # how it sends its events to webhook endpoints, if it does
 
     @abstractmethod
     def fields(self, collection: str) -> list[dict]:
@@ -240,6 +242,11 @@ class Provider(ABC):
 
     def event_of(self, account: Account, change: Change, position: int) -> ProviderEvent | None:
         """The provider's own event for a change at `position` of the change log, if it keeps events."""
+        return None
+
+    def app(self, account: Account) -> dict | None:
+        """The provider's developer app the account's webhooks belong to (`{app_id, client_secret}`), if it has
+        one: HubSpot's, whose client secret signs what it sends."""
         return None
 
     def next_due(self, account: Account) -> int | None:

@@ -8,6 +8,7 @@ import functools
 import random
 from collections.abc import Collection
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from sequin_emulator.domain.clock import MICROS
 from sequin_emulator.domain.upstream import Account
@@ -81,6 +82,15 @@ def history_times(account: Account, count: int, now: int) -> list[int]:
     span = account.settings.history_days * DAY_MICROS
     start = now - span
     return sorted(start + int(account.rng.random() * span) for _ in range(count))
+
+
+def sendable_url(url: object) -> bool:
+    """Whether a webhook endpoint's URL is one requests can be sent to: http(s), a host, no spaces or control
+    characters (a NUL byte would fail every delivery)."""
+    if not isinstance(url, str):
+        return False
+    parts = urlsplit(url)
+    return parts.scheme in ("http", "https") and bool(parts.netloc) and not any(c <= " " or c == "\x7f" for c in url)
 
 
 def unknown_fields(data: dict, allowed: Collection[str], path: str = "data") -> dict[str, list[str]]:

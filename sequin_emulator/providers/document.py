@@ -81,3 +81,20 @@ def find(provider: str, path: str) -> tuple[Path, dict[str, str]] | None:
 
 def operations_of(provider: str) -> frozenset[str]:
     return frozenset(op for path in paths_of(provider) for op in path.operations.values())
+
+
+@functools.cache
+def key_parameters() -> Mapping[str, str]:
+    """operationId → the query parameter carrying the caller's key, for operations whose security scheme is an
+    API key in the query (HubSpot's `hapikey`); the others take it in `Authorization`."""
+    schemes = document()["components"].get("securitySchemes", {})
+    found = {}
+    for item in document()["paths"].values():
+        for method, op in item.items():
+            if method == "parameters":
+                continue
+            for requirement in op.get("security", ()):
+                for name in requirement:
+                    if schemes[name]["type"] == "apiKey" and schemes[name]["in"] == "query":
+                        found[op["operationId"]] = schemes[name]["name"]
+    return found

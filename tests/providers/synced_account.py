@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
 
 from sequin_emulator.launcher import running_emulator
 from sequin_emulator.testing import TenantClient
@@ -34,3 +37,20 @@ class SyncedAccount:
 
     def close(self) -> None:
         self.sequin.close()
+
+
+def synced_fixtures(made: Callable[[str], SyncedAccount], records_per_collection: int) -> tuple[Any, Any]:
+    """A provider's test fixtures: its still emulator (one per module) and a fresh synced account on it per test."""
+
+    @pytest.fixture(scope="module")
+    def emulator_url() -> Iterator[str]:
+        with still_emulator(records_per_collection) as url:
+            yield url
+
+    @pytest.fixture
+    def account(emulator_url: str) -> Iterator[SyncedAccount]:
+        synced = made(emulator_url)
+        yield synced
+        synced.close()
+
+    return emulator_url, account

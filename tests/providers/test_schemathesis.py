@@ -9,6 +9,7 @@ credential's real address, so generated requests reach a real simulated account 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -38,16 +39,17 @@ def failures(result: subprocess.CompletedProcess) -> str:
     return output[start:end if end > start else None][:12000] + result.stderr[-2000:]
 
 
-def document_for(provider: str, base_path: str) -> dict:
-    """The provider's part of the document, its account parameters filled with one account's address."""
+def document_for(provider: str, base_path: str, app_id: int | None) -> dict:
+    """The provider's part of the document, its account parameters filled with one account's address (and its
+    app's id: another is a 404)."""
     document = yaml.safe_load(spec_path("providers.yaml").read_text())
     prefix = f"/_providers/{{org_id}}/{{credential_id}}/{provider}"
     paths = {}
     for path, item in document["paths"].items():
         if path.startswith(prefix):
             item["parameters"] = [p for p in item.get("parameters", []) if not p["$ref"].endswith(
-                ("/org_id", "/credential_id"))]
-            paths[base_path + path.removeprefix(prefix)] = item
+                ("/org_id", "/credential_id", "/app_id"))]
+            paths[base_path + path.removeprefix(prefix).replace("{app_id}", str(app_id))] = item
     document["paths"] = paths
     return document
 
@@ -59,15 +61,16 @@ def test_schemathesis_finds_no_failure_in_a_provider_api(tmp_path, provider):
     with running_emulator("--api-key", "fuzz", "--records-per-collection", "5") as url, \
             httpx.Client(base_url=url, headers={"Authorization": "Bearer fuzz"}, timeout=60) as http:
         credential = http.post("/v1/credentials", json={"properties": properties}).json()
-        base = http.get(f"/_emulator/upstream/{credential['id']}").json()["api_base"]
+        account = http.get(f"/_emulator/upstream/{credential['id']}").json()
         spec = tmp_path / f"{provider}.json"
-        spec.write_text(json.dumps(document_for(provider, base.removeprefix(url))))
+        spec.write_text(json.dumps(document_for(provider, account["api_base"].removeprefix(url),
+                                                (account["app"] or {}).get("app_id"))))
         executable = shutil.which("schemathesis", path=str(Path(sys.executable).parent)) or "schemathesis"
         for seed in ("1", "2"):
             result = subprocess.run([executable, "--config-file", str(CONFIG), "run", str(spec), "--url", url,
                                      "-H", f"Authorization: Bearer {key}", "--checks", "all", *LEFT_OUT[provider],
                                      "--workers", "1", "--max-examples", "10", "--seed", seed], capture_output=True,
-                                    text=True, timeout=600)
+                                    text=True, timeout=600, env={**os.environ, "HUBSPOT_DEVELOPER_KEY": key})
             assert result.returncode == 0, failures(result)
             assert "passed" in result.stdout
             assert http.get("/_emulator/health").status_code == 200  # the server still answers
@@ -89,6 +92,7 @@ def test_stripes_own_spec_finds_no_server_error_and_no_answer_outside_its_schema
         result = subprocess.run([executable, "--config-file", str(CONFIG), "run", str(STRIPE_SPEC), "--url", base,
                                  "-H", f"Authorization: Bearer {CREDENTIALS['stripe'][1]}", "--checks",
                                  "not_a_server_error,response_schema_conformance", "--workers", "1",
-                                 "--max-examples", "5", "--seed", "1"], capture_output=True, text=True, timeout=600)
+                                 "--max-examples", "5", "--seed", "1"], capture_output=True, text=True, timeout=600,
+                                env={**os.environ, "HUBSPOT_DEVELOPER_KEY": "unused"})
         assert result.returncode == 0, failures(result)
         assert "passed" in result.stdout

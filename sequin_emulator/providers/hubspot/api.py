@@ -19,8 +19,10 @@ import orjson
 
 from sequin_emulator.domain.errors import Invalid
 from sequin_emulator.domain.upstream import Account, UpstreamObject
-from sequin_emulator.providers.document import body_validator
+from sequin_emulator.providers.hubspot.errors import HubSpotError, shaped
+from sequin_emulator.providers.hubspot.events import API
 from sequin_emulator.providers.hubspot.model import PLURAL, PROPERTIES, SINGULAR, HubSpot, iso
+from sequin_emulator.providers.hubspot.webhooks import HANDLERS as WEBHOOK_HANDLERS
 from sequin_emulator.providers.wire import Refusal, WireAnswer, WireApi, WireCall
 
 DEFAULT_PROPERTIES = {
@@ -34,17 +36,6 @@ SEARCHABLE = {"contact": ("firstname", "lastname", "email", "phone", "company"),
               "deal": ("dealname", "pipeline", "dealstage")}  # what a search's `query` looks in
 BATCH_BODIES = {"read": "HubSpotBatchRead", "create": "HubSpotBatchCreate", "update": "HubSpotBatchUpdate",
                 "archive": "HubSpotBatchArchive"}
-
-
-class HubSpotError(Exception):
-    """An answer in HubSpot's envelope: `{"status": "error", "message", "correlationId", "category"}`."""
-
-    def __init__(self, status: int, message: str, category: str = "VALIDATION_ERROR") -> None:
-        super().__init__(message)
-        self.status, self.message, self.category = status, message, category
-
-    def body(self, correlation_id: str) -> dict:
-        return {"status": "error", "message": self.message, "correlationId": correlation_id, "category": self.category}
 
 
 def _missing(object_id: str) -> HubSpotError:
@@ -186,7 +177,7 @@ class HubSpotApi:
 
     def _create(self, collection: str, body: Any, now: int) -> dict:
         given = self._write(self.model.checked_properties, collection, {"properties": body["properties"]})
-        obj = self.model.create(self.account, collection, given, now, self._targets(collection, body))
+        obj = self.model.create(self.account, collection, given, now, self._targets(collection, body), source=API)
         return self._view(obj, [])
 
     def _targets(self, collection: str, body: Any) -> list[UpstreamObject]:
@@ -221,7 +212,7 @@ class HubSpotApi:
         if other_collection is None or other_collection == collection:
             raise HubSpotError(400, f"{PLURAL[collection]} cannot be associated with {to_type}")
         other = self._object(other_collection, to_id)
-        self.model.associate(self.account, obj, other, present, now, log=True)
+        self.model.associate(self.account, obj, other, present, now, log=True, source=API)
         if not present:
             return 204, None
         return 200, {"status": "COMPLETE", "results": [{"from": {"id": obj.id}, "to": {"id": other.id},
@@ -327,15 +318,6 @@ def _archived(value: Any) -> bool:
     raise HubSpotError(400, f"archived must be true or false, not {str(value)[:20]}")
 
 
-def _shaped(schema_name: str, body: Any) -> Any:
-    """The body, if it has the shape the provider document gives the operation; else HubSpot's 400."""
-    error = next(body_validator(schema_name).iter_errors(body), None)
-    if error is None:
-        return body
-    where = "/".join(str(part) for part in error.instance_path) or "the body"
-    raise HubSpotError(400, f"Invalid input JSON at {where[:200]}: {error.message[:300]}")
-
-
 def _found(obj: UpstreamObject, terms: list[str]) -> bool:
     """A search's `query`: every word is in one of the type's searchable properties (HubSpot's defaults)."""
     props = obj.data["properties"]
@@ -372,7 +354,7 @@ def _of(call: Call) -> str:
 
 
 def _batch(action: str) -> Callable[[HubSpotApi, Call], tuple[int, Any]]:
-    return lambda api, call: api._batch(_of(call), action, _shaped(BATCH_BODIES[action], call.body), call.now)
+    return lambda api, call: api._batch(_of(call), action, shaped(BATCH_BODIES[action], call.body), call.now)
 
 
 def _archived_one(api: HubSpotApi, call: Call) -> tuple[int, Any]:
@@ -390,17 +372,18 @@ def _associating(present: bool) -> Callable[[HubSpotApi, Call], tuple[int, Any]]
 # each operation of openapi/providers.yaml, as a function of (api, call) → (status, body)
 HANDLERS: dict[str, Callable[[HubSpotApi, Call], tuple[int, Any]]] = {
     "hubspotList": lambda api, call: (200, api._list(_of(call), call.query)),
-    "hubspotCreate": lambda api, call: (201, api._create(_of(call), _shaped("HubSpotInput", call.body), call.now)),
+    "hubspotCreate": lambda api, call: (201, api._create(_of(call), shaped("HubSpotInput", call.body), call.now)),
     "hubspotRead": lambda api, call: (200, api._read(_of(call), call.path_params["id"], call.query)),
     "hubspotUpdate": lambda api, call: (200, api._update(_of(call), call.path_params["id"],
-                                                         _shaped("HubSpotInput", call.body), call.now)),
+                                                         shaped("HubSpotInput", call.body), call.now)),
     "hubspotArchive": _archived_one,
     "hubspotAssociations": lambda api, call: (200, api._associations_of(_of(call), call.path_params["id"],
                                                                         call.path_params["to_object_type"])),
-    "hubspotSearch": lambda api, call: (200, api._search(_of(call), _shaped("HubSpotSearch", call.body))),
+    "hubspotSearch": lambda api, call: (200, api._search(_of(call), shaped("HubSpotSearch", call.body))),
     **{f"hubspotBatch{action.title()}": _batch(action) for action in BATCH_BODIES},
     "hubspotAssociateDefault": _associating(True),
     "hubspotDisassociate": _associating(False),
+    **WEBHOOK_HANDLERS,
 }
 
 

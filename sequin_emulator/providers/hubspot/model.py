@@ -23,6 +23,18 @@ from sequin_emulator.domain.clock import MICROS
 from sequin_emulator.domain.errors import Invalid
 from sequin_emulator.domain.upstream import Account, Change, Provider, UpstreamObject
 from sequin_emulator.providers.base import POOLS, history_times, unknown_fields
+from sequin_emulator.providers.hubspot.delivery import HubSpotWebhooks
+from sequin_emulator.providers.hubspot.events import (
+    API,
+    OWN_LIFE,
+    app_id,
+    association_events,
+    client_secret,
+    creation_events,
+    deletion_event,
+    property_change_events,
+    watched,
+)
 
 PROPERTIES = {
     "contact": ("createdate", "email", "firstname", "hs_object_id", "lastmodifieddate", "lastname", "phone",
@@ -71,6 +83,10 @@ POPULATE_SLICE = 200  # objects made between two pauses of a generation
 class HubSpot(Provider):
     name = "hubspot"
     collections = ("contact", "company", "deal")
+    webhooks = HubSpotWebhooks()
+
+    def app(self, account: Account) -> dict:
+        return {"app_id": app_id(account.seed), "client_secret": client_secret(account.seed)}
 
     def fields(self, collection: str) -> list[dict]:
         envelope: list[dict] = [{"name": "id", "type": "text", "primary_key": True},
@@ -155,13 +171,15 @@ class HubSpot(Provider):
             del obj.data["associations"]
 
     def associate(self, account: Account, one: UpstreamObject, other: UpstreamObject, present: bool, now: int,
-                   log: bool) -> None:
+                  log: bool, source: str = OWN_LIFE) -> None:
         """Both directions at once; both objects change (one not stored yet is left to its creator to store)."""
         self._link(one, other, present)
         self._link(other, one, present)
         for obj in (one, other):
             if (obj.collection, obj.id) in account.objects:
                 self._save(account, obj, "update", now, log)
+        if log and watched(account):
+            association_events(account, one, other, present, now, source)
 
     def _associated(self, account: Account, obj: UpstreamObject) -> list[UpstreamObject]:
         found = []
@@ -175,7 +193,8 @@ class HubSpot(Provider):
     # ------------------------------------------------------------ the portal's life
 
     def create(self, account: Account, collection: str, properties: dict, now: int,
-               associated: Sequence[UpstreamObject] = (), log: bool = True) -> UpstreamObject:
+               associated: Sequence[UpstreamObject] = (), log: bool = True,
+               source: str = OWN_LIFE) -> UpstreamObject:
         """The one way an object comes to be (the history, the portal's own life, its API, mutations): the given
         properties (the others empty), HubSpot's deal rule, and its associations, kept on both sides."""
         obj = self._new(account, collection, now, properties)
@@ -187,6 +206,10 @@ class HubSpot(Provider):
         self._save(account, obj, "insert", now, log)
         for other in associated:
             self._save(account, other, "update", now, log)
+        if log and watched(account):
+            creation_events(account, obj, now, source)
+            for other in associated:
+                association_events(account, obj, other, True, now, source)
         return obj
 
     def _made_up(self, account: Account, collection: str, now: int, log: bool) -> UpstreamObject:
@@ -241,16 +264,20 @@ class HubSpot(Provider):
         if company is not None:
             self.associate(account, contact, company, True, now, log=True)
 
-    def _update(self, account: Account, obj: UpstreamObject, properties: dict, now: int) -> Change:
+    def _update(self, account: Account, obj: UpstreamObject, properties: dict, now: int,
+                source: str = OWN_LIFE) -> Change:
         props = obj.data["properties"]
+        before = dict(props) if watched(account) else None
         props.update(properties)
         if obj.collection == "deal":
             _close(props, now)
         change = self._save(account, obj, "update", now, log=True)
         assert change is not None
+        if before is not None:
+            property_change_events(account, obj, before, now, source)
         return change
 
-    def _archive(self, account: Account, obj: UpstreamObject, now: int) -> Change:
+    def _archive(self, account: Account, obj: UpstreamObject, now: int, source: str = OWN_LIFE) -> Change:
         for other in self._associated(account, obj):
             self._link(other, obj, False)
             self._save(account, other, "update", now, log=True)
@@ -258,6 +285,8 @@ class HubSpot(Provider):
         obj.data.update(archived=True, archivedAt=iso(now))
         change = self._save(account, obj, "delete", now, log=True)
         assert change is not None
+        if watched(account):
+            deletion_event(account, obj, now, source)
         return change
 
     # ------------------------------------------------------------ writes from outside (injections, mutations)
@@ -297,17 +326,17 @@ class HubSpot(Provider):
         properties = {**self._properties(account, collection, now), **given}
         if collection == "deal":
             properties["closedate"] = given.get("closedate")  # the made-up stage's date does not carry over
-        self.create(account, collection, properties, now)
+        self.create(account, collection, properties, now, source=API)
         return account.changes[len(account.changes) - 1]
 
     def update(self, account: Account, collection: str, object_id: str, data: dict, now: int) -> Change:
         self.validate(account, "update", collection, object_id, data)
         given = self.checked_properties(collection, data)
-        return self._update(account, self.existing(account, collection, object_id), given, now)
+        return self._update(account, self.existing(account, collection, object_id), given, now, API)
 
     def delete(self, account: Account, collection: str, object_id: str, now: int) -> Change:
         self.validate(account, "delete", collection, object_id, {})
-        return self._archive(account, self.existing(account, collection, object_id), now)
+        return self._archive(account, self.existing(account, collection, object_id), now, API)
 
 
 def _existing_at(account: Account, collection: str, now: int) -> UpstreamObject | None:

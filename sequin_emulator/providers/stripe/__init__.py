@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from sequin_emulator.domain.plugins import CredentialKind, ProviderPlugin, RateLimit
 from sequin_emulator.providers.stripe.api import StripeWire
+from sequin_emulator.providers.stripe.delivery import signature_headers
 from sequin_emulator.providers.stripe.model import Stripe
-from sequin_emulator.providers.stripe.webhook_endpoints import signature_headers
 
 # Stripe's key may stand in any of these fields (Sequin's docs used all three): the same key is the same account.
 KEY_FIELDS = ("secret", "secret_key", "access_token")

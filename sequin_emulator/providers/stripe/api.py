@@ -21,6 +21,7 @@ from urllib.parse import parse_qsl
 
 import orjson
 
+from sequin_emulator.domain import provider_webhooks
 from sequin_emulator.domain.errors import Invalid
 from sequin_emulator.domain.provider_events import ProviderEvent
 from sequin_emulator.domain.upstream import Account, UpstreamObject
@@ -292,14 +293,21 @@ class StripeApi:
         page = found[:limit]
         if before is not None:
             page.reverse()
-        return {"object": "list", "data": [orjson.Fragment(e.payload) for e in page], "has_more": len(found) > limit,
+        return {"object": "list", "data": [self._shown(e) for e in page], "has_more": len(found) > limit,
                 "url": "/v1/events"}
 
-    def _event(self, event_id: str) -> orjson.Fragment:
+    def _event(self, event_id: str) -> Any:
         event = self.account.events.find(event_id)
         if event is None:
             raise missing("event", event_id)
-        return orjson.Fragment(event.payload)
+        return self._shown(event)
+
+    def _shown(self, event: ProviderEvent) -> Any:
+        """An event as kept, with `pending_webhooks` counting the endpoints it has yet to reach."""
+        pending = provider_webhooks.pending(self.account, self.account.events.position_of(event.id)) \
+            if self.account.webhook_endpoints else 0
+        return orjson.Fragment(event.payload) if not pending else {**orjson.loads(event.payload),
+                                                                   "pending_webhooks": pending}
 
     # ---------------------------------------------------------------- writing
 

@@ -39,6 +39,7 @@ from sequin_emulator.domain.errors import Invalid
 from sequin_emulator.domain.provider_events import ProviderEvent
 from sequin_emulator.domain.upstream import Account, Change, Provider, UpstreamObject
 from sequin_emulator.providers.base import POOLS, history_times, token, unknown_fields
+from sequin_emulator.providers.stripe.delivery import StripeWebhooks
 from sequin_emulator.providers.stripe.rules import Problem, Refused, parameter_problem
 
 API_VERSION = "2023-08-16"
@@ -131,6 +132,7 @@ def card_valid_at(payment_method: str, moment: int) -> bool:
 class Stripe(Provider):
     name = "stripe"
     collections = ("customer", "subscription", "invoice", "charge", "payment_intent", "product", "price")
+    webhooks = StripeWebhooks()
 
     def fields(self, collection: str) -> list[dict]:
         return [{**f, "primary_key": f["name"] == "id"} for f in collection_fields()[collection]]

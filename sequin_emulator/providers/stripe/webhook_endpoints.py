@@ -1,32 +1,21 @@
-"""Stripe's `/v1/webhook_endpoints` on a simulated account, and how Stripe signs what it sends to them.
+"""Stripe's `/v1/webhook_endpoints` on a simulated account.
 
 The endpoints live in the account (`Account.webhook_endpoints`, saved with it); what each is sent, and when it is
-tried again, is the domain's (`sequin_emulator.domain.provider_webhooks`). The secret is answered on create only.
+tried again, is the domain's (`sequin_emulator.domain.provider_webhooks`, by the rules of `delivery.py` beside this).
+The secret is answered on create only.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit
 
 from sequin_emulator.domain import provider_webhooks
-from sequin_emulator.providers.base import token
+from sequin_emulator.providers.base import sendable_url, token
 from sequin_emulator.providers.stripe.errors import StripeError, missing
 from sequin_emulator.providers.stripe.model import API_VERSION, seconds
 
 ANY_EVENT = "*"
-
-
-def signature_headers(secret: str, body: bytes, unix_seconds: int) -> dict[str, str]:
-    """`Stripe-Signature: t=<seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>" keyed with the whole whsec_ secret>` and
-    the test mode's dummy `v0`, as `stripe.Webhook.construct_event` checks it (with its 300 s tolerance: `t` is
-    the wall clock's, re-signed for every attempt)."""
-    v1 = hmac.new(secret.encode(), f"{unix_seconds}.".encode() + body, hashlib.sha256).hexdigest()
-    return {"Stripe-Signature": f"t={unix_seconds},v1={v1},v0={'0' * 64}", "Content-Type": "application/json",
-            "User-Agent": "Stripe/1.0 (+https://stripe.com/docs/webhooks)"}
 
 
 def _url(params: dict, required: bool) -> str | None:
@@ -35,8 +24,7 @@ def _url(params: dict, required: bool) -> str | None:
         if required:
             raise StripeError(400, "Missing required param: url.", "parameter_missing", "url")
         return None
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc or any(c <= " " or c == "\x7f" for c in url):
+    if not sendable_url(url):
         raise StripeError(400, f"Invalid URL: {url}. URLs must begin with http:// or https://.", "url_invalid", "url")
     return url
 

@@ -20,16 +20,10 @@ from hubspot.crm.contacts import SimplePublicObjectInputForCreate as ContactInpu
 from hubspot.crm.deals import ApiException as DealsApiException
 from hubspot.crm.deals import SimplePublicObjectInputForCreate as DealInput
 
-from tests.providers.synced_account import SyncedAccount, still_emulator
+from tests.providers.synced_account import SyncedAccount
 
 TOKEN = "pat-na1-emulated-token"
 _hubs = itertools.count()
-
-
-@pytest.fixture(scope="module")
-def emulator_url():
-    with still_emulator(records_per_collection=12) as url:
-        yield url
 
 
 class Portal(SyncedAccount):
@@ -40,13 +34,6 @@ class Portal(SyncedAccount):
                                "access_token": TOKEN}, ["hubspot:contact", "hubspot:company", "hubspot:deal"])
         self.host = self.base
         self.client = HubSpot(access_token=TOKEN, host=self.host)
-
-
-@pytest.fixture
-def portal(emulator_url):
-    made = Portal(emulator_url)
-    yield made
-    made.close()
 
 
 def test_contacts_round_trip_page_and_archive(portal):

@@ -12,18 +12,12 @@ import pytest
 import stripe
 
 from tests.providers.stripe import schema as stripe_schema
-from tests.providers.synced_account import SyncedAccount, still_emulator
+from tests.providers.synced_account import SyncedAccount
 
 KEY = "sk_test_sdk_account"
 COLLECTIONS = ["stripe:customer", "stripe:product", "stripe:price", "stripe:subscription", "stripe:invoice",
                "stripe:payment_intent", "stripe:charge"]
 EXPANDED = {"customer", "invoice", "charge", "payment_intent", "subscription", "product", "price"}
-
-
-@pytest.fixture(scope="module")
-def emulator_url():
-    with still_emulator(records_per_collection=3) as url:
-        yield url
 
 
 class Account(SyncedAccount):
@@ -51,13 +45,6 @@ def _as_sent(value):
     if isinstance(value, list):
         return [_as_sent(v) for v in value]
     return str(value) if isinstance(value, Decimal) else value
-
-
-@pytest.fixture
-def account(emulator_url):
-    made = Account(emulator_url)
-    yield made
-    made.close()
 
 
 def test_customers_round_trip_page_and_delete(account):

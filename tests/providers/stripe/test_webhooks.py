@@ -10,27 +10,6 @@ import pytest
 import stripe
 
 from sequin_emulator.testing import WebhookReceiver
-from tests.providers.stripe.test_api import Account
-from tests.providers.synced_account import still_emulator
-
-
-@pytest.fixture(scope="module")
-def emulator_url():
-    with still_emulator(records_per_collection=2) as url:
-        yield url
-
-
-@pytest.fixture
-def account(emulator_url):
-    made = Account(emulator_url)
-    yield made
-    made.close()
-
-
-@pytest.fixture
-def receiver():
-    with WebhookReceiver() as running:
-        yield running
 
 
 def _events(receiver: WebhookReceiver, secret: str, count: int) -> list[stripe.Event]:
@@ -118,3 +97,21 @@ def test_an_imported_endpoint_whose_place_is_past_the_events_starts_at_their_end
     account.sequin.request("PUT", "/_emulator/state", state).raise_for_status()
     client.products.create({"name": "Still sent"})
     assert receiver.wait_for(1)[0].json()["data"]["object"]["name"] == "Still sent"
+
+
+def test_an_events_pending_webhooks_counts_the_endpoints_it_has_yet_to_reach(account, receiver):
+    receiver.status = 500
+    client = account.stripe
+    client.webhook_endpoints.create({"url": receiver.url, "enabled_events": ["product.created"]})
+    product = client.products.create({"name": "Saffron"})
+    receiver.wait_for(1)
+    [event] = client.events.list({"type": "product.created"}).data[:1]
+    assert event.data.object.id == product.id and event.pending_webhooks == 1
+    assert client.events.retrieve(event.id).pending_webhooks == 1
+    receiver.status = 200
+    account.sequin.advance("6m")
+    receiver.wait_for(2)
+    deadline = time.monotonic() + 10
+    while client.events.retrieve(event.id).pending_webhooks and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert client.events.retrieve(event.id).pending_webhooks == 0
