@@ -39,7 +39,6 @@ from sequin_emulator.domain.upstream import AccountSettings
 from sequin_emulator.providers import document
 from sequin_emulator.providers.wire import Refusal, WireApi, masked, presented_key
 from sequin_emulator.testing import TenantClient
-from sequin_emulator.webhook_sender import OWN_TRAFFIC
 
 SEQUIN_HOSTS = ("api.sequin.io",)
 TOKEN = "mock"  # the mock's organization
@@ -220,8 +219,6 @@ def _refused(m: mock, host: str) -> None:
 
 def _httpx_sync(m: mock, original: Callable[..., httpx.Response]) -> Callable[..., httpx.Response]:
     def handle_request(transport: httpx.HTTPTransport, request: httpx.Request) -> httpx.Response:
-        if getattr(transport, OWN_TRAFFIC, False):
-            return original(transport, request)
         if not m.routes(request.url.host):
             _refused(m, request.url.host)
             return original(transport, request)
@@ -232,8 +229,6 @@ def _httpx_sync(m: mock, original: Callable[..., httpx.Response]) -> Callable[..
 
 def _httpx_async(m: mock, original: Callable[..., Any]) -> Callable[..., Any]:
     async def handle_async_request(transport: httpx.AsyncHTTPTransport, request: httpx.Request) -> httpx.Response:
-        if getattr(transport, OWN_TRAFFIC, False):  # the emulator's own deliveries (webhooks), not the user's code
-            return cast(httpx.Response, await original(transport, request))
         if not m.routes(request.url.host):
             _refused(m, request.url.host)
             return cast(httpx.Response, await original(transport, request))
