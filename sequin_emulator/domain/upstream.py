@@ -104,6 +104,7 @@ class Account:
     events: ProviderEvents = field(default_factory=ProviderEvents)  # the provider's own events (Stripe's; HubSpot's
     # webhook events, while its app has a target)
     webhook_endpoints: dict[str, Endpoint] = field(default_factory=dict)  # where its events are sent, by id
+    definitions: dict[str, Any] = field(default_factory=dict)  # what its users defined (HubSpot's custom properties)
     api_state: dict[str, Any] = field(default_factory=dict)  # what its wire API keeps between requests (not saved)
 
     def next_step_at(self) -> int | None:
@@ -182,14 +183,14 @@ class Account:
                 "order": self.order, "changes_base": self.changes.base,
                 "changes": Deferred(list(self.changes.kept), _change_json),
                 "next_change_at": self.next_change_at, "quiet_until": self.quiet_until, "rng": rng_state(self.rng),
-                "events": self.events.to_json(),
+                "events": self.events.to_json(), "definitions": self.definitions,
                 "webhook_endpoints": [endpoint.to_json() for endpoint in self.webhook_endpoints.values()]}
 
     @classmethod
     def from_json(cls, saved: dict, provider: Provider) -> Account:
         account = cls(provider, saved["seed"], AccountSettings(**saved["settings"]), order=saved["order"],
                       next_change_at=saved["next_change_at"], quiet_until=saved["quiet_until"],
-                      rng=rng_from_state(saved["rng"]))
+                      rng=rng_from_state(saved["rng"]), definitions=saved.get("definitions") or {})
         account.objects = {(o["collection"], o["id"]): UpstreamObject(**o) for o in saved["objects"]}
         account.changes = ChangeLog([Change(**{**c, "snapshot": UpstreamObject(**c["snapshot"])})
                                      for c in saved["changes"]], base=saved["changes_base"])
@@ -266,8 +267,9 @@ class Provider(ABC):
             account.schedule_next_change(now)
 
     @abstractmethod
-    def check_data(self, collection: str, data: dict) -> None:
-        """Raise Invalid, with the provider's own words, for data it would refuse to write."""
+    def check_data(self, account: Account, collection: str, data: dict, object_id: str | None = None) -> None:
+        """Raise Invalid, with the provider's own words, for data the account would refuse to write (to the object
+        `object_id`, or a new one)."""
 
     def validate(self, account: Account, kind: str, collection: str, object_id: str | None, data: dict) -> None:
         """Raise Invalid or NotFound, as the provider would, for a write (`insert`, `update`, `delete`)."""
@@ -275,7 +277,7 @@ class Provider(ABC):
         if kind != "insert":
             self.existing(account, collection, object_id or "")
         if kind != "delete":
-            self.check_data(collection, data)
+            self.check_data(account, collection, data, object_id)
 
     @abstractmethod
     def insert(self, account: Account, collection: str, data: dict, now: int) -> Change:

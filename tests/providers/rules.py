@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 
 from sequin_emulator.domain.clock import MICROS
 from sequin_emulator.domain.upstream import Account
-from sequin_emulator.providers.hubspot.model import CLOSED, PLURAL, PROPERTY_TYPES, SINGULAR, _parsed_datetime
+from sequin_emulator.providers.hubspot.definitions import CLOSED, PROPERTY_TYPES, parsed_datetime
+from sequin_emulator.providers.hubspot.model import PLURAL, SINGULAR
 from sequin_emulator.providers.stripe.model import TRIAL_DAYS, add_interval, card
 
 SAMPLE_TIME = 1234567890  # the timestamp in Stripe's sample objects: never left in a generated one
@@ -171,7 +172,7 @@ def hubspot_violations(account: Account, now: int) -> list[str]:
                 found.append(f"{name} is not one of its options: {oid} {value}")
             elif kind == "number" and not value.replace(".", "", 1).lstrip("-").isdigit():
                 found.append(f"{name} is not a number: {oid} {value}")
-            elif kind == "datetime" and _parsed_datetime(value) is None:
+            elif kind == "datetime" and parsed_datetime(value) is None:
                 found.append(f"{name} is not a date: {oid} {value}")
         if obj.collection == "deal" and props["dealstage"] in CLOSED and props["closedate"] is None:
             found.append(f"a closed deal has no closedate: {oid}")

@@ -59,16 +59,16 @@ class Toy(Provider):
         obj = account.random_live("widget")
         return None if obj is None else self.update(account, "widget", obj.id, {"name": "renamed"}, now)
 
-    def check_data(self, collection, data):
+    def check_data(self, account, collection, data, object_id=None):
         if not isinstance(data.get("name", ""), str):
             raise Invalid.field("data.name", "must be a string")
 
     def insert(self, account, collection, data, now) -> Change:
-        self.check_data(collection, data)
+        self.check_data(account, collection, data)
         return self._new(account, {"name": data.get("name", "")}, now)
 
     def update(self, account, collection, object_id, data, now) -> Change:
-        self.check_data(collection, data)
+        self.check_data(account, collection, data)
         obj = self.existing(account, collection, object_id)
         obj.data = {**obj.data, **data}
         return account.record(obj, "update", now)

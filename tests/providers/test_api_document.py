@@ -52,7 +52,8 @@ def test_every_listed_operation_is_served(served, path, method):
     credential_id, key, base = credentials[provider]
     org_id = base.split("/_providers/")[1].split("/")[0]
     values = {"org_id": org_id, "credential_id": credential_id, "id": "nope1", "object_type": "contacts",
-              "to_object_type": "companies", "to_id": "nope2", "app_id": "1", "subscription_id": "1"}
+              "to_object_type": "companies", "to_id": "nope2", "app_id": "1", "subscription_id": "1",
+              "property_name": "nope3", "group_name": "nope4", "pipeline_id": "nope5", "owner_id": "nope6"}
     url = re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
     answer = api.http.request(method.upper(), url, headers={"Authorization": f"Bearer {key}"},
                               params={"hapikey": key} if "/webhooks/" in path else None,

@@ -31,7 +31,7 @@ def _write(account: Account, rng: random.Random, now: int) -> None:
         collection = rng.choice(["contact", "company", "deal"])
         live = account.live(collection)
         kind = rng.choice(["insert", "update", "delete"]) if live else "insert"
-        data = {"contact": {"properties": {"email": f"user{rng.randint(1, 999)}@example.com"}},
+        data = {"contact": {"properties": {"email": f"user{now}@example.com"}},  # unique: HubSpot's rule
                 "company": {"properties": {"numberofemployees": str(rng.randint(1, 999))}},
                 "deal": {"properties": {"dealstage": rng.choice(["closedwon", "closedlost", "qualifiedtobuy"]),
                                         "amount": f"{rng.randint(1, 99999)}.50"}}}[collection]

@@ -47,7 +47,7 @@ def document_for(provider: str, base_path: str, app_id: int | None) -> dict:
     paths = {}
     for path, item in document["paths"].items():
         if path.startswith(prefix):
-            item["parameters"] = [p for p in item.get("parameters", []) if not p["$ref"].endswith(
+            item["parameters"] = [p for p in item.get("parameters", []) if not p.get("$ref", "").endswith(
                 ("/org_id", "/credential_id", "/app_id"))]
             paths[base_path + path.removeprefix(prefix).replace("{app_id}", str(app_id))] = item
     document["paths"] = paths

@@ -19,9 +19,11 @@ import orjson
 
 from sequin_emulator.domain.errors import Invalid
 from sequin_emulator.domain.upstream import Account, UpstreamObject
-from sequin_emulator.providers.hubspot.errors import HubSpotError, shaped
+from sequin_emulator.providers.hubspot.definitions import writable
+from sequin_emulator.providers.hubspot.errors import HubSpotError, archived_flag, collection_of, limit_of, shaped
 from sequin_emulator.providers.hubspot.events import API
-from sequin_emulator.providers.hubspot.model import PLURAL, PROPERTIES, SINGULAR, HubSpot, iso
+from sequin_emulator.providers.hubspot.model import PLURAL, PROPERTIES, SINGULAR, Duplicate, HubSpot, iso
+from sequin_emulator.providers.hubspot.portal_api import HANDLERS as PORTAL_HANDLERS
 from sequin_emulator.providers.hubspot.webhooks import HANDLERS as WEBHOOK_HANDLERS
 from sequin_emulator.providers.wire import Refusal, WireAnswer, WireApi, WireCall
 
@@ -40,15 +42,6 @@ BATCH_BODIES = {"read": "HubSpotBatchRead", "create": "HubSpotBatchCreate", "upd
 
 def _missing(object_id: str) -> HubSpotError:
     return HubSpotError(404, f"Object not found.  objectId are usually numeric. (id {object_id})", "OBJECT_NOT_FOUND")
-
-
-def _limit(value: Any, most: int, default: int = 10) -> int:
-    if value is None:
-        return default
-    text = str(value) if isinstance(value, str | int) and not isinstance(value, bool) else "?"
-    if not (text.isascii() and text.isdigit()) or len(text) > 6 or not 1 <= int(text) <= most:
-        raise HubSpotError(400, f"limit must be a whole number from 1 to {most}, not {text[:20]}")
-    return int(text)
 
 
 def _names(value: Any, field: str = "properties") -> list[str]:
@@ -101,6 +94,13 @@ class HubSpotApi:
 
     def __init__(self, account: Account, model: HubSpot) -> None:
         self.account, self.model = account, model
+        self._properties: dict[str, frozenset[str]] = {}
+
+    def _known(self, collection: str) -> frozenset[str]:
+        """The portal's properties of a collection (a requested one without a value is answered as null)."""
+        if collection not in self._properties:
+            self._properties[collection] = frozenset({*PROPERTIES[collection], *writable(self.account, collection)})
+        return self._properties[collection]
 
     # ---------------------------------------------------------------- views
 
@@ -114,8 +114,9 @@ class HubSpotApi:
         """The object as HubSpot returns it: only the properties asked for (its defaults otherwise)."""
         props = obj.data["properties"]
         wanted = properties or list(DEFAULT_PROPERTIES[obj.collection])
-        view: dict[str, Any] = {"id": obj.id, "properties": {name: props.get(name) for name in wanted if
-                                                              name in props or name in PROPERTIES[obj.collection]},
+        known = self._known(obj.collection)
+        view: dict[str, Any] = {"id": obj.id, "properties": {name: props.get(name) for name in wanted
+                                                              if name in props or name in known},
                                 "createdAt": obj.data["createdAt"], "updatedAt": obj.data["updatedAt"],
                                 "archived": obj.deleted}
         if obj.deleted:
@@ -147,8 +148,8 @@ class HubSpotApi:
         return page, None
 
     def _list(self, collection: str, query: dict) -> dict:
-        limit = _limit(query.get("limit"), LIMITS["list"])
-        archived = _archived(query.get("archived"))
+        limit = limit_of(query.get("limit"), LIMITS["list"])
+        archived = archived_flag(query.get("archived"))
         page, paging = self._paged(self._in_order(collection, archived), query.get("after"), limit)
         properties, associations = _names(query.get("properties")), _names(query.get("associations"))
         answer: dict[str, Any] = {"results": [self._view(o, properties, associations) for o in page]}
@@ -157,9 +158,22 @@ class HubSpotApi:
         return answer
 
     def _read(self, collection: str, object_id: str, query: dict) -> dict:
-        archived = _archived(query.get("archived"))
-        obj = self._object(collection, object_id, archived)
+        archived = archived_flag(query.get("archived"))
+        obj = self._object(collection, self._id_of(collection, object_id, query.get("idProperty"), archived), archived)
         return self._view(obj, _names(query.get("properties")), _names(query.get("associations")))
+
+    def _id_of(self, collection: str, given: str, id_property: Any, archived: bool = False) -> str:
+        """The id an object is named by: itself, or (`idProperty=email`, contacts) the contact with that email."""
+        if id_property in (None, "hs_object_id"):
+            return given
+        if id_property != "email" or collection != "contact":
+            raise HubSpotError(400, f"idProperty {str(id_property)[:100]} is not a unique property of {collection} "
+                                    "objects (contacts take email).")
+        found = next((c.id for c in self._in_order(collection, archived)
+                      if (c.data["properties"].get("email") or "").lower() == given.lower()), None)
+        if found is None:
+            raise _missing(given)
+        return found
 
     def _associations_of(self, collection: str, object_id: str, to_type: str) -> dict:
         obj = self._object(collection, object_id)
@@ -171,12 +185,15 @@ class HubSpotApi:
     def _write(self, action: Callable[..., Any], *arguments: Any) -> Any:
         try:
             return action(*arguments)
+        except Duplicate as exc:
+            raise HubSpotError(409, f"Contact already exists. Existing ID: {exc.existing_id}", "CONFLICT") from None
         except Invalid as exc:
             _, reasons = next(iter(exc.errors.items()))
             raise HubSpotError(400, f"Property values were not valid: {reasons[0]}") from None
 
     def _create(self, collection: str, body: Any, now: int) -> dict:
-        given = self._write(self.model.checked_properties, collection, {"properties": body["properties"]})
+        given = self._write(self.model.checked_properties, self.account, collection,
+                            {"properties": body["properties"]})
         obj = self.model.create(self.account, collection, given, now, self._targets(collection, body), source=API)
         return self._view(obj, [])
 
@@ -223,8 +240,7 @@ class HubSpotApi:
     def _batch(self, collection: str, action: str, body: Any, now: int) -> tuple[int, Any]:
         inputs, started = body["inputs"], iso(now)
         if action == "read":
-            properties = _names(body.get("properties"))
-            results = [self._view(self._object(collection, str(item["id"])), properties) for item in inputs]
+            return self._batch_read(collection, body, started, now)
         elif action == "create":
             self._check_all(collection, inputs, existing=False)
             results = [self._create(collection, item, now) for item in inputs]
@@ -242,14 +258,45 @@ class HubSpotApi:
         answer = {"status": "COMPLETE", "results": results, "startedAt": started, "completedAt": iso(now)}
         return (201 if action == "create" else 200), answer
 
+    def _batch_read(self, collection: str, body: dict, started: str, now: int) -> tuple[int, Any]:
+        """The objects found, and (a 207) an `OBJECT_NOT_FOUND` error naming the ids that are not, as HubSpot."""
+        properties, results, missing = _names(body.get("properties")), [], []
+        for item in body["inputs"]:
+            try:
+                results.append(self._view(self._object(collection, self._id_of(
+                    collection, str(item["id"]), body.get("idProperty"))), properties))
+            except HubSpotError as error:
+                if error.status != 404:
+                    raise
+                missing.append(str(item["id"]))
+        answer: dict[str, Any] = {"status": "COMPLETE", "results": results, "startedAt": started,
+                                  "completedAt": iso(now)}
+        if not missing:
+            return 200, answer
+        answer.update(numErrors=1, errors=[{
+            "status": "error", "category": "OBJECT_NOT_FOUND", "context": {"ids": missing},
+            "message": f"Could not get some {collection.upper()} objects, they may be deleted or not exist. Check "
+                       "that ids are valid."}])
+        return 207, answer
+
     def _check_all(self, collection: str, inputs: list[dict], existing: bool) -> None:
-        """Every input of a batch checked before any is written: a batch is all or nothing."""
-        for item in inputs:
-            if existing:
-                self._object(collection, str(item["id"]))
-            self._write(self.model.checked_properties, collection, {"properties": item["properties"]})
+        """Every input of a batch checked before any is written: a batch is all or nothing (two of its contacts
+        with one email included)."""
+        emails: dict[str, str] = {}
+        for number, item in enumerate(inputs):
+            object_id = str(item["id"]) if existing else None
+            if object_id is not None:
+                self._object(collection, object_id)
+            self._write(self.model.checked_properties, self.account, collection, {"properties": item["properties"]},
+                        object_id)
             if not existing:
                 self._targets(collection, item)
+            email = item["properties"].get("email") if collection == "contact" else None
+            if isinstance(email, str):
+                if email.lower() in emails:
+                    raise HubSpotError(400, f"Duplicate email {email[:254]} in the batch (inputs "
+                                            f"{emails[email.lower()]} and {number}).")
+                emails[email.lower()] = str(number)
 
     # ---------------------------------------------------------------- search
 
@@ -267,7 +314,7 @@ class HubSpotApi:
             absent = [o for o in matching if o.data["properties"].get(name) is None]
             present.sort(key=lambda o: _sort_key(o.data["properties"][name]), reverse=descending)
             matching = present + absent
-        limit = _limit(body.get("limit"), LIMITS["search"])
+        limit = limit_of(body.get("limit"), LIMITS["search"])
         page, paging = self._paged(matching, body.get("after"), limit)
         answer: dict[str, Any] = {"total": len(matching), "results": [self._view(o, properties) for o in page]}
         if paging:
@@ -311,13 +358,6 @@ def _sorts(value: list) -> list[tuple[str, bool]]:
             for sort in value]
 
 
-def _archived(value: Any) -> bool:
-    """The `archived` query parameter: `true` or `false` (once; in any case, as the official SDK sends `True`)."""
-    if value is None or (isinstance(value, str) and value.lower() in ("true", "false")):
-        return value is not None and value.lower() == "true"
-    raise HubSpotError(400, f"archived must be true or false, not {str(value)[:20]}")
-
-
 def _found(obj: UpstreamObject, terms: list[str]) -> bool:
     """A search's `query`: every word is in one of the type's searchable properties (HubSpot's defaults)."""
     props = obj.data["properties"]
@@ -341,16 +381,8 @@ def correlation_id(tag: str) -> str:
     return f"{digest[:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:32]}"
 
 
-def _collection(object_type: str) -> str:
-    """The model's collection of a path's object type (`contacts`, or the singular `contact`)."""
-    collection = SINGULAR.get(object_type) or (object_type if object_type in PLURAL else None)
-    if collection is None:
-        raise HubSpotError(400, f"Unable to infer object type from: {object_type[:100]}")
-    return collection
-
-
 def _of(call: Call) -> str:
-    return _collection(call.path_params["object_type"])
+    return collection_of(call.path_params["object_type"])
 
 
 def _batch(action: str) -> Callable[[HubSpotApi, Call], tuple[int, Any]]:
@@ -383,6 +415,7 @@ HANDLERS: dict[str, Callable[[HubSpotApi, Call], tuple[int, Any]]] = {
     **{f"hubspotBatch{action.title()}": _batch(action) for action in BATCH_BODIES},
     "hubspotAssociateDefault": _associating(True),
     "hubspotDisassociate": _associating(False),
+    **PORTAL_HANDLERS,
     **WEBHOOK_HANDLERS,
 }
 

@@ -14,15 +14,26 @@ contacts, `hs_lastmodifieddate` elsewhere) always equals `updatedAt`. Deleting a
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
-from typing import Any
 
-from sequin_emulator.domain.clock import MICROS
 from sequin_emulator.domain.errors import Invalid
 from sequin_emulator.domain.upstream import Account, Change, Provider, UpstreamObject
 from sequin_emulator.providers.base import POOLS, history_times, unknown_fields
+from sequin_emulator.providers.hubspot.definitions import (
+    CLOSED,
+    EMAIL,
+    INDUSTRIES,
+    JOBS,
+    LIFECYCLE,
+    PLURAL,
+    PROPERTIES,
+    SINGULAR,
+    STAGES,
+    iso,
+    normalized,
+    value_problem,
+    writable,
+)
 from sequin_emulator.providers.hubspot.delivery import HubSpotWebhooks
 from sequin_emulator.providers.hubspot.events import (
     API,
@@ -36,41 +47,8 @@ from sequin_emulator.providers.hubspot.events import (
     watched,
 )
 
-PROPERTIES = {
-    "contact": ("createdate", "email", "firstname", "hs_object_id", "lastmodifieddate", "lastname", "phone",
-                "company", "jobtitle", "city", "lifecyclestage"),
-    "company": ("createdate", "domain", "hs_lastmodifieddate", "hs_object_id", "name", "industry", "city",
-                "numberofemployees", "phone"),
-    "deal": ("amount", "closedate", "createdate", "dealname", "dealstage", "hs_lastmodifieddate", "hs_object_id",
-             "pipeline"),
-}
-LIFECYCLE = ("subscriber", "lead", "marketingqualifiedlead", "salesqualifiedlead", "opportunity", "customer")
-STAGES = ("appointmentscheduled", "qualifiedtobuy", "presentationscheduled", "decisionmakerboughtin",
-          "contractsent", "closedwon", "closedlost")
-INDUSTRIES = ("COMPUTER_SOFTWARE", "FINANCIAL_SERVICES", "HOSPITAL_HEALTH_CARE", "RETAIL", "MARKETING_AND_ADVERTISING")
-JOBS = ("Engineer", "Account Executive", "Product Manager", "CFO", "Designer", "Support Lead")
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-CLOSED = ("closedwon", "closedlost")
-# property → its type, HubSpot's way: "string", "number", "datetime", or the options of an enumeration
-PROPERTY_TYPES: dict[str, dict[str, str | tuple[str, ...]]] = {
-    "contact": {"email": "string", "firstname": "string", "lastname": "string", "phone": "string",
-                "company": "string", "jobtitle": "string", "city": "string", "lifecyclestage": LIFECYCLE},
-    "company": {"domain": "string", "name": "string", "industry": INDUSTRIES, "city": "string",
-                "numberofemployees": "number", "phone": "string"},
-    "deal": {"amount": "number", "closedate": "datetime", "dealname": "string", "dealstage": STAGES,
-             "pipeline": ("default",)},
-}
-NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
 # which associations each object type carries, and HubSpot's name of each direction
 ASSOCIATED = {"contact": ("companies", "deals"), "company": ("contacts", "deals"), "deal": ("contacts", "companies")}
-PLURAL = {"contact": "contacts", "company": "companies", "deal": "deals"}
-SINGULAR = {plural: singular for singular, plural in PLURAL.items()}
-
-
-def iso(micros: int) -> str:
-    """HubSpot's timestamps: ISO 8601 with milliseconds and `Z`."""
-    value = datetime.fromtimestamp(micros // MICROS, UTC).strftime("%Y-%m-%dT%H:%M:%S")
-    return f"{value}.{(micros % MICROS) // 1000:03d}Z"
 
 
 def modified_property(collection: str) -> str:
@@ -78,6 +56,15 @@ def modified_property(collection: str) -> str:
 
 
 POPULATE_SLICE = 200  # objects made between two pauses of a generation
+
+
+class Duplicate(Invalid):
+    """A contact's email is another live contact's (HubSpot's 409 `CONFLICT`; the Mutation API's 400)."""
+
+    def __init__(self, existing_id: str) -> None:
+        super().__init__({"data.properties.email": [f"is the email of contact {existing_id}"]},
+                         summary=f"HubSpot rejected the request: Contact already exists. Existing ID: {existing_id}")
+        self.existing_id = existing_id
 
 
 class HubSpot(Provider):
@@ -291,38 +278,45 @@ class HubSpot(Provider):
 
     # ------------------------------------------------------------ writes from outside (injections, mutations)
 
-    def check_data(self, collection: str, data: dict) -> None:
-        self.checked_properties(collection, data)
+    def check_data(self, account: Account, collection: str, data: dict, object_id: str | None = None) -> None:
+        self.checked_properties(account, collection, data, object_id)
 
-    def checked_properties(self, collection: str, data: dict) -> dict:
-        """The `properties` of a write, validated as HubSpot validates them, values normalized (dates to ISO 8601)."""
+    def checked_properties(self, account: Account, collection: str, data: dict,
+                           object_id: str | None = None) -> dict:
+        """The `properties` of a write (to `object_id`, or a new object), validated as HubSpot validates them:
+        the portal's properties and their types, a contact's email unique; values normalized (dates to ISO 8601)."""
         self.check_collection(collection)
         errors = unknown_fields(data, {"properties"})
         properties = data.get("properties", {})
         if not isinstance(properties, dict):
             errors["data.properties"] = ["must be an object"]
             properties = {}
-        normalized = {}
+        kinds, checked = writable(account, collection), {}
         for key, value in properties.items():
             path = f"data.properties.{key}"
-            if key not in PROPERTY_TYPES[collection]:
+            if key not in kinds:
                 errors[path] = [f"Property \"{key}\" does not exist or is read-only"]
             elif value is not None and not isinstance(value, str):
                 errors[path] = ["must be a string or null (HubSpot property values are strings)"]
-            elif (problem := _value_problem(PROPERTY_TYPES[collection][key], value)) is not None:
+            elif (problem := value_problem(kinds[key], value)) is not None:
                 errors[path] = [problem]
             else:
-                normalized[key] = _normalized(PROPERTY_TYPES[collection][key], value)
+                checked[key] = normalized(kinds[key], value)
         email = properties.get("email")
         if collection == "contact" and isinstance(email, str) and not EMAIL.match(email):
             errors["data.properties.email"] = [f"{email} is not a valid email address."]
         if errors:
             raise Invalid(errors, summary="HubSpot rejected the request: Property values were not valid: "
                                           + next(iter(errors.values()))[0])
-        return normalized
+        if collection == "contact" and isinstance(email, str):
+            taken = next((c.id for c in account.live("contact") if c.id != object_id
+                          and (c.data["properties"].get("email") or "").lower() == email.lower()), None)
+            if taken is not None:
+                raise Duplicate(taken)
+        return checked
 
     def insert(self, account: Account, collection: str, data: dict, now: int) -> Change:
-        given = self.checked_properties(collection, data)
+        given = self.checked_properties(account, collection, data)
         properties = {**self._properties(account, collection, now), **given}
         if collection == "deal":
             properties["closedate"] = given.get("closedate")  # the made-up stage's date does not carry over
@@ -331,7 +325,7 @@ class HubSpot(Provider):
 
     def update(self, account: Account, collection: str, object_id: str, data: dict, now: int) -> Change:
         self.validate(account, "update", collection, object_id, data)
-        given = self.checked_properties(collection, data)
+        given = self.checked_properties(account, collection, data, object_id)
         return self._update(account, self.existing(account, collection, object_id), given, now, API)
 
     def delete(self, account: Account, collection: str, object_id: str, now: int) -> Change:
@@ -355,40 +349,3 @@ def _close(deal: dict, now: int) -> None:
     """HubSpot's rule: a deal closed (won or lost) without a close date gets one, then."""
     if deal["dealstage"] in CLOSED and deal["closedate"] is None:
         deal["closedate"] = iso(now)
-
-
-def _value_problem(kind: str | tuple[str, ...], value: str | None) -> str | None:
-    """Why HubSpot refuses `value` for a property of this type, in its words."""
-    if value is None or value == "":
-        return None
-    if isinstance(kind, tuple):
-        return None if value in kind else f"{value} was not one of the allowed options: [{', '.join(kind)}]"
-    if kind == "number":
-        return None if NUMBER.match(value) else f"{value} was not a valid number."
-    if kind == "datetime" and _parsed_datetime(value) is None:
-        return f"{value} was not a valid date: use ISO 8601 (2024-01-15 or 2024-01-15T09:30:00Z) or Unix milliseconds."
-    return None
-
-
-def _parsed_datetime(value: str) -> int | None:
-    """µs since the epoch of an ISO 8601 date or date-time, or of Unix milliseconds; None if it is neither."""
-    try:
-        if value.isascii() and value.isdigit():
-            micros = int(value[:20]) * 1000
-        else:
-            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-            if moment.tzinfo is None:
-                moment = moment.replace(tzinfo=UTC)
-            micros = int(moment.timestamp()) * MICROS + moment.microsecond
-        iso(micros)  # a moment HubSpot can show (years 1 to 9999 in UTC), or None
-    except (ValueError, OverflowError, OSError):
-        return None
-    return micros
-
-
-def _normalized(kind: Any, value: str | None) -> str | None:
-    """Date-times are stored as HubSpot returns them (ISO 8601, milliseconds, `Z`); other values as given."""
-    if kind == "datetime" and value:
-        moment = _parsed_datetime(value)
-        return None if moment is None else iso(moment)
-    return value

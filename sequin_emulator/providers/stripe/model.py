@@ -632,7 +632,7 @@ class Stripe(Provider):
 
     # ------------------------------------------------------------ writes from outside (injections, mutations)
 
-    def check_data(self, collection: str, data: dict) -> None:
+    def check_data(self, account: Account, collection: str, data: dict, object_id: str | None = None) -> None:
         allowed = {"customer": CUSTOMER_FIELDS, "product": PRODUCT_FIELDS}.get(collection)
         if allowed is None:
             raise Invalid.field("collection_id", f"stripe:{collection} cannot be written here; "
