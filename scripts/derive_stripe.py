@@ -26,7 +26,7 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-COLLECTIONS = ("customer", "subscription", "invoice", "charge", "payment_intent", "product", "price")
+COLLECTIONS = ("customer", "subscription", "invoice", "charge", "payment_intent", "product", "price", "refund")
 TEMPLATES = COLLECTIONS + ("subscription_item", "line_item", "event")
 ROOT_SCHEMAS = COLLECTIONS + ("subscription_item", "line_item", "event", "deleted_customer", "deleted_product",
                               "deleted_price", "deleted_invoice")

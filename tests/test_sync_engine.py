@@ -268,7 +268,7 @@ def test_collections_api(emulator):
     stripe_cred = api.ok("POST", "/v1/credentials", {"properties": {"kind": "stripe_key", "secret": "sk"}})
     listed = api.ok("GET", f"/v1/collections/{stripe_cred['id']}")["data"]
     assert {c["id"] for c in listed} == {f"stripe:{c}" for c in ("customer", "subscription", "invoice", "charge",
-                                                                  "payment_intent", "product", "price")}
+                                                                  "payment_intent", "product", "price", "refund")}
     customer = api.ok("GET", f"/v1/collections/{stripe_cred['id']}/stripe:customer")
     email = next(f for f in customer["fields"] if f["name"] == "email")
     assert email == {"id": "stripe:customer:email", "name": "email", "accessor": "email", "type": "text",

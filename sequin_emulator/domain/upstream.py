@@ -149,14 +149,17 @@ class Account:
         return [o for o in (self.objects[(collection, i)] for i in self.order.get(collection, ())) if not o.deleted]
 
     @overload
-    def record(self, obj: UpstreamObject, kind: str, time: int) -> Change: ...
+    def record(self, obj: UpstreamObject, kind: str, time: int, *, event: str | None = None) -> Change: ...
 
     @overload
-    def record(self, obj: UpstreamObject, kind: str, time: int, logged: bool) -> Change | None: ...
+    def record(self, obj: UpstreamObject, kind: str, time: int, logged: bool,
+               event: str | None = None) -> Change | None: ...
 
-    def record(self, obj: UpstreamObject, kind: str, time: int, logged: bool = True) -> Change | None:
+    def record(self, obj: UpstreamObject, kind: str, time: int, logged: bool = True,
+               event: str | None = None) -> Change | None:
         """The one way an object's new state is stored: as a change syncs will see (`logged`, the account's life
-        and writes from outside), or not (the history a new account is made with, before anyone watched)."""
+        and writes from outside), or not (the history a new account is made with, before anyone watched).
+        `event` names the provider's event for it when its kind alone does not (Stripe's `charge.refunded`)."""
         key = (obj.collection, obj.id)
         if key not in self.objects:
             self.order.setdefault(obj.collection, []).append(obj.id)
@@ -168,9 +171,9 @@ class Account:
                                   obj.deleted)
         change = Change(time, obj.collection, obj.id, kind, snapshot)
         self.changes.append(change)
-        event = self.provider.event_of(self, change, len(self.changes) - 1)
-        if event is not None:
-            self.events.append(event)
+        made = self.provider.event_of(self, change, len(self.changes) - 1, event)
+        if made is not None:
+            self.events.append(made)
         return change
 
     def schedule_next_change(self, after: int) -> None:
@@ -241,8 +244,10 @@ class Provider(ABC):
     def random_change(self, account: Account, now: int) -> Change | None:
         """One change the upstream makes on its own (a new customer, an updated deal, a voided invoice...)."""
 
-    def event_of(self, account: Account, change: Change, position: int) -> ProviderEvent | None:
-        """The provider's own event for a change at `position` of the change log, if it keeps events."""
+    def event_of(self, account: Account, change: Change, position: int,
+                 event: str | None = None) -> ProviderEvent | None:
+        """The provider's own event for a change at `position` of the change log (of type `event` when given), if
+        it keeps events."""
         return None
 
     def app(self, account: Account) -> dict | None:

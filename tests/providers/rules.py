@@ -39,6 +39,9 @@ def stripe_violations(account: Account, now: int) -> list[str]:
         if SAMPLE_TIME in _values(obj.data):
             found.append(f"a sample timestamp is left: {obj.id}")
     by_id = {(obj.collection, obj.id): obj.data for obj in account.objects.values()}
+    refunded_by: dict[str, int] = defaultdict(int)
+    for obj in objects["refund"]:
+        refunded_by[obj.data["charge"]] += obj.data["amount"]
     charges_of: dict[str, list[dict]] = defaultdict(list)
     for obj in objects["charge"]:
         charges_of[obj.data["payment_intent"]].append(obj.data)
@@ -59,8 +62,11 @@ def stripe_violations(account: Account, now: int) -> list[str]:
         if not 0 <= charge["amount_refunded"] <= charge["amount"] or \
                 charge["refunded"] != (charge["amount_refunded"] == charge["amount"]):
             found.append(f"a charge's refunds do not add up: {cid}")
-        if (charge["status"] == "succeeded") != (charge["paid"] and charge["captured"]):
+        if (charge["status"] == "succeeded") != charge["paid"] or (charge["captured"] and not charge["paid"]):
             found.append(f"a charge's status disagrees with paid / captured: {cid}")
+        released = charge["amount"] - charge["amount_captured"] if charge["captured"] else 0  # a partial capture's
+        if charge["captured"] and refunded_by[cid] != charge["amount_refunded"] - released:
+            found.append(f"a charge's refund objects do not add up to its amount_refunded: {cid}")
         details = card(charge["payment_method"])
         when = datetime.fromtimestamp(charge["created"], UTC)
         if (when.year, when.month) > (details["exp_year"], details["exp_month"]):

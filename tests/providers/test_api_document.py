@@ -62,7 +62,7 @@ def test_every_listed_operation_is_served(served, path, method):
     assert answer.status_code < 500, answer.text
 
 
-@pytest.mark.parametrize("provider,path", [("stripe", "/v1/refunds"), ("stripe", "/v1/customers/x/y/z"),
+@pytest.mark.parametrize("provider,path", [("stripe", "/v1/disputes"), ("stripe", "/v1/customers/x/y/z"),
                                            ("hubspot", "/crm/v3/objects/contacts/1/whatever/x/y")])
 def test_what_is_not_listed_is_not_served(served, provider, path):
     api, credentials = served
@@ -117,7 +117,7 @@ def test_every_stripe_route_takes_the_parameters_the_document_gives_it():
 
 @pytest.mark.parametrize("method,path", [
     ("POST", "stripe/v1/customers/cus_1/delete"), ("POST", "stripe/v1/invoices/in_1/open"),
-    ("POST", "stripe/v1/products/prod_1/create"), ("PUT", "stripe/v1/customers"), ("GET", "stripe/v1/refunds"),
+    ("POST", "stripe/v1/products/prod_1/create"), ("PUT", "stripe/v1/customers"), ("GET", "stripe/v1/disputes"),
     ("PATCH", "stripe/v1/customers/cus_1"), ("GET", "hubspot/crm/v3/objects/contacts/search"),
     ("POST", "hubspot/crm/v3/objects/contacts/1"), ("GET", "hubspot/crm/v3/objects/contacts/1/whatever/x/y"),
     ("DELETE", "hubspot/crm/v4/objects/contacts/1/associations/default/companies/2"),

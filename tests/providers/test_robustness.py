@@ -104,7 +104,7 @@ def test_malformed_stripe_parameters_are_400s(provider, method, path, body):
 
 @pytest.mark.parametrize("method,path", [("POST", "/products/prod_x/create"), ("POST", "/customers/cus_x/delete"),
                                          ("POST", "/invoices/in_x/open"), ("GET", "/customers//"),
-                                         ("GET", "/refunds")])
+                                         ("GET", "/disputes")])
 def test_private_helpers_are_not_routes(provider, method, path):
     error = stripe_error(provider.stripe(method, path), 404)
     assert error["message"].startswith("Unrecognized request URL")

@@ -12,7 +12,7 @@ from stripe._util import convert_to_stripe_object
 from tests.providers.test_rules import _live_a_week
 
 STRIPE_CLASSES = {"customer": "Customer", "subscription": "Subscription", "invoice": "Invoice", "charge": "Charge",
-                  "payment_intent": "PaymentIntent", "product": "Product", "price": "Price"}
+                  "payment_intent": "PaymentIntent", "product": "Product", "price": "Price", "refund": "Refund"}
 
 
 @pytest.fixture(scope="module")

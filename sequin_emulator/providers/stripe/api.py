@@ -55,6 +55,7 @@ EXPANDABLE: dict[str, dict[str, str | None]] = {
                 "payment_intent": "payment_intent"},
     "payment_intent": {"customer": "customer", "invoice": "invoice", "latest_charge": "charge"},
     "charge": {"customer": "customer", "invoice": "invoice", "payment_intent": "payment_intent", "refunds": None},
+    "refund": {"charge": "charge", "payment_intent": "payment_intent"},
 }
 # Stripe's test payment methods and tokens that decline, with the decline code and message Stripe gives
 DECLINING = {
@@ -66,7 +67,7 @@ DECLINING = {
     "tok_chargeDeclinedExpiredCard": ("expired_card", "Your card has expired."),
 }
 PATHS = {"customers": "customer", "products": "product", "prices": "price", "subscriptions": "subscription",
-         "invoices": "invoice", "payment_intents": "payment_intent", "charges": "charge"}
+         "invoices": "invoice", "payment_intents": "payment_intent", "charges": "charge", "refunds": "refund"}
 PATH_OF = {collection: path for path, collection in PATHS.items()}
 
 
@@ -208,7 +209,11 @@ class StripeApi:
                 found = self.account.get(target, value)
                 out[name] = fresh(self.model.stub(found) if found and found.deleted else found.data) if found else value
         if collection == "charge" and "refunds" in wanted:
-            out["refunds"] = {"object": "list", "data": [], "has_more": False, "url": f"/v1/charges/{out['id']}/refunds"}
+            refunds = [fresh(r.data) for r in (self.account.objects[("refund", i)]
+                                               for i in reversed(self.account.order.get("refund", [])))
+                       if r.data["charge"] == out["id"]]
+            out["refunds"] = {"object": "list", "data": refunds, "has_more": False,
+                              "url": f"/v1/charges/{out['id']}/refunds"}
         return out
 
     def _list(self, collection: str, request: Request) -> dict:
@@ -256,7 +261,7 @@ class StripeApi:
         elif created is not None:
             moment = _integer(params, "created")
             filters.append(lambda d: d["created"] == moment)
-        for key in ("customer", "product", "subscription", "payment_intent", "email", "price"):
+        for key in ("customer", "product", "subscription", "payment_intent", "email", "price", "charge"):
             value = params.get(key)
             if value is None:
                 continue
@@ -357,7 +362,7 @@ class StripeApi:
         allowed = {"price": {"active", "metadata", "nickname"}, "subscription": {"metadata", "cancel_at_period_end",
                                                                                   "description"},
                    "invoice": {"metadata", "description"}, "payment_intent": {"metadata", "description"},
-                   "charge": {"metadata", "description"}}[collection]
+                   "charge": {"metadata", "description"}, "refund": {"metadata"}}[collection]
         data = _typed(params, allowed)
         if "metadata" in data:
             data["metadata"] = _merged_metadata(obj.data.get("metadata") or {}, data["metadata"]) \
@@ -547,10 +552,19 @@ class StripeApi:
         return self.model.store_new(self.account, charge, now, log=True)
 
     def _charge_intent(self, intent: UpstreamObject, now: int) -> None:
+        """Charge the intent's payment method; with `capture_method: manual` only authorize it (the charge not
+        captured, the intent `requires_capture` until captured or canceled)."""
         customer = self.account.get("customer", intent.data["customer"]) if intent.data.get("customer") else None
         method, decline = self._method(intent.data.get("payment_method"), customer, now)
-        created = self._charged(intent.data, customer, method, decline, now)
+        manual = intent.data.get("capture_method") == "manual" and decline is None
+        held = {"captured": False, "amount_captured": 0, "balance_transaction": None} if manual else {}
+        created = self._charged(intent.data, customer, method, decline, now, **held)
         intent.data.update(latest_charge=created.id, payment_method=method)
+        if manual:
+            intent.data.update(status="requires_capture", amount_capturable=intent.data["amount"],
+                               last_payment_error=None)
+            self.account.record(intent, "update", now, event="payment_intent.amount_capturable_updated")
+            return
         if decline is None:
             intent.data.update(status="succeeded", amount_received=intent.data["amount"], last_payment_error=None)
             self.account.record(intent, "update", now)
@@ -571,10 +585,80 @@ class StripeApi:
         if intent.data.get("invoice"):
             raise StripeError(400, "You cannot cancel this PaymentIntent because it was created by an invoice; void "
                               "the invoice instead.", "payment_intent_unexpected_state", None)
-        intent.data.update(status="canceled", canceled_at=seconds(request.now),
+        if intent.data["status"] == "requires_capture":  # the authorization is released
+            charge = self._object("charge", intent.data["latest_charge"])
+            charge.data.update(amount_refunded=charge.data["amount"], refunded=True)
+            self.account.record(charge, "update", request.now, event="charge.refunded")
+        intent.data.update(status="canceled", canceled_at=seconds(request.now), amount_capturable=0,
                            cancellation_reason=_string(request.params, "cancellation_reason") or "requested_by_customer")
-        self.account.record(intent, "update", request.now)
+        self.account.record(intent, "update", request.now, event="payment_intent.canceled")
         return self._expanded(intent.data, request.params)
+
+    def _capture_payment_intent(self, request: Request, object_id: str) -> dict:
+        """Capture what was authorized, or `amount_to_capture` of it (the rest is released, as a partial refund
+        of the charge)."""
+        intent, params = self._object("payment_intent", object_id), request.params
+        if intent.data["status"] != "requires_capture":
+            raise StripeError(400, f"This PaymentIntent could not be captured because it has a status of "
+                              f"{intent.data['status']}. Only a PaymentIntent with one of the following statuses may "
+                              "be captured: requires_capture.", "payment_intent_unexpected_state", None)
+        capturable = intent.data["amount_capturable"]
+        amount = _integer(params, "amount_to_capture") or capturable
+        if amount > capturable:
+            raise StripeError(400, f"The amount_to_capture ({amount}) is greater than the amount capturable "
+                              f"({capturable}).", "amount_too_large", "amount_to_capture")
+        charge = self._object("charge", intent.data["latest_charge"])
+        charge.data.update(captured=True, amount_captured=amount, amount_refunded=capturable - amount,
+                           balance_transaction=self.model.new_id(self.account, "balance_transaction"))
+        self.account.record(charge, "update", request.now, event="charge.captured")
+        intent.data.update(status="succeeded", amount_received=amount, amount_capturable=0)
+        if isinstance(params.get("metadata"), dict):
+            intent.data["metadata"] = _merged_metadata(intent.data.get("metadata") or {}, params["metadata"])
+        self.account.record(intent, "update", request.now, event="payment_intent.succeeded")
+        return self._expanded(intent.data, params)
+
+    def _create_refund(self, request: Request) -> dict:
+        """Refund a succeeded, captured charge (named, or its payment intent's): all that is left of it, or
+        `amount` of that."""
+        params = request.params
+        charge_id, intent_id = _string(params, "charge"), _string(params, "payment_intent")
+        if charge_id is None and intent_id is None:
+            raise StripeError(400, "One of the following params should be provided for this request: payment_intent "
+                              "or charge.", "parameter_missing", "charge")
+        if intent_id is not None:
+            intent = self._object("payment_intent", intent_id)
+            latest = intent.data.get("latest_charge")
+            if charge_id is not None and charge_id != latest:
+                raise StripeError(400, f"The charge {charge_id} is not the charge of PaymentIntent {intent_id}.",
+                                  "parameter_invalid_string", "charge")
+            if intent.data["status"] != "succeeded" or not latest:
+                raise StripeError(400, f"This PaymentIntent ({intent_id}) does not have a successful charge to "
+                                  "refund.", "charge_not_refundable", "payment_intent")
+            charge_id = latest
+        assert charge_id is not None
+        charge = self._object("charge", charge_id)
+        data = charge.data
+        if data["status"] != "succeeded" or not data["captured"]:
+            why = "has failed" if data["status"] != "succeeded" else "has not been captured (cancel its PaymentIntent " \
+                "to release it)"
+            raise StripeError(400, f"Charge {charge_id} {why}; it cannot be refunded.", "charge_not_refundable", "charge")
+        left = data["amount"] - data["amount_refunded"]  # what a partial capture released counts as refunded
+        if left <= 0:
+            raise StripeError(400, f"Charge {charge_id} has already been refunded.", "charge_already_refunded",
+                              "charge")
+        amount = _integer(params, "amount") or left
+        if amount > left:
+            raise StripeError(400, f"Refund amount ({_money(amount, data['currency'])}) is greater than unrefunded "
+                              f"amount on charge ({_money(left, data['currency'])})", "amount_too_large", "amount")
+        metadata = {k: v for k, v in (params.get("metadata") or {}).items() if v != ""}
+        created = self.model.refund(self.account, charge, amount, request.now, _string(params, "reason"), metadata)
+        return self._expanded(created.data, params)
+
+    def _cancel_refund(self, request: Request, object_id: str) -> dict:
+        refund = self._object("refund", object_id)
+        raise StripeError(400, f"You can't cancel refund {refund.id}: its status is {refund.data['status']}, and "
+                          "only a refund that requires_action can be canceled.", "refund_cancel_unsupported"
+                          if refund.data["status"] != "requires_action" else None, None)
 
     def _create_payment_intent(self, request: Request) -> dict:
         params = request.params
@@ -588,12 +672,18 @@ class StripeApi:
                       description=_string(params, "description"), payment_method=named,
                       client_secret=f"{intent['id']}_secret_{hashlib.sha256(intent['id'].encode()).hexdigest()[:25]}",
                       latest_charge=None, amount_received=0, last_payment_error=None,
-                      metadata=params.get("metadata") or {},
+                      metadata=params.get("metadata") or {}, capture_method=_string(params, "capture_method") or
+                      "automatic", amount_capturable=0,
                       status="requires_payment_method" if not params.get("payment_method") else "requires_confirmation")
         created = self.model.store_new(self.account, intent, request.now, log=True)
         if _boolean(params, "confirm"):
             self._charge_intent(created, request.now)
         return self._expanded(created.data, params)
+
+
+def _money(amount: int, currency: str) -> str:
+    """An amount in a currency's smallest unit as Stripe's messages show it (`$12.50`, `12.50 EUR`)."""
+    return f"${amount / 100:.2f}" if currency == "usd" else f"{amount / 100:.2f} {currency.upper()}"
 
 
 def _payment(params: dict) -> tuple[int, str]:
@@ -646,6 +736,8 @@ def _handlers() -> dict[str, Callable[..., Any]]:
         "stripeCreatePaymentIntent": StripeApi._create_payment_intent,
         "stripeConfirmPaymentIntent": StripeApi._confirm_payment_intent,
         "stripeCancelPaymentIntent": StripeApi._cancel_payment_intent, "stripeCreateCharge": StripeApi._create_charge,
+        "stripeCapturePaymentIntent": StripeApi._capture_payment_intent,
+        "stripeCreateRefund": StripeApi._create_refund, "stripeCancelRefund": StripeApi._cancel_refund,
         "stripeListEvents": StripeApi._events, "stripeGetEvent": lambda api, request, event_id: api._event(event_id)}
     for path, collection in PATHS.items():
         plural = "".join(word.title() for word in path.split("_"))

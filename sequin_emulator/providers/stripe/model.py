@@ -48,7 +48,7 @@ DATA = Path(__file__).resolve().parent / "data"
 PREFIXES = {"customer": ("cus", 14), "product": ("prod", 14), "subscription_item": ("si", 14),
             "subscription": ("sub", 24), "invoice": ("in", 24), "charge": ("ch", 24), "payment_intent": ("pi", 24),
             "price": ("price", 24), "line_item": ("il", 24), "event": ("evt", 24), "invoice_item": ("ii", 24),
-            "balance_transaction": ("txn", 24)}
+            "balance_transaction": ("txn", 24), "refund": ("re", 24)}
 INCLUDABLE = {"charge": ("refunds",)}  # in the sample object, but only returned when expanded in 2023-08-16
 AMOUNTS = (500, 900, 1500, 2000, 4900, 9900, 19900)
 DAY_SECONDS = 86400  # Stripe times are epoch seconds
@@ -131,7 +131,7 @@ def card_valid_at(payment_method: str, moment: int) -> bool:
 
 class Stripe(Provider):
     name = "stripe"
-    collections = ("customer", "subscription", "invoice", "charge", "payment_intent", "product", "price")
+    collections = ("customer", "subscription", "invoice", "charge", "payment_intent", "product", "price", "refund")
     webhooks = StripeWebhooks()
 
     def fields(self, collection: str) -> list[dict]:
@@ -155,14 +155,14 @@ class Stripe(Provider):
         account.record(obj, "insert", now, log)
         return obj
 
-    def _new_id(self, account: Account, kind: str) -> str:
+    def new_id(self, account: Account, kind: str) -> str:
         prefix, length = PREFIXES[kind]
         return f"{prefix}_{token(account.rng, length)}"
 
     def new_data(self, account: Account, kind: str, now: int) -> dict:
         """A new object's data of `kind`, from Stripe's sample, with a fresh id, created now, in test mode."""
         obj = orjson.loads(_template_bytes(kind))
-        obj["id"] = self._new_id(account, kind)
+        obj["id"] = self.new_id(account, kind)
         for key, value in (("created", seconds(now)), ("livemode", False), ("metadata", {})):
             if key in obj:
                 obj[key] = value
@@ -388,7 +388,7 @@ class Stripe(Provider):
             captured=not declined, paid=not declined, refunded=False, status="failed" if declined else "succeeded",
             customer=pi["customer"], invoice=pi["invoice"], payment_intent=pi["id"], description=pi["description"],
             payment_method=method, receipt_email=customer["email"],
-            balance_transaction=None if declined else self._new_id(account, "balance_transaction"),
+            balance_transaction=None if declined else self.new_id(account, "balance_transaction"),
             failure_code="card_declined" if declined else None,
             failure_message="Your card was declined." if declined else None,
             calculated_statement_descriptor="EMULATOR", receipt_number=None,
@@ -601,15 +601,29 @@ class Stripe(Provider):
             account.record(subscription, "update", now)
 
     def _refund(self, account: Account, now: int) -> None:
+        """The account refunds a payment: all of what is left of it, or half."""
         charge = account.random_live("charge")
-        if charge is None or charge.data["status"] != "succeeded" or charge.data["refunded"]:
+        if charge is None or charge.data["status"] != "succeeded" or not charge.data["captured"] or \
+                charge.data["refunded"]:
             return
+        left = charge.data["amount"] - charge.data["amount_refunded"]
+        self.refund(account, charge, left if account.rng.random() < 0.7 else max(1, left // 2), now,
+                    reason="requested_by_customer")
+
+    def refund(self, account: Account, charge: UpstreamObject, amount: int, now: int, reason: str | None = None,
+               metadata: dict | None = None) -> UpstreamObject:
+        """A refund of `amount` of a captured charge (at most what is left of it, the caller checks): a `refund`
+        object, and the charge's `amount_refunded` and `refunded` following, told by `charge.refunded`."""
         data = charge.data
-        left = data["amount"] - data["amount_refunded"]
-        amount = left if account.rng.random() < 0.7 else max(1, left // 2)
+        refund = self.new_data(account, "refund", now)
+        refund.update(amount=amount, charge=charge.id, currency=data["currency"], payment_intent=data["payment_intent"],
+                      reason=reason, status="succeeded", metadata=metadata or {},
+                      balance_transaction=self.new_id(account, "balance_transaction"))
+        created = self.store_new(account, refund, now, log=True)
         data["amount_refunded"] += amount
         data["refunded"] = data["amount_refunded"] == data["amount"]
-        account.record(charge, "update", now)
+        account.record(charge, "update", now, event="charge.refunded")
+        return created
 
     def _delete_customer(self, account: Account, customer: UpstreamObject, now: int, log: bool) -> Change | None:
         """Stripe cancels a deleted customer's subscriptions, then leaves a stub."""
@@ -678,20 +692,26 @@ class Stripe(Provider):
         """What `GET /v1/<type>/<id>` answers for a deleted customer or product."""
         return {"id": obj.id, "object": obj.collection, "deleted": True}
 
-    def event_of(self, account: Account, change: Change, position: int) -> ProviderEvent:
-        """The Stripe event for a change (`customer.updated`, `customer.subscription.deleted`, ...); its id derives
-        from the account and the change's position, so the same calls give the same events."""
+    def event_of(self, account: Account, change: Change, position: int,
+                 event: str | None = None) -> ProviderEvent | None:
+        """The Stripe event for a change (`customer.updated`, `customer.subscription.deleted`, `charge.refunded`,
+        ...); its id derives from the account and the change's position, so the same calls give the same events. A
+        new refund has none of its own in this API version (its charge's `charge.refunded` tells)."""
         noun = "customer.subscription" if change.collection == "subscription" else change.collection
         kind = EVENT_VERBS[change.kind]
         if change.collection == "subscription" and change.snapshot.data.get("status") == "canceled":
             kind = "deleted"
-        event = orjson.loads(_template_bytes("event"))
+        if change.collection == "refund" and event is None:
+            if change.kind == "insert":
+                return None
+            noun, kind = "charge.refund", "updated"
+        envelope = orjson.loads(_template_bytes("event"))
         event_id = f"evt_{hashlib.sha256(f'{account.seed}|{position}'.encode()).hexdigest()[:24]}"
         data = self.stub(change.snapshot) if change.snapshot.deleted else change.snapshot.data
-        event.update(id=event_id, api_version=API_VERSION, created=seconds(change.time), type=f"{noun}.{kind}",
-                     data={"object": data}, livemode=False, pending_webhooks=0,
-                     request={"id": None, "idempotency_key": None})
-        return ProviderEvent(event_id, change.time, event["type"], orjson.dumps(event))
+        envelope.update(id=event_id, api_version=API_VERSION, created=seconds(change.time),
+                        type=event or f"{noun}.{kind}", data={"object": data}, livemode=False, pending_webhooks=0,
+                        request={"id": None, "idempotency_key": None})
+        return ProviderEvent(event_id, change.time, envelope["type"], orjson.dumps(envelope))
 
 
 def _paid_at_once(invoice: dict, now: int) -> None:

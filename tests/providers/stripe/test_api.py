@@ -16,7 +16,7 @@ from tests.providers.synced_account import SyncedAccount
 
 KEY = "sk_test_sdk_account"
 COLLECTIONS = ["stripe:customer", "stripe:product", "stripe:price", "stripe:subscription", "stripe:invoice",
-               "stripe:payment_intent", "stripe:charge"]
+               "stripe:payment_intent", "stripe:charge", "stripe:refund"]
 EXPANDED = {"customer", "invoice", "charge", "payment_intent", "subscription", "product", "price"}
 
 
