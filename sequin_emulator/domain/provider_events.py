@@ -24,22 +24,26 @@ class ProviderEvent:
     time: int  # µs
     type: str
     payload: bytes  # the event's JSON, as the provider's API answers it
+    subject: str | None = None  # the id of the object it tells of, when it carries that object's state
 
     def to_json(self) -> dict:
-        return {"id": self.id, "time": self.time, "type": self.type, "payload": orjson.Fragment(self.payload)}
+        saved = {"id": self.id, "time": self.time, "type": self.type, "payload": orjson.Fragment(self.payload)}
+        return saved if self.subject is None else {**saved, "subject": self.subject}
 
     @classmethod
     def from_json(cls, saved: dict) -> ProviderEvent:
-        return cls(saved["id"], saved["time"], saved["type"], orjson.dumps(saved["payload"]))
+        return cls(saved["id"], saved["time"], saved["type"], orjson.dumps(saved["payload"]), saved.get("subject"))
 
 
 class ProviderEvents:
-    """Events oldest first, at absolute positions (`base` is how many were dropped), with an index by id."""
+    """Events oldest first, at absolute positions (`base` is how many were dropped), with an index by id and one of
+    each object's latest event (what the provider last told of it: Stripe's `previous_attributes` come from it)."""
 
     def __init__(self, events: list[ProviderEvent] | None = None, base: int = 0) -> None:
         self.kept: list[ProviderEvent] = []
         self.base = base
         self._position: dict[str, int] = {}
+        self._latest: dict[str, int] = {}  # subject → position of its latest event
         for event in events or []:
             self.append(event)
 
@@ -48,8 +52,15 @@ class ProviderEvents:
 
     def append(self, event: ProviderEvent) -> None:
         self._position[event.id] = self.base + len(self.kept)
+        if event.subject is not None:
+            self._latest[event.subject] = self.base + len(self.kept)
         self.kept.append(event)
         self._drop(event.time)
+
+    def latest_of(self, subject: str) -> ProviderEvent | None:
+        """The latest event kept that tells of the object `subject`."""
+        position = self._latest.get(subject)
+        return None if position is None else self.kept[position - self.base]
 
     def _drop(self, now: int) -> None:
         """Drop what is past its time or over the bound (in slices, so a drop costs what it removes)."""
@@ -60,6 +71,8 @@ class ProviderEvents:
         if expired:
             for event in self.kept[:expired]:
                 self._position.pop(event.id, None)
+                if event.subject is not None and self._latest.get(event.subject, -1) < self.base + expired:
+                    self._latest.pop(event.subject, None)
             del self.kept[:expired]
             self.base += expired
 

@@ -762,8 +762,13 @@ class StripeWire(WireApi):
             params = parse_form(call.query + parse_qsl(call.body.decode("utf-8", "replace"), keep_blank_values=True))
             ids = [call.path_params["id"]] if "id" in call.path_params else []
             request = Request(call.method, call.path, params, call.now)
-            answer = StripeApi(account, account.provider).handle(  # type: ignore[arg-type]
-                call.operation, self.handlers[call.operation], ids, request, call.headers.get("idempotency-key"))
+            key = call.headers.get("idempotency-key")
+            account.api_state["request"] = {"id": headers["Request-Id"], "idempotency_key": key}  # its events name it
+            try:
+                answer = StripeApi(account, account.provider).handle(  # type: ignore[arg-type]
+                    call.operation, self.handlers[call.operation], ids, request, key)
+            finally:
+                del account.api_state["request"]
         except StripeError as error:
             return WireAnswer(error.status, orjson.dumps(error.body()), headers)
         except (FormError, ValueError) as error:

@@ -43,7 +43,6 @@ from sequin_emulator.providers.stripe.delivery import StripeWebhooks
 from sequin_emulator.providers.stripe.rules import Problem, Refused, parameter_problem
 
 API_VERSION = "2023-08-16"
-EVENT_VERBS = {"insert": "created", "update": "updated", "delete": "deleted"}  # a change's kind, in Stripe's events
 DATA = Path(__file__).resolve().parent / "data"
 PREFIXES = {"customer": ("cus", 14), "product": ("prod", 14), "subscription_item": ("si", 14),
             "subscription": ("sub", 24), "invoice": ("in", 24), "charge": ("ch", 24), "payment_intent": ("pi", 24),
@@ -694,24 +693,90 @@ class Stripe(Provider):
 
     def event_of(self, account: Account, change: Change, position: int,
                  event: str | None = None) -> ProviderEvent | None:
-        """The Stripe event for a change (`customer.updated`, `customer.subscription.deleted`, `charge.refunded`,
-        ...); its id derives from the account and the change's position, so the same calls give the same events. A
-        new refund has none of its own in this API version (its charge's `charge.refunded` tells)."""
-        noun = "customer.subscription" if change.collection == "subscription" else change.collection
-        kind = EVENT_VERBS[change.kind]
-        if change.collection == "subscription" and change.snapshot.data.get("status") == "canceled":
-            kind = "deleted"
-        if change.collection == "refund" and event is None:
-            if change.kind == "insert":
-                return None
-            noun, kind = "charge.refund", "updated"
+        """The Stripe event for a change, as Stripe names it (`invoice.paid`, `charge.failed`,
+        `customer.subscription.deleted`, ...: `event` when the caller names it, else `event_type`), with
+        `data.previous_attributes` (the top-level fields that changed since the object's last event) and `request`
+        (the API request that made it, null for the account's own changes). Its id derives from the account and the
+        change's position, so the same calls give the same events."""
+        latest = account.events.latest_of(change.id)
+        previous = orjson.loads(latest.payload)["data"]["object"] if latest is not None else None
+        kind = event or event_type(change, previous)
+        if kind is None:
+            return None
         envelope = orjson.loads(_template_bytes("event"))
         event_id = f"evt_{hashlib.sha256(f'{account.seed}|{position}'.encode()).hexdigest()[:24]}"
         data = self.stub(change.snapshot) if change.snapshot.deleted else change.snapshot.data
-        envelope.update(id=event_id, api_version=API_VERSION, created=seconds(change.time),
-                        type=event or f"{noun}.{kind}", data={"object": data}, livemode=False, pending_webhooks=0,
-                        request={"id": None, "idempotency_key": None})
-        return ProviderEvent(event_id, change.time, envelope["type"], orjson.dumps(envelope))
+        told: dict[str, Any] = {"object": data}
+        if change.kind == "update" and previous is not None:
+            changed = {k: previous[k] for k in data if k in previous and previous[k] != data[k]}
+            if changed:
+                told["previous_attributes"] = changed
+        request = account.api_state.get("request") or {"id": None, "idempotency_key": None}
+        envelope.update(id=event_id, api_version=API_VERSION, created=seconds(change.time), type=kind, data=told,
+                        livemode=False, pending_webhooks=0, request=request)
+        return ProviderEvent(event_id, change.time, kind, orjson.dumps(envelope), change.id)
+
+
+INVOICE_STATUS_EVENTS = {"open": "invoice.finalized", "paid": "invoice.paid", "void": "invoice.voided",
+                         "uncollectible": "invoice.marked_uncollectible"}
+INTENT_STATUS_EVENTS = {"succeeded": "payment_intent.succeeded", "canceled": "payment_intent.canceled",
+                        "requires_capture": "payment_intent.amount_capturable_updated",
+                        "requires_action": "payment_intent.requires_action", "processing": "payment_intent.processing"}
+
+
+def event_type(change: Change, previous: dict | None) -> str | None:
+    """Stripe's type of the event a change makes, from the object's state and (when known) the state its last
+    event told; None where Stripe sends none (a payment intent's metadata, a new refund in 2023-08-16). Without a
+    previous state (an object from before anyone watched), its status is taken to be what changed."""
+    data, collection = change.snapshot.data, change.collection
+    noun = "customer.subscription" if collection == "subscription" else collection
+    if change.kind == "delete":
+        return f"{noun}.deleted"
+    if change.kind == "insert":
+        if collection == "charge":
+            return "charge.failed" if data.get("status") == "failed" else "charge.succeeded"
+        return None if collection == "refund" else f"{noun}.created"
+    updated = UPDATED.get(collection)
+    return updated(data, previous) if updated is not None else f"{noun}.updated"
+
+
+def _moved(data: dict, previous: dict | None) -> bool:
+    """Whether the status changed (or may have: nothing was told of the object before)."""
+    return previous is None or previous.get("status") != data.get("status")
+
+
+def _subscription_updated(data: dict, previous: dict | None) -> str:
+    canceled = data["status"] == "canceled" and _moved(data, previous)
+    return "customer.subscription.deleted" if canceled else "customer.subscription.updated"
+
+
+def _invoice_updated(data: dict, previous: dict | None) -> str:
+    if _moved(data, previous) and data["status"] in INVOICE_STATUS_EVENTS:
+        return INVOICE_STATUS_EVENTS[data["status"]]
+    if previous is not None and data["status"] == "open" and data["attempt_count"] > previous.get("attempt_count", 0):
+        return "invoice.payment_failed"
+    return "invoice.updated"
+
+
+def _intent_updated(data: dict, previous: dict | None) -> str | None:
+    if _moved(data, previous) and data["status"] in INTENT_STATUS_EVENTS:
+        return INTENT_STATUS_EVENTS[data["status"]]
+    error = data.get("last_payment_error")
+    failed = error and (previous is None or previous.get("last_payment_error") != error)
+    return "payment_intent.payment_failed" if failed else None  # Stripe has no payment_intent.updated
+
+
+def _charge_updated(data: dict, previous: dict | None) -> str:
+    if previous is not None and data["amount_refunded"] > previous.get("amount_refunded", 0):
+        return "charge.refunded"
+    if previous is not None and data["captured"] and not previous.get("captured", True):
+        return "charge.captured"
+    return "charge.updated"
+
+
+UPDATED: dict[str, Callable[[dict, dict | None], str | None]] = {
+    "subscription": _subscription_updated, "invoice": _invoice_updated, "payment_intent": _intent_updated,
+    "charge": _charge_updated, "refund": lambda data, previous: "charge.refund.updated"}
 
 
 def _paid_at_once(invoice: dict, now: int) -> None:
