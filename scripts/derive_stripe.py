@@ -27,8 +27,9 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 COLLECTIONS = ("customer", "subscription", "invoice", "charge", "payment_intent", "product", "price", "refund")
-TEMPLATES = COLLECTIONS + ("subscription_item", "line_item", "event")
-ROOT_SCHEMAS = COLLECTIONS + ("subscription_item", "line_item", "event", "deleted_customer", "deleted_product",
+TEMPLATES = COLLECTIONS + ("subscription_item", "line_item", "event", "payment_method")
+ROOT_SCHEMAS = COLLECTIONS + ("subscription_item", "line_item", "event", "payment_method", "deleted_customer",
+                              "deleted_product",
                               "deleted_price", "deleted_invoice")
 DROP_KEYS = {"description", "x-expandableFields", "x-resourceId", "x-stripeOperations", "x-stripeResource",
              "x-stripeMostCommon", "title"}

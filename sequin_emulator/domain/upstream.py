@@ -104,7 +104,8 @@ class Account:
     events: ProviderEvents = field(default_factory=ProviderEvents)  # the provider's own events (Stripe's; HubSpot's
     # webhook events, while its app has a target)
     webhook_endpoints: dict[str, Endpoint] = field(default_factory=dict)  # where its events are sent, by id
-    definitions: dict[str, Any] = field(default_factory=dict)  # what its users defined (HubSpot's custom properties)
+    extras: dict[str, Any] = field(default_factory=dict)  # the provider's own state beyond its objects (saved):
+    # HubSpot's custom properties and groups, Stripe's payment methods
     api_state: dict[str, Any] = field(default_factory=dict)  # what its wire API keeps between requests (not saved)
 
     def next_step_at(self) -> int | None:
@@ -186,14 +187,14 @@ class Account:
                 "order": self.order, "changes_base": self.changes.base,
                 "changes": Deferred(list(self.changes.kept), _change_json),
                 "next_change_at": self.next_change_at, "quiet_until": self.quiet_until, "rng": rng_state(self.rng),
-                "events": self.events.to_json(), "definitions": self.definitions,
+                "events": self.events.to_json(), "extras": self.extras,
                 "webhook_endpoints": [endpoint.to_json() for endpoint in self.webhook_endpoints.values()]}
 
     @classmethod
     def from_json(cls, saved: dict, provider: Provider) -> Account:
         account = cls(provider, saved["seed"], AccountSettings(**saved["settings"]), order=saved["order"],
                       next_change_at=saved["next_change_at"], quiet_until=saved["quiet_until"],
-                      rng=rng_from_state(saved["rng"]), definitions=saved.get("definitions") or {})
+                      rng=rng_from_state(saved["rng"]), extras=saved.get("extras") or {})
         account.objects = {(o["collection"], o["id"]): UpstreamObject(**o) for o in saved["objects"]}
         account.changes = ChangeLog([Change(**{**c, "snapshot": UpstreamObject(**c["snapshot"])})
                                      for c in saved["changes"]], base=saved["changes_base"])

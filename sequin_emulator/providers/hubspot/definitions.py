@@ -1,6 +1,6 @@
 """What a HubSpot portal's properties are: the ones HubSpot defines for the object types the model keeps (their
 names, types and enumeration options), the owners a record may name in `hubspot_owner_id`, the custom properties
-the portal's users create (`Account.definitions`, saved with the account), and how a value is checked against a
+the portal's users create (`Account.extras`, saved with the account), and how a value is checked against a
 property's type, in HubSpot's words. The model validates every write with `writable(account, collection)`."""
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ def owners(seed: str) -> list[dict]:
 
 def custom(account: Account, collection: str) -> list[dict]:
     """The custom properties of a collection (HubSpot's `Property` objects), oldest first."""
-    return account.definitions.get("properties", {}).get(collection, [])
+    return account.extras.get("properties", {}).get(collection, [])
 
 
 def kind_of(definition: dict) -> Kind:

@@ -2,7 +2,7 @@
 of contacts, companies and deals, the owner property, custom properties and groups), the Owners API and the
 Pipelines API (deals' default pipeline, whose stages are the values `dealstage` takes).
 
-Custom properties and groups live in the account (`Account.definitions`, saved with it); the model checks every
+Custom properties and groups live in the account (`Account.extras`, saved with it); the model checks every
 write against them (`definitions.writable`). Owners are made from the portal's seed; the pipeline is HubSpot's
 default one.
 """
@@ -140,7 +140,7 @@ def create_property(api: Any, call: Any) -> tuple[int, Any]:
             "hubspotDefined": False, "formField": body.get("formField", True), "archived": False,
             "createdAt": now, "updatedAt": now,
             "modificationMetadata": {"archivable": True, "readOnlyDefinition": False, "readOnlyValue": False}}
-    api.account.definitions.setdefault("properties", {}).setdefault(collection, []).append(made)
+    api.account.extras.setdefault("properties", {}).setdefault(collection, []).append(made)
     return 201, made
 
 
@@ -180,7 +180,7 @@ def archive_property(api: Any, call: Any) -> tuple[int, Any]:
 def _groups(api: Any, collection: str) -> list[dict]:
     name, label = GROUPS[collection]
     return [{"name": name, "label": label, "displayOrder": -1, "archived": False},
-            *api.account.definitions.get("groups", {}).get(collection, [])]
+            *api.account.extras.get("groups", {}).get(collection, [])]
 
 
 def list_groups(api: Any, call: Any) -> tuple[int, Any]:
@@ -205,7 +205,7 @@ def create_group(api: Any, call: Any) -> tuple[int, Any]:
         raise HubSpotError(409, f"Property group named '{body['name']}' already exists.", "OBJECT_ALREADY_EXISTS")
     made = {"name": body["name"], "label": body["label"], "displayOrder": body.get("displayOrder", -1),
             "archived": False}
-    api.account.definitions.setdefault("groups", {}).setdefault(collection, []).append(made)
+    api.account.extras.setdefault("groups", {}).setdefault(collection, []).append(made)
     return 201, made
 
 

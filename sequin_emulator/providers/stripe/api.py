@@ -26,6 +26,7 @@ from sequin_emulator.domain.errors import Invalid
 from sequin_emulator.domain.provider_events import ProviderEvent
 from sequin_emulator.domain.upstream import Account, UpstreamObject
 from sequin_emulator.providers.kept_answers import Kept, KeptAnswers
+from sequin_emulator.providers.stripe.cards import customer_of, decline_of
 from sequin_emulator.providers.stripe.errors import StripeError, missing
 from sequin_emulator.providers.stripe.forms import FormError
 from sequin_emulator.providers.stripe.forms import parse as parse_form
@@ -38,6 +39,8 @@ from sequin_emulator.providers.stripe.model import (
     seconds,
 )
 from sequin_emulator.providers.stripe.params import check as check_params
+from sequin_emulator.providers.stripe.payment_methods import HANDLERS as PAYMENT_METHOD_HANDLERS
+from sequin_emulator.providers.stripe.payment_methods import card_for
 from sequin_emulator.providers.stripe.rules import Refused
 from sequin_emulator.providers.stripe.webhook_endpoints import HANDLERS as ENDPOINT_HANDLERS
 from sequin_emulator.providers.wire import Refusal, WireAnswer, WireApi, WireCall
@@ -56,15 +59,6 @@ EXPANDABLE: dict[str, dict[str, str | None]] = {
     "payment_intent": {"customer": "customer", "invoice": "invoice", "latest_charge": "charge"},
     "charge": {"customer": "customer", "invoice": "invoice", "payment_intent": "payment_intent", "refunds": None},
     "refund": {"charge": "charge", "payment_intent": "payment_intent"},
-}
-# Stripe's test payment methods and tokens that decline, with the decline code and message Stripe gives
-DECLINING = {
-    "pm_card_chargeDeclined": ("generic_decline", "Your card was declined."),
-    "pm_card_chargeDeclinedInsufficientFunds": ("insufficient_funds", "Your card has insufficient funds."),
-    "pm_card_chargeDeclinedExpiredCard": ("expired_card", "Your card has expired."),
-    "tok_chargeDeclined": ("generic_decline", "Your card was declined."),
-    "tok_chargeDeclinedInsufficientFunds": ("insufficient_funds", "Your card has insufficient funds."),
-    "tok_chargeDeclinedExpiredCard": ("expired_card", "Your card has expired."),
 }
 PATHS = {"customers": "customer", "products": "product", "prices": "price", "subscriptions": "subscription",
          "invoices": "invoice", "payment_intents": "payment_intent", "charges": "charge", "refunds": "refund"}
@@ -323,9 +317,18 @@ class StripeApi:
             raise _invalid(exc) from None
 
     def _create_customer(self, request: Request) -> dict:
-        data = _typed(request.params, CUSTOMER_FIELDS)
-        change = self._write(lambda: self.model.insert(self.account, "customer", data, request.now))
-        return self._expanded(self.account.objects[("customer", change.id)].data, request.params)
+        """A customer, paying with `payment_method` (attached to it) when given; its invoices' card is
+        `invoice_settings[default_payment_method]`, which must be that one."""
+        params = request.params
+        data = _typed(params, CUSTOMER_FIELDS)
+        named, default = _string(params, "payment_method"), _default_card(params)
+        if default and default != named:
+            raise StripeError(400, f"The customer does not have a payment method with the ID {default}. The payment "
+                              "method must be attached to the customer.", "resource_missing",
+                              "invoice_settings[default_payment_method]")
+        card_id = card_for(self, named, request.now) if named else None
+        created = self._write(lambda: self.model.create_customer(self.account, data, request.now, card_id))
+        return self._expanded(created.data, params)
 
     def _create_product(self, request: Request) -> dict:
         data = _typed(request.params, PRODUCT_FIELDS | {"id"})
@@ -357,6 +360,13 @@ class StripeApi:
             data = _typed(params, CUSTOMER_FIELDS if collection == "customer" else PRODUCT_FIELDS)
             if "metadata" in data and data["metadata"]:
                 data["metadata"] = _merged_metadata(obj.data["metadata"], data["metadata"])
+            default = _default_card(params)
+            if collection == "customer" and default is not None:
+                if default and customer_of(self.account, default) != object_id:
+                    raise StripeError(400, f"The customer does not have a payment method with the ID {default}. The "
+                                      "payment method must be attached to the customer.", "resource_missing",
+                                      "invoice_settings[default_payment_method]")
+                obj.data["invoice_settings"]["default_payment_method"] = default or None  # "" unsets it
             self._write(lambda: self.model.update(self.account, collection, object_id, data, request.now))
             return self._expanded(obj.data, params)
         allowed = {"price": {"active", "metadata", "nickname"}, "subscription": {"metadata", "cancel_at_period_end",
@@ -514,7 +524,8 @@ class StripeApi:
         named = _string(request.params, "payment_method")
         invoice = self.account.get("invoice", intent.data["invoice"]) if intent.data.get("invoice") else None
         if invoice is not None and invoice.data["status"] == "open":
-            self.model.attempt_payment(self.account, invoice, request.now, log=True, decline=named in DECLINING)
+            self.model.attempt_payment(self.account, invoice, request.now, log=True,
+                                       decline=named is not None and decline_of(self.account, named) is not None)
             error = intent.data["last_payment_error"]
             if intent.data["status"] != "succeeded" and error:
                 raise StripeError(402, error["message"], "card_declined", kind="card_error",
@@ -535,8 +546,8 @@ class StripeApi:
                 raise StripeError(400, "You must provide a payment_method, source or customer.", "parameter_missing",
                                   "payment_method")
             return self.model.current_card(self.account, customer, now, log=True), None
-        ours = named.startswith("pm_1") and len(named) > 10 and named[4:10].isalnum()
-        return (named if ours else self.model.new_payment_method(self.account, now)), DECLINING.get(named)
+        card_id = card_for(self, named, now)
+        return card_id, decline_of(self.account, card_id)
 
     def _charged(self, intent: dict, customer: UpstreamObject | None, method: str, decline: tuple | None,
                  now: int, **fields: Any) -> UpstreamObject:
@@ -681,6 +692,12 @@ class StripeApi:
         return self._expanded(created.data, params)
 
 
+def _default_card(params: dict) -> str | None:
+    """`invoice_settings[default_payment_method]`, if given ("" unsets it)."""
+    settings = params.get("invoice_settings")
+    return settings.get("default_payment_method") if isinstance(settings, dict) else None
+
+
 def _money(amount: int, currency: str) -> str:
     """An amount in a currency's smallest unit as Stripe's messages show it (`$12.50`, `12.50 EUR`)."""
     return f"${amount / 100:.2f}" if currency == "usd" else f"{amount / 100:.2f} {currency.upper()}"
@@ -744,7 +761,7 @@ def _handlers() -> dict[str, Callable[..., Any]]:
         handlers[f"stripeList{plural}"] = lister(collection)
         handlers[f"stripeGet{plural[:-1]}"] = getter(collection)
         handlers[f"stripeUpdate{plural[:-1]}"] = updater(collection)
-    return {**handlers, **ENDPOINT_HANDLERS}
+    return {**handlers, **ENDPOINT_HANDLERS, **PAYMENT_METHOD_HANDLERS}
 
 
 HANDLERS = _handlers()

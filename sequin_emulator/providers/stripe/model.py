@@ -39,6 +39,7 @@ from sequin_emulator.domain.errors import Invalid
 from sequin_emulator.domain.provider_events import ProviderEvent
 from sequin_emulator.domain.upstream import Account, Change, Provider, UpstreamObject
 from sequin_emulator.providers.base import POOLS, history_times, token, unknown_fields
+from sequin_emulator.providers.stripe.cards import decline_of, kept
 from sequin_emulator.providers.stripe.delivery import StripeWebhooks
 from sequin_emulator.providers.stripe.rules import Problem, Refused, parameter_problem
 
@@ -200,7 +201,8 @@ class Stripe(Provider):
             account.record(product, "update", now, log)
         return price
 
-    def _customer(self, account: Account, now: int, log: bool, data: dict | None = None) -> UpstreamObject:
+    def _customer(self, account: Account, now: int, log: bool, data: dict | None = None,
+                  card_id: str | None = None) -> UpstreamObject:
         rng, obj = account.rng, self.new_data(account, "customer", now)
         first, last = rng.choice(POOLS.first_names), rng.choice(POOLS.last_names)
         city, state, postcode, street = rng.choice(POOLS.cities)
@@ -210,7 +212,7 @@ class Stripe(Provider):
                             "state": state},
                    invoice_prefix=token(rng, 8).upper(), next_invoice_sequence=1,
                    invoice_settings={**obj["invoice_settings"],
-                                     "default_payment_method": self.new_payment_method(account, now)})
+                                     "default_payment_method": card_id or self.new_payment_method(account, now)})
         obj.update(data or {})
         return self.store_new(account, obj, now, log)
 
@@ -335,14 +337,15 @@ class Stripe(Provider):
             intent_obj = self.store_new(account, pi, now, log)
             invoice["payment_intent"] = intent_obj.id
         pi = intent_obj.data
-        declined = rng.random() < DECLINE_RATE if decline is None else decline
+        forced = decline_of(account, method)  # a declining test card keeps declining
+        declined = forced is not None or (rng.random() < DECLINE_RATE if decline is None else decline)
         charge = self.new_charge(account, pi, customer.data, method, now, declined)
         charge_obj = self.store_new(account, charge, now, log)
         pi.update(payment_method=method, latest_charge=charge_obj.id)
         invoice.update(attempted=True, attempt_count=invoice["attempt_count"] + 1, charge=charge_obj.id)
         subscription = account.get("subscription", invoice["subscription"])
         if declined:
-            code, message = rng.choice(DECLINES)
+            code, message = forced or rng.choice(DECLINES)
             pi.update(status="requires_payment_method", last_payment_error={
                 "charge": charge_obj.id, "code": "card_declined", "decline_code": code,
                 "doc_url": "https://stripe.com/docs/error-codes/card-declined", "message": message,
@@ -371,9 +374,10 @@ class Stripe(Provider):
         self._schedule(account, invoice_obj)
 
     def current_card(self, account: Account, customer: UpstreamObject, now: int, log: bool) -> str:
-        """The customer's card; one that has expired by `now` is replaced first, as the customer would."""
+        """The customer's card; one that has expired by `now` (or none at all) is replaced first, as the customer
+        would."""
         settings = customer.data["invoice_settings"]
-        if not card_valid_at(settings["default_payment_method"], seconds(now)):
+        if not settings["default_payment_method"] or not card_valid_at(settings["default_payment_method"], seconds(now)):
             settings["default_payment_method"] = self.new_payment_method(account, now)
             account.record(customer, "update", now, log)
         return str(settings["default_payment_method"])
@@ -667,6 +671,15 @@ class Stripe(Provider):
         else:
             self._product(account, now, log=True, data=data)
         return account.changes[len(account.changes) - 1]
+
+    def create_customer(self, account: Account, data: dict, now: int, card_id: str | None) -> UpstreamObject:
+        """A customer written through the API, paying with `card_id` (a card of the account) if given, else a card
+        of its own."""
+        self.validate(account, "insert", "customer", None, data)
+        customer = self._customer(account, now, log=True, data=data, card_id=card_id)
+        if card_id is not None and card_id in kept(account):
+            kept(account)[card_id]["customer"] = customer.id
+        return customer
 
     def update(self, account: Account, collection: str, object_id: str, data: dict, now: int) -> Change:
         self.validate(account, "update", collection, object_id, data)

@@ -14,6 +14,7 @@ from sequin_emulator.domain import provider_webhooks
 from sequin_emulator.providers.base import sendable_url, token
 from sequin_emulator.providers.stripe.errors import StripeError, missing
 from sequin_emulator.providers.stripe.model import API_VERSION, seconds
+from sequin_emulator.providers.stripe.paging import paged
 
 ANY_EVENT = "*"
 
@@ -96,21 +97,7 @@ def delete(api: Any, request: Any, endpoint_id: str) -> dict:
 
 def listing(api: Any, request: Any) -> dict:
     """Newest first, paged by `starting_after` / `ending_before` as every Stripe list."""
-    params = request.params
-    limit = int(params.get("limit") or 10)
-    ids = list(api.account.webhook_endpoints)[::-1]
-    after, before = params.get("starting_after"), params.get("ending_before")
-    for cursor in (after, before):
-        if cursor is not None and cursor not in api.account.webhook_endpoints:
-            raise missing("webhook_endpoint", cursor)
-    if after is not None:
-        chosen = ids[ids.index(after) + 1:]
-        page, more = chosen[:limit], len(chosen) > limit
-    elif before is not None:
-        chosen = ids[:ids.index(before)]
-        page, more = chosen[-limit:], len(chosen) > limit
-    else:
-        page, more = ids[:limit], len(ids) > limit
+    page, more = paged(list(api.account.webhook_endpoints)[::-1], request.params, "webhook_endpoint")
     return {"object": "list", "data": [_shown(api.account.webhook_endpoints[i].data) for i in page],
             "has_more": more, "url": "/v1/webhook_endpoints"}
 
