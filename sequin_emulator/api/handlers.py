@@ -660,9 +660,10 @@ def import_state(call: Call) -> Reply:
 
 @operation("getJournal")
 def get_journal(call: Call) -> Reply:
-    consumer_id = call.params.get("webhook_consumer_id")
+    wanted = {key: call.params[f"webhook_{key}"] for key in ("consumer_id", "endpoint_id")
+              if call.params.get(f"webhook_{key}") is not None}
     entries = [e for e in reversed(call.tenant.journal)
-               if consumer_id is None or e.get("webhook", {}).get("consumer_id") == consumer_id]
+               if all(e.get("webhook", {}).get(key) == value for key, value in wanted.items())]
     return 200, views.listing(entries[: call.params["limit"]])
 
 

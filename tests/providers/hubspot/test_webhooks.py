@@ -167,8 +167,9 @@ def _settled(portal: Portal, failures: int) -> None:
     """Wait until the journal has this many failed attempts of the app (so the retry is scheduled)."""
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
-        journal = portal.sequin.get("/_emulator/journal?limit=1000").json()["data"]
-        if sum(1 for e in journal if e.get("webhook", {}).get("endpoint_id") == "app") >= failures:
+        attempts = portal.sequin.get("/_emulator/journal?limit=1000&webhook_endpoint_id=app").json()["data"]
+        assert all(a["webhook"]["endpoint_id"] == "app" for a in attempts)
+        if len(attempts) >= failures:
             return
         time.sleep(0.01)
     raise AssertionError(f"fewer than {failures} attempts in the journal")
