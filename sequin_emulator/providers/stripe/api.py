@@ -42,6 +42,7 @@ from sequin_emulator.providers.stripe.params import check as check_params
 from sequin_emulator.providers.stripe.payment_methods import HANDLERS as PAYMENT_METHOD_HANDLERS
 from sequin_emulator.providers.stripe.payment_methods import card_for
 from sequin_emulator.providers.stripe.rules import Refused
+from sequin_emulator.providers.stripe.search import SEARCHABLE, matcher
 from sequin_emulator.providers.stripe.webhook_endpoints import HANDLERS as ENDPOINT_HANDLERS
 from sequin_emulator.providers.wire import Refusal, WireAnswer, WireApi, WireCall
 
@@ -269,6 +270,29 @@ class StripeApi:
         elif status is not None and collection in ("invoice", "payment_intent"):
             filters.append(lambda d: d["status"] == status)
         return filters
+
+    def _search(self, collection: str, request: Request) -> dict:
+        """The objects the query matches, newest first; `next_page` is the last one's id (opaque to callers)."""
+        params = request.params
+        matches, limit = matcher(collection, _string(params, "query", required=True) or ""), \
+            _integer(params, "limit") or LIST_LIMIT
+        ids, page = self.account.order.get(collection, []), _string(params, "page")
+        start = len(ids) - 1
+        if page is not None:
+            if page not in ids:
+                raise StripeError(400, f"Invalid page: {page[:100]}", "parameter_invalid_string", "page")
+            start = ids.index(page) - 1
+        found = []
+        for position in range(start, -1, -1):
+            obj = self.account.objects[(collection, ids[position])]
+            if not obj.deleted and matches(obj.data):
+                found.append(obj.data)
+                if len(found) > limit:
+                    break
+        shown = found[:limit]
+        return {"object": "search_result", "data": [self._expanded(d, params, "data.") for d in shown],
+                "has_more": len(found) > limit, "next_page": shown[-1]["id"] if len(found) > limit else None,
+                "url": f"/v1/{PATH_OF[collection]}/search"}
 
     # ---------------------------------------------------------------- events
 
@@ -756,8 +780,13 @@ def _handlers() -> dict[str, Callable[..., Any]]:
         "stripeCapturePaymentIntent": StripeApi._capture_payment_intent,
         "stripeCreateRefund": StripeApi._create_refund, "stripeCancelRefund": StripeApi._cancel_refund,
         "stripeListEvents": StripeApi._events, "stripeGetEvent": lambda api, request, event_id: api._event(event_id)}
+    def searcher(collection: str) -> Callable[..., dict]:
+        return lambda api, request: api._search(collection, request)
+
     for path, collection in PATHS.items():
         plural = "".join(word.title() for word in path.split("_"))
+        if collection in SEARCHABLE:
+            handlers[f"stripeSearch{plural}"] = searcher(collection)
         handlers[f"stripeList{plural}"] = lister(collection)
         handlers[f"stripeGet{plural[:-1]}"] = getter(collection)
         handlers[f"stripeUpdate{plural[:-1]}"] = updater(collection)

@@ -42,7 +42,7 @@ def _query_object(parameters: Iterable[dict]) -> dict:
     (`created[gt]`) are the fields of an object (`created`), which may also be given plainly (`created=...`)."""
     properties: dict[str, dict] = {}
     members: dict[str, dict] = {}
-    for parameter in parameters:
+    for parameter in (resolve(p) for p in parameters):  # a parameter may be a `$ref` to the shared ones
         name = parameter["name"].removesuffix("[]")
         if "[" in name:
             head, member = name.removesuffix("]").split("[", 1)
