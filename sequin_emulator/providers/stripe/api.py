@@ -50,6 +50,7 @@ LIST_LIMIT = 10  # Stripe's default for `limit` (its bounds are in the provider 
 INTEGERS = {"balance", "unit_amount", "amount", "quantity", "trial_period_days", "limit", "interval_count"}
 BOOLEANS = {"active", "cancel_at_period_end", "confirm", "livemode"}
 # what `expand[]` may name, per object: the field holds an id of that collection
+MOST_EXPAND_LEVELS = 4
 EXPANDABLE: dict[str, dict[str, str | None]] = {
     "customer": {"default_source": None},
     "product": {"default_price": "price"},
@@ -187,29 +188,39 @@ class StripeApi:
         return self.model.stub(obj) if obj.deleted else obj.data
 
     def _expanded(self, data: dict, params: dict, prefix: str = "") -> dict:
-        """`data` as JSON-ready, with the fields named by `expand[]` (one level) replaced by their objects."""
-        wanted = params.get("expand", [])
+        """`data` as JSON-ready, with the fields named by `expand[]` replaced by their objects, to Stripe's four
+        levels (`latest_invoice.payment_intent`); a list's items are expanded by `data.`-prefixed paths."""
         out = fresh(data)
-        collection = data.get("object", "")
-        for path in wanted:
-            name = path.removeprefix(prefix) if prefix and path.startswith(prefix) else (None if prefix else path)
-            if name is None:
+        for path in params.get("expand", []):
+            if prefix and not path.startswith(prefix):
                 continue
-            expandable = EXPANDABLE.get(collection, {})
-            if name not in expandable or "." in name:
-                raise StripeError(400, f"This property cannot be expanded ({path}).", "parameter_invalid_string",
-                                  "expand")
-            target, value = expandable[name], out.get(name)
-            if target is not None and isinstance(value, str):
-                found = self.account.get(target, value)
-                out[name] = fresh(self.model.stub(found) if found and found.deleted else found.data) if found else value
-        if collection == "charge" and "refunds" in wanted:
+            parts = path.removeprefix(prefix).split(".")
+            if len(parts) > MOST_EXPAND_LEVELS:
+                raise StripeError(400, f"You cannot expand more than {MOST_EXPAND_LEVELS} levels of a property. "
+                                  f"Property: {path}", "parameter_invalid_string", "expand")
+            self._expand(out, parts, path)
+        return out
+
+    def _expand(self, obj: dict, parts: list[str], path: str) -> None:
+        """Expand `parts[0]` of `obj` in place, then the rest of the path within what it became."""
+        collection, name = obj.get("object", ""), parts[0]
+        expandable = EXPANDABLE.get(collection, {})
+        if name not in expandable:
+            raise StripeError(400, f"This property cannot be expanded ({path}).", "parameter_invalid_string",
+                              "expand")
+        target, value = expandable[name], obj.get(name)
+        if collection == "charge" and name == "refunds":
             refunds = [fresh(r.data) for r in (self.account.objects[("refund", i)]
                                                for i in reversed(self.account.order.get("refund", [])))
-                       if r.data["charge"] == out["id"]]
-            out["refunds"] = {"object": "list", "data": refunds, "has_more": False,
-                              "url": f"/v1/charges/{out['id']}/refunds"}
-        return out
+                       if r.data["charge"] == obj["id"]]
+            obj["refunds"] = {"object": "list", "data": refunds, "has_more": False,
+                              "url": f"/v1/charges/{obj['id']}/refunds"}
+        elif target is not None and isinstance(value, str):
+            found = self.account.get(target, value)
+            if found is not None:
+                obj[name] = fresh(self.model.stub(found) if found.deleted else found.data)
+        if len(parts) > 1 and isinstance(obj.get(name), dict):  # a null stays null, as on Stripe
+            self._expand(obj[name], parts[1:], path)
 
     def _list(self, collection: str, request: Request) -> dict:
         """Newest first, walking the collection from its newest object (creation order is `created` order) and

@@ -72,3 +72,28 @@ def test_updates_carry_previous_attributes_and_the_request_that_made_them(accoun
     assert mutated.status_code == 200, mutated.text
     [by_sequin] = _since(client, marker)
     assert by_sequin.type == "customer.updated" and by_sequin.request.id is None  # not a call to this API
+
+
+def test_expand_reaches_four_levels_and_list_items(account):
+    client = account.stripe
+    product = client.products.create({"name": "Depth"})
+    price = client.prices.create({"product": product.id, "unit_amount": 1200, "currency": "usd",
+                                  "recurring": {"interval": "month"}})
+    customer = client.customers.create({"email": "deep@example.com"})
+    subscription = client.subscriptions.create({"customer": customer.id, "items": [{"price": price.id}],
+                                                "expand": ["latest_invoice.payment_intent"]})
+    intent = subscription.latest_invoice.payment_intent
+    assert intent.object == "payment_intent" and intent.status == "succeeded" and intent.client_secret
+    deep = client.subscriptions.retrieve(subscription.id, {"expand": [
+        "latest_invoice.payment_intent.latest_charge.customer", "customer"]})
+    charge = deep.latest_invoice.payment_intent.latest_charge
+    assert charge.object == "charge" and charge.customer.id == customer.id and deep.customer.email
+    listed = client.invoices.list({"customer": customer.id, "expand": ["data.payment_intent.latest_charge"]}).data
+    assert listed[0].payment_intent.latest_charge.object == "charge"
+    with pytest.raises(stripe.InvalidRequestError) as too_deep:
+        client.subscriptions.retrieve(subscription.id, {"expand": [
+            "latest_invoice.payment_intent.latest_charge.customer.default_source"]})
+    assert "more than 4 levels" in str(too_deep.value.user_message)
+    with pytest.raises(stripe.InvalidRequestError) as unknown:
+        client.subscriptions.retrieve(subscription.id, {"expand": ["latest_invoice.nothing"]})
+    assert unknown.value.param == "expand"
