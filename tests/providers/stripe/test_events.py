@@ -19,12 +19,17 @@ def _last(client) -> str | None:
     return newest[0].id if newest else None
 
 
-def test_a_subscription_bills_with_the_events_handlers_expect(account):
-    client = account.stripe
-    product = client.products.create({"name": "Spice"})
+def _monthly(client, name: str, email: str):
+    """A new monthly price of a new product, and a new customer to subscribe to it."""
+    product = client.products.create({"name": name})
     price = client.prices.create({"product": product.id, "unit_amount": 2500, "currency": "usd",
                                   "recurring": {"interval": "month"}})
-    customer = client.customers.create({"email": "leto@example.com"})
+    return price, client.customers.create({"email": email})
+
+
+def test_a_subscription_bills_with_the_events_handlers_expect(account):
+    client = account.stripe
+    price, customer = _monthly(client, "Spice", "leto@example.com")
     marker = _last(client)
     client.subscriptions.create({"customer": customer.id, "items": [{"price": price.id}]})
     types = [e.type for e in _since(client, marker)]
@@ -76,10 +81,7 @@ def test_updates_carry_previous_attributes_and_the_request_that_made_them(accoun
 
 def test_expand_reaches_four_levels_and_list_items(account):
     client = account.stripe
-    product = client.products.create({"name": "Depth"})
-    price = client.prices.create({"product": product.id, "unit_amount": 1200, "currency": "usd",
-                                  "recurring": {"interval": "month"}})
-    customer = client.customers.create({"email": "deep@example.com"})
+    price, customer = _monthly(client, "Depth", "deep@example.com")
     subscription = client.subscriptions.create({"customer": customer.id, "items": [{"price": price.id}],
                                                 "expand": ["latest_invoice.payment_intent"]})
     intent = subscription.latest_invoice.payment_intent
