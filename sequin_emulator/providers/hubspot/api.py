@@ -34,6 +34,7 @@ DEFAULT_PROPERTIES = {
              "pipeline"),
 }
 LIMITS = {"list": 100, "search": 200}
+MOST_FILTERS = 18  # over every filter group of a search (HubSpot's limit; 6 per group, 5 groups, in the document)
 SEARCHABLE = {"contact": ("firstname", "lastname", "email", "phone", "company"), "company": ("name", "domain", "phone"),
               "deal": ("dealname", "pipeline", "dealstage")}  # what a search's `query` looks in
 BATCH_BODIES = {"read": "HubSpotBatchRead", "create": "HubSpotBatchCreate", "update": "HubSpotBatchUpdate",
@@ -304,6 +305,9 @@ class HubSpotApi:
         """Over a body of the document's shape (`HubSpotSearch`: at most 5 filter groups, each filter a property
         name, one of HubSpot's operators and plain values)."""
         groups = body.get("filterGroups") or []
+        if sum(len(g.get("filters", [])) for g in groups) > MOST_FILTERS:
+            raise HubSpotError(400, f"A search may have at most {MOST_FILTERS} filters over all its filter groups "
+                                    "(and 6 in one group, 5 groups).")
         terms = (body.get("query") or "").lower().split()
         sorts, properties = _sorts(body.get("sorts") or []), _names(body.get("properties"))
         matching = [o for o in self._in_order(collection, False)

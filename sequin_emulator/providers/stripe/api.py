@@ -489,11 +489,26 @@ class StripeApi:
         self.model.end_subscription(self.account, subscription, request.now, log=True, reason="cancellation_requested")
         return self._expanded(subscription.data, request.params)
 
-    def _open_invoice(self, object_id: str, action: str) -> UpstreamObject:
+    def _open_invoice(self, object_id: str, action: str, also: tuple[str, ...] = ()) -> UpstreamObject:
+        """An invoice the action applies to: open (or in one of `also`)."""
         invoice = self._object("invoice", object_id)
-        if invoice.data["status"] != "open":
+        if invoice.data["status"] != "open" and invoice.data["status"] not in also:
             raise StripeError(400, f"You can only {action} an open invoice; this one is {invoice.data['status']}.")
         return invoice
+
+    def _settle_invoice(self, request: Request, object_id: str, action: str,
+                        settle: Callable[[Account, UpstreamObject, int], None]) -> dict:
+        """An open invoice voided or marked uncollectible (`settle`, the model's)."""
+        invoice = self._open_invoice(object_id, action)
+        settle(self.account, invoice, request.now)
+        return self._expanded(invoice.data, request.params)
+
+    def _send_invoice(self, request: Request, object_id: str) -> dict:
+        invoice = self._object("invoice", object_id)
+        if invoice.data["collection_method"] != "send_invoice":
+            raise StripeError(400, "You can only manually send an invoice if its collection method is "
+                              "'send_invoice'.", "invoice_not_editable", None)
+        return self._expanded(invoice.data, request.params)
 
     def _create_invoice(self, request: Request) -> dict:
         """A draft invoice for a customer: in this API version it takes no pending invoice items, so it has no
@@ -542,13 +557,8 @@ class StripeApi:
         return self._expanded(created.data, params)
 
     def _pay_invoice(self, request: Request, object_id: str) -> dict:
-        invoice = self._open_invoice(object_id, "pay")
+        invoice = self._open_invoice(object_id, "pay", also=("uncollectible",))  # Stripe takes late payments
         self.model.attempt_payment(self.account, invoice, request.now, log=True, decline=False)
-        return self._expanded(invoice.data, request.params)
-
-    def _void_invoice(self, request: Request, object_id: str) -> dict:
-        invoice = self._open_invoice(object_id, "void")
-        self.model.void_invoice(self.account, invoice, request.now)
         return self._expanded(invoice.data, request.params)
 
     def _confirm_payment_intent(self, request: Request, object_id: str) -> dict:
@@ -784,11 +794,16 @@ def _handlers() -> dict[str, Callable[..., Any]]:
         "stripeCreatePrice": StripeApi._create_price, "stripeCreateSubscription": StripeApi._create_subscription,
         "stripeCancelSubscription": StripeApi._delete_subscription, "stripeCreateInvoice": StripeApi._create_invoice,
         "stripeDeleteInvoice": StripeApi._delete_invoice, "stripeFinalizeInvoice": StripeApi._finalize_invoice,
-        "stripePayInvoice": StripeApi._pay_invoice, "stripeVoidInvoice": StripeApi._void_invoice,
+        "stripePayInvoice": StripeApi._pay_invoice,
+        "stripeVoidInvoice": lambda api, request, object_id: api._settle_invoice(
+            request, object_id, "void", api.model.void_invoice),
+        "stripeMarkInvoiceUncollectible": lambda api, request, object_id: api._settle_invoice(
+            request, object_id, "mark uncollectible", api.model.mark_uncollectible),
         "stripeCreatePaymentIntent": StripeApi._create_payment_intent,
         "stripeConfirmPaymentIntent": StripeApi._confirm_payment_intent,
         "stripeCancelPaymentIntent": StripeApi._cancel_payment_intent, "stripeCreateCharge": StripeApi._create_charge,
         "stripeCapturePaymentIntent": StripeApi._capture_payment_intent,
+        "stripeSendInvoice": StripeApi._send_invoice,
         "stripeCreateRefund": StripeApi._create_refund, "stripeCancelRefund": StripeApi._cancel_refund,
         "stripeListEvents": StripeApi._events, "stripeGetEvent": lambda api, request, event_id: api._event(event_id)}
     def searcher(collection: str) -> Callable[..., dict]:

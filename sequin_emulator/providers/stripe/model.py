@@ -589,6 +589,13 @@ class Stripe(Provider):
         if waiting:
             self.void_invoice(account, account.objects[("invoice", account.rng.choice(waiting))], now)
 
+    def mark_uncollectible(self, account: Account, invoice_obj: UpstreamObject, now: int) -> None:
+        """No more payment attempts of an open invoice (it can still be paid); its subscription is left as it is."""
+        invoice = invoice_obj.data
+        invoice.update(status="uncollectible", next_payment_attempt=None, auto_advance=False)
+        invoice["status_transitions"]["marked_uncollectible_at"] = seconds(now)
+        account.record(invoice_obj, "update", now)  # its retry falls off the agenda: nothing is due any more
+
     def void_invoice(self, account: Account, invoice_obj: UpstreamObject, now: int) -> None:
         invoice = invoice_obj.data
         invoice.update(status="void", amount_remaining=0, next_payment_attempt=None, auto_advance=False)

@@ -152,3 +152,18 @@ def test_duplicate_emails_missing_ids_and_reads_by_email(portal: Portal):
         "kind": "create", "sync_id": portal.sync["id"], "collection_id": "hubspot:contact",
         "records": [{"data": {"properties": {"email": "second@example.com"}}}]})
     assert refused.status_code == 400 and "is the email of contact" in refused.json()["error"]
+
+
+def test_searches_keep_hubspots_filter_limits(portal: Portal):
+    from hubspot.crm.contacts import PublicObjectSearchRequest
+
+    search = portal.client.crm.contacts.search_api
+
+    def groups(*sizes: int) -> list[dict]:
+        return [{"filters": [{"propertyName": "email", "operator": "HAS_PROPERTY"}] * size} for size in sizes]
+
+    assert search.do_search(PublicObjectSearchRequest(filter_groups=groups(6, 6, 6), limit=1)).total > 0
+    for too_many in (groups(6, 6, 6, 1), groups(7)):
+        with pytest.raises(ContactsApiException) as refused:
+            search.do_search(PublicObjectSearchRequest(filter_groups=too_many))
+        assert refused.value.status == 400

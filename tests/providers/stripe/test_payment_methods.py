@@ -85,3 +85,23 @@ def test_a_new_card_recovers_a_past_due_subscription(account):
     account.sequin.advance("3d")  # the first retry, with the new card
     assert client.invoices.retrieve(first.id).status == "paid"
     assert client.subscriptions.retrieve(subscription.id).status == "active"
+
+
+def test_an_unpaid_invoice_marked_uncollectible_can_still_be_paid(account):
+    client = account.stripe
+    customer, subscription = _subscribed(account, "pm_card_chargeDeclined")
+    invoice_id = client.subscriptions.retrieve(subscription.id).latest_invoice
+    given_up = client.invoices.mark_uncollectible(invoice_id)
+    assert given_up.status == "uncollectible" and given_up.next_payment_attempt is None
+    assert given_up.status_transitions.marked_uncollectible_at
+    account.sequin.advance("10d")  # no retries of an uncollectible invoice
+    assert client.invoices.retrieve(invoice_id).attempt_count == 1
+    with pytest.raises(stripe.InvalidRequestError) as not_sent:
+        client.invoices.send_invoice(invoice_id)
+    assert "send_invoice" in str(not_sent.value.user_message)
+    good = client.payment_methods.attach("pm_card_visa", {"customer": customer.id})
+    client.customers.update(customer.id, {"invoice_settings": {"default_payment_method": good.id}})
+    assert client.invoices.pay(invoice_id).status == "paid"
+    types = [e.type for e in client.events.list({"limit": 30}).data]
+    assert "invoice.marked_uncollectible" in types and types.index("invoice.paid") < types.index(
+        "invoice.marked_uncollectible")  # newest first
