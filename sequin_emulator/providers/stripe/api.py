@@ -475,6 +475,11 @@ class StripeApi:
                               None, "items[0][price]")
         quantity = _integer(items[0], "quantity")
         trial = _integer(params, "trial_period_days")
+        card_id = customer.data["invoice_settings"]["default_payment_method"]
+        decline = decline_of(self.account, card_id) if card_id and not trial else None
+        if decline is not None and _string(params, "payment_behavior") == "error_if_incomplete":
+            code, message = decline  # the first payment would fail: nothing is made, as Stripe does
+            raise StripeError(402, message, "card_declined", kind="card_error", decline_code=code)
         subscription = self.model.subscribe(self.account, customer, price, request.now, log=True,
                                              trial_days=trial or 0, quantity=quantity or 1, decline=False)
         if "metadata" in params:

@@ -105,3 +105,16 @@ def test_an_unpaid_invoice_marked_uncollectible_can_still_be_paid(account):
     types = [e.type for e in client.events.list({"limit": 30}).data]
     assert "invoice.marked_uncollectible" in types and types.index("invoice.paid") < types.index(
         "invoice.marked_uncollectible")  # newest first
+
+
+def test_error_if_incomplete_refuses_a_subscription_whose_first_payment_would_fail(account):
+    client = account.stripe
+    customer, _ = _subscribed(account, "pm_card_chargeDeclinedExpiredCard")
+    price = client.prices.list({"limit": 1}).data[0]
+    before = len(client.subscriptions.list({"customer": customer.id, "status": "all"}).data)
+    with pytest.raises(stripe.CardError) as declined:
+        client.subscriptions.create({"customer": customer.id, "items": [{"price": price.id}],
+                                     "payment_behavior": "error_if_incomplete"})
+    assert declined.value.http_status == 402 and declined.value.code == "card_declined"
+    assert "expired" in str(declined.value.user_message)  # the test card's decline, in Stripe's words
+    assert len(client.subscriptions.list({"customer": customer.id, "status": "all"}).data) == before
