@@ -107,9 +107,28 @@ class HubSpotApi:
 
     def _object(self, collection: str, object_id: str, archived: bool = False) -> UpstreamObject:
         obj = self.account.get(collection, object_id)
-        if obj is None or obj.deleted != archived:
+        if obj is None or obj.deleted != archived or (archived and obj.id in self._erased()):
             raise _missing(object_id)
         return obj
+
+    def _erased(self) -> set[str]:
+        """Contacts deleted for good (GDPR): not even archived reads show them."""
+        return set(self.account.extras.get("erased", ()))
+
+    def _merge(self, collection: str, body: dict, now: int) -> dict:
+        primary_id, other_id = body["primaryObjectId"], body["objectIdToMerge"]
+        if primary_id == other_id:
+            raise HubSpotError(400, "An object cannot be merged with itself.")
+        primary, merged = self._object(collection, primary_id), self._object(collection, other_id)
+        return self._view(self.model.merge(self.account, primary, merged, now), [])
+
+    def _gdpr_delete(self, body: dict, now: int) -> tuple[int, None]:
+        contact_id = self._id_of("contact", body["objectId"], body.get("idProperty"))
+        contact = self.account.get("contact", contact_id)
+        if contact is None or contact_id in self._erased():
+            raise _missing(body["objectId"])
+        self.model.erase(self.account, contact, now)
+        return 204, None
 
     def _view(self, obj: UpstreamObject, properties: list[str], associations: list[str] | None = None) -> dict:
         """The object as HubSpot returns it: only the properties asked for (its defaults otherwise)."""
@@ -132,8 +151,9 @@ class HubSpotApi:
         return view
 
     def _in_order(self, collection: str, archived: bool) -> list[UpstreamObject]:
-        ids = self.account.order.get(collection, ())
-        return [o for o in (self.account.objects[(collection, i)] for i in ids) if o.deleted == archived]
+        ids, erased = self.account.order.get(collection, ()), self._erased() if archived else set()
+        return [o for o in (self.account.objects[(collection, i)] for i in ids)
+                if o.deleted == archived and o.id not in erased]
 
     def _paged(self, objects: list[UpstreamObject], after: Any, limit: int) -> tuple[list[UpstreamObject], dict | None]:
         """HubSpot pages by an opaque `after`: here the position of the next object."""
@@ -419,6 +439,8 @@ HANDLERS: dict[str, Callable[[HubSpotApi, Call], tuple[int, Any]]] = {
     **{f"hubspotBatch{action.title()}": _batch(action) for action in BATCH_BODIES},
     "hubspotAssociateDefault": _associating(True),
     "hubspotDisassociate": _associating(False),
+    "hubspotMerge": lambda api, call: (200, api._merge(_of(call), shaped("HubSpotMerge", call.body), call.now)),
+    "hubspotGdprDelete": lambda api, call: api._gdpr_delete(shaped("HubSpotGdprDelete", call.body), call.now),
     **PORTAL_HANDLERS,
     **WEBHOOK_HANDLERS,
 }

@@ -88,3 +88,13 @@ def association_events(account: Account, one: UpstreamObject, other: UpstreamObj
         _emit(account, a, "associationChange", now, source,
               associationType=f"{a.collection.upper()}_TO_{b.collection.upper()}", fromObjectId=int(a.id),
               toObjectId=int(b.id), associationRemoved=not present, isPrimaryAssociation=False)
+
+
+def merge_event(account: Account, primary: UpstreamObject, merged: list[str], moved: int, now: int,
+                source: str) -> None:
+    _emit(account, primary, "merge", now, source, primaryObjectId=int(primary.id),
+          mergedObjectIds=[int(i) for i in merged], newObjectId=int(primary.id), numberOfPropertiesMoved=moved)
+
+
+def privacy_deletion_event(account: Account, contact: UpstreamObject, now: int, source: str) -> None:
+    _emit(account, contact, "privacyDeletion", now, source)

@@ -38,11 +38,14 @@ from sequin_emulator.providers.hubspot.delivery import HubSpotWebhooks
 from sequin_emulator.providers.hubspot.events import (
     API,
     OWN_LIFE,
+    STAMPS,
     app_id,
     association_events,
     client_secret,
     creation_events,
     deletion_event,
+    merge_event,
+    privacy_deletion_event,
     property_change_events,
     watched,
 )
@@ -275,6 +278,37 @@ class HubSpot(Provider):
         if watched(account):
             deletion_event(account, obj, now, source)
         return change
+
+    def merge(self, account: Account, primary: UpstreamObject, merged: UpstreamObject, now: int) -> UpstreamObject:
+        """HubSpot's merge: the primary keeps its values and takes the other's where it has none, takes its
+        associations and lists it in `hs_merged_object_ids`; the other is archived."""
+        props, theirs = primary.data["properties"], merged.data["properties"]
+        before = dict(props) if watched(account) else None
+        moved = [k for k, v in theirs.items() if k not in STAMPS and v not in (None, "") and props.get(k) in (None, "")]
+        props.update({k: theirs[k] for k in moved})
+        props["hs_merged_object_ids"] = ";".join([*filter(None, (props.get("hs_merged_object_ids") or "").split(";")),
+                                                  merged.id])
+        others = [o for o in self._associated(account, merged) if o.id != primary.id]
+        self._archive(account, merged, now, API)
+        for other in others:
+            self.associate(account, primary, other, True, now, log=True, source=API)
+        self._save(account, primary, "update", now, log=True)
+        if before is not None:
+            merge_event(account, primary, props["hs_merged_object_ids"].split(";"), len(moved), now, API)
+            property_change_events(account, primary, before, now, API)
+        return primary
+
+    def erase(self, account: Account, contact: UpstreamObject, now: int) -> None:
+        """HubSpot's GDPR delete: the contact's properties erased, archived, and gone even from archived reads."""
+        props = contact.data["properties"]
+        props.update({k: None for k in props if k not in STAMPS})
+        if contact.deleted:
+            self._save(account, contact, "delete", now, log=True)
+        else:
+            self._archive(account, contact, now, API)
+        account.extras.setdefault("erased", []).append(contact.id)
+        if watched(account):
+            privacy_deletion_event(account, contact, now, API)
 
     # ------------------------------------------------------------ writes from outside (injections, mutations)
 

@@ -167,3 +167,38 @@ def test_searches_keep_hubspots_filter_limits(portal: Portal):
         with pytest.raises(ContactsApiException) as refused:
             search.do_search(PublicObjectSearchRequest(filter_groups=too_many))
         assert refused.value.status == 400
+
+
+def test_merges_and_gdpr_deletes(portal: Portal):
+    from hubspot.crm.contacts import PublicGdprDeleteInput, PublicMergeInput
+
+    crm = portal.client.crm
+    contacts = crm.contacts.basic_api
+    company = crm.companies.basic_api.create({"properties": {"name": "Analytical Engines"}})
+    keep = contacts.create(ContactInput(properties={"email": "keep@engines.example", "firstname": "Ada"}))
+    other = contacts.create(ContactInput(properties={"email": "other@engines.example", "lastname": "Lovelace"},
+                                         associations=[{"to": {"id": company.id}, "types": [
+                                             {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 1}]}]))
+    merged = contacts.merge(PublicMergeInput(primary_object_id=keep.id, object_id_to_merge=other.id))
+    assert merged.id == keep.id
+    read = contacts.get_by_id(keep.id, properties=["email", "firstname", "lastname", "hs_merged_object_ids"],
+                              associations=["companies"])
+    assert read.properties == {"email": "keep@engines.example", "firstname": "Ada", "lastname": "Lovelace",
+                               "hs_merged_object_ids": other.id}  # its own values kept, the empty ones filled
+    assert [r.id for r in read.associations["companies"].results] == [company.id]
+    assert contacts.get_by_id(other.id, archived=True).archived is True
+    with pytest.raises(ContactsApiException) as itself:
+        contacts.merge(PublicMergeInput(primary_object_id=keep.id, object_id_to_merge=keep.id))
+    assert itself.value.status == 400
+
+    contacts.purge(PublicGdprDeleteInput(object_id="keep@engines.example", id_property="email"))
+    for archived in (False, True):
+        with pytest.raises(ContactsApiException) as gone:
+            contacts.get_by_id(keep.id, archived=archived)
+        assert gone.value.status == 404
+    assert keep.id not in {c.id for c in contacts.get_page(archived=True, limit=100).results}
+    upstream = {c["id"]: c for c in portal.sequin.upstream(portal.sync["credential_id"], "hubspot:contact")}
+    assert keep.id not in upstream  # the sync sees it deleted
+    with pytest.raises(ContactsApiException) as twice:
+        contacts.purge(PublicGdprDeleteInput(object_id=keep.id))
+    assert twice.value.status == 404
