@@ -48,6 +48,7 @@ class WebhookCursor:
         return any(p.key == key for p in self.out.values())
 
     def failing(self) -> bool:
+        """Whether any message out has failed at least once since it was last sent successfully."""
         return any(p.failing_since is not None for p in self.out.values())
 
     def next_up(self) -> list[Pending]:

@@ -185,7 +185,7 @@ def delivered(tenant: Tenant, consumer_id: str, idx: int) -> None:
     if consumer is None or pending is None:
         return
     consumer.cursor.delivered += 1
-    if consumer.active and not any(p.failing_since is not None for p in consumer.cursor.out.values()):
+    if consumer.active and not consumer.cursor.failing():
         consumer.health = Health("ok", tenant.now(), [])
     tenant.notify()
 

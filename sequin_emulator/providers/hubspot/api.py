@@ -22,7 +22,7 @@ from sequin_emulator.domain.upstream import Account, UpstreamObject
 from sequin_emulator.providers.hubspot.definitions import writable
 from sequin_emulator.providers.hubspot.errors import HubSpotError, archived_flag, collection_of, limit_of, shaped
 from sequin_emulator.providers.hubspot.events import API
-from sequin_emulator.providers.hubspot.model import PLURAL, PROPERTIES, SINGULAR, Duplicate, HubSpot, iso
+from sequin_emulator.providers.hubspot.model import PLURAL, PROPERTIES, SINGULAR, Duplicate, HubSpot, iso, with_email
 from sequin_emulator.providers.hubspot.portal_api import HANDLERS as PORTAL_HANDLERS
 from sequin_emulator.providers.hubspot.webhooks import HANDLERS as WEBHOOK_HANDLERS
 from sequin_emulator.providers.wire import Refusal, WireAnswer, WireApi, WireCall
@@ -190,8 +190,7 @@ class HubSpotApi:
         if id_property != "email" or collection != "contact":
             raise HubSpotError(400, f"idProperty {str(id_property)[:100]} is not a unique property of {collection} "
                                     "objects (contacts take email).")
-        found = next((c.id for c in self._in_order(collection, archived)
-                      if (c.data["properties"].get("email") or "").lower() == given.lower()), None)
+        found = with_email(self.account, given, archived)
         if found is None:
             raise _missing(given)
         return found

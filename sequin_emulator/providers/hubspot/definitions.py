@@ -1,4 +1,5 @@
-"""What a HubSpot portal's properties are: the ones HubSpot defines for the object types the model keeps (their
+"""What a HubSpot portal is: its ids (the portal's is the credential's `hub_id`, its app's and owners' derive from its
+seed), and its properties: the ones HubSpot defines for the object types the model keeps (their
 names, types and enumeration options), the owners a record may name in `hubspot_owner_id`, the custom properties
 the portal's users create (`Account.extras`, saved with the account), and how a value is checked against a
 property's type, in HubSpot's words. The model validates every write with `writable(account, collection)`."""
@@ -42,6 +43,7 @@ NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
 PLURAL = {"contact": "contacts", "company": "companies", "deal": "deals"}
 SINGULAR = {plural: singular for singular, plural in PLURAL.items()}
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+HUB_ID = re.compile(r"hub_id=(\d{1,15})$")
 Kind = str | tuple[str, ...]  # "string", "number", "date", "datetime", or the options of an enumeration
 CUSTOM_TYPES: dict[str, Kind] = {"string": "string", "number": "number", "date": "date", "datetime": "datetime",
                                  "bool": ("true", "false")}  # a custom property's `type` → its values' rule
@@ -49,11 +51,35 @@ OWNERS = 4  # each portal's users who own records
 OWNERS_SINCE = "2020-01-06T09:00:00.000Z"  # when they joined: before any history a portal is made with
 
 
+def seeded(seed: str, purpose: str) -> int:
+    """A 48-bit number derived from the portal's seed for one purpose: the same every time."""
+    return int(hashlib.sha256(f"{seed}|{purpose}".encode()).hexdigest()[:12], 16)
+
+
+def seeded_number(seed: str, purpose: str, low: int, span: int) -> int:
+    return seeded(seed, purpose) % span + low
+
+
+def portal_id(seed: str) -> int:
+    found = HUB_ID.search(seed)
+    return int(found.group(1)) if found else seeded_number(seed, "portal", 10_000_000, 90_000_000)
+
+
+def app_id(seed: str) -> int:
+    return seeded_number(seed, "app", 1_000_000, 9_000_000)
+
+
+def client_secret(seed: str) -> str:
+    """The app's OAuth client secret (UUID-shaped, as HubSpot's): what its webhook signatures are keyed with."""
+    digest = hashlib.sha256(f"{seed}|client-secret".encode()).hexdigest()
+    return f"{digest[:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:32]}"
+
+
 def owners(seed: str) -> list[dict]:
     """The portal's owners (HubSpot's `PublicOwner`), made from its seed: the same every time."""
     found = []
     for number in range(OWNERS):
-        digest = int(hashlib.sha256(f"{seed}|owner|{number}".encode()).hexdigest()[:12], 16)
+        digest = seeded(seed, f"owner|{number}")
         first = POOLS.first_names[digest % len(POOLS.first_names)]
         last = POOLS.last_names[digest // 7 % len(POOLS.last_names)]
         user = 1_000_000 + digest % 9_000_000

@@ -12,7 +12,7 @@ import hmac
 import orjson
 
 from sequin_emulator.domain.provider_events import ProviderEvent, WebhookStyle
-from sequin_emulator.providers.hubspot.events import app_id
+from sequin_emulator.providers.hubspot.definitions import app_id
 
 APP = "app"  # the key of the app among the account's webhook endpoints
 DEFAULT_CONCURRENCY = 10

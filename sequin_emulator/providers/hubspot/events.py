@@ -3,44 +3,21 @@
 changed, `*.deletion` on archiving, `*.associationChange` for each side of an association made or removed.
 
 HubSpot keeps no event log a client can read; events are only made while the portal's app has a target URL
-(`Account.webhook_endpoints`), so a portal without webhooks pays nothing. The portal and its app are named
-from the account's seed: the portal id is the credential's `hub_id` when it has one.
+(`Account.webhook_endpoints`), so a portal without webhooks pays nothing.
 """
 
 from __future__ import annotations
-
-import hashlib
-import re
 
 import orjson
 
 from sequin_emulator.domain import provider_webhooks
 from sequin_emulator.domain.provider_events import ProviderEvent
 from sequin_emulator.domain.upstream import Account, UpstreamObject
+from sequin_emulator.providers.hubspot.definitions import portal_id, seeded_number
 
 STAMPS = frozenset({"hs_object_id", "createdate", "lastmodifieddate", "hs_lastmodifieddate"})  # not events
 OWN_LIFE = "CRM_UI"  # `changeSource` of what the portal's users do
 API = "API"  # of writes through its API (and Sequin's mutations)
-HUB_ID = re.compile(r"hub_id=(\d{1,15})$")
-
-
-def _number(seed: str, purpose: str, low: int, span: int) -> int:
-    return int(hashlib.sha256(f"{seed}|{purpose}".encode()).hexdigest()[:12], 16) % span + low
-
-
-def portal_id(seed: str) -> int:
-    found = HUB_ID.search(seed)
-    return int(found.group(1)) if found else _number(seed, "portal", 10_000_000, 90_000_000)
-
-
-def app_id(seed: str) -> int:
-    return _number(seed, "app", 1_000_000, 9_000_000)
-
-
-def client_secret(seed: str) -> str:
-    """The app's OAuth client secret (UUID-shaped, as HubSpot's): what its webhook signatures are keyed with."""
-    digest = hashlib.sha256(f"{seed}|client-secret".encode()).hexdigest()
-    return f"{digest[:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:32]}"
 
 
 def watched(account: Account) -> bool:
@@ -51,12 +28,12 @@ def watched(account: Account) -> bool:
 def _emit(account: Account, obj: UpstreamObject, kind: str, now: int, source: str, **fields: object) -> None:
     events = account.events
     position = events.base + len(events.kept)
-    event_id = _number(account.seed, f"event|{position}", 1, 2**48)
+    event_id = seeded_number(account.seed, f"event|{position}", 1, 2**48)
     subscription_type = f"{obj.collection}.{kind}"
     payload = {"eventId": event_id, "portalId": portal_id(account.seed), "occurredAt": now // 1000,
                "subscriptionType": subscription_type, "objectId": int(obj.id), **fields, "changeSource": source}
     if source == OWN_LIFE:
-        payload["sourceId"] = f"userId:{_number(account.seed, 'user', 1_000_000, 9_000_000)}"
+        payload["sourceId"] = f"userId:{seeded_number(account.seed, 'user', 1_000_000, 9_000_000)}"
     events.append(ProviderEvent(str(event_id), now, subscription_type, orjson.dumps(payload)))
 
 

@@ -29,6 +29,8 @@ from sequin_emulator.providers.hubspot.definitions import (
     PROPERTIES,
     SINGULAR,
     STAGES,
+    app_id,
+    client_secret,
     iso,
     normalized,
     value_problem,
@@ -39,9 +41,7 @@ from sequin_emulator.providers.hubspot.events import (
     API,
     OWN_LIFE,
     STAMPS,
-    app_id,
     association_events,
-    client_secret,
     creation_events,
     deletion_event,
     merge_event,
@@ -343,8 +343,7 @@ class HubSpot(Provider):
             raise Invalid(errors, summary="HubSpot rejected the request: Property values were not valid: "
                                           + next(iter(errors.values()))[0])
         if collection == "contact" and isinstance(email, str):
-            taken = next((c.id for c in account.live("contact") if c.id != object_id
-                          and (c.data["properties"].get("email") or "").lower() == email.lower()), None)
+            taken = with_email(account, email, besides=object_id)
             if taken is not None:
                 raise Duplicate(taken)
         return checked
@@ -365,6 +364,15 @@ class HubSpot(Provider):
     def delete(self, account: Account, collection: str, object_id: str, now: int) -> Change:
         self.validate(account, "delete", collection, object_id, {})
         return self._archive(account, self.existing(account, collection, object_id), now, API)
+
+
+def with_email(account: Account, email: str, archived: bool = False, besides: str | None = None) -> str | None:
+    """The id of a live (or archived) contact other than `besides` with this email, case-insensitively: emails are
+    unique among live contacts (an erased one has none)."""
+    wanted = email.lower()
+    return next((c.id for c in (account.objects[("contact", i)] for i in account.order.get("contact", ()))
+                 if c.deleted == archived and c.id != besides
+                 and (c.data["properties"].get("email") or "").lower() == wanted), None)
 
 
 def _existing_at(account: Account, collection: str, now: int) -> UpstreamObject | None:

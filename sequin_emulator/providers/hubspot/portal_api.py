@@ -93,6 +93,17 @@ def _property(api: Any, collection: str, name: str) -> dict:
     return found
 
 
+def _checked_name(what: str, name: str) -> None:
+    if not NAME.match(name):
+        raise HubSpotError(400, f"{what} name {name[:100]!r} is not valid: use lower-case letters, digits and "
+                                "underscores, beginning with a letter.")
+
+
+def _options(given: list[dict]) -> list[dict]:
+    """A definition's options as HubSpot keeps them: in the order given, unless told otherwise."""
+    return [{"description": "", "hidden": False, "displayOrder": i, **option} for i, option in enumerate(given)]
+
+
 def _checked_shape(kind_type: str, field_type: str, options: list[dict] | None) -> None:
     """HubSpot's rules on a definition: a field type its type allows, options for an enumeration only, unique."""
     if field_type not in FIELD_TYPES[kind_type]:
@@ -123,9 +134,7 @@ def get_property(api: Any, call: Any) -> tuple[int, Any]:
 def create_property(api: Any, call: Any) -> tuple[int, Any]:
     body = shaped("HubSpotPropertyCreate", call.body)
     collection, name = collection_of(call.path_params["object_type"]), body["name"]
-    if not NAME.match(name):
-        raise HubSpotError(400, f"Property name {name[:100]!r} is not valid: use lower-case letters, digits and "
-                                "underscores, beginning with a letter.")
+    _checked_name("Property", name)
     if name in writable(api.account, collection) or name in READ_ONLY[collection]:
         raise HubSpotError(409, f"Property named '{name}' already exists.", "OBJECT_ALREADY_EXISTS")
     _checked_shape(body["type"], body["fieldType"], body.get("options"))
@@ -133,8 +142,7 @@ def create_property(api: Any, call: Any) -> tuple[int, Any]:
     now = iso(call.now)
     made = {"name": name, "label": body["label"], "type": body["type"], "fieldType": body["fieldType"],
             "description": body.get("description", ""), "groupName": body["groupName"],
-            "options": [{"description": "", "hidden": False, "displayOrder": i, **o}
-                        for i, o in enumerate(body.get("options", []))],
+            "options": _options(body.get("options", [])),
             "displayOrder": body.get("displayOrder", -1), "calculated": False, "externalOptions": False,
             "hasUniqueValue": body.get("hasUniqueValue", False), "hidden": body.get("hidden", False),
             "hubspotDefined": False, "formField": body.get("formField", True), "archived": False,
@@ -157,8 +165,7 @@ def update_property(api: Any, call: Any) -> tuple[int, Any]:
     collection, found = _custom(api, call)
     changed = {**found, **body}
     if "options" in body:
-        changed["options"] = [{"description": "", "hidden": False, "displayOrder": i, **o}
-                              for i, o in enumerate(body["options"])]
+        changed["options"] = _options(body["options"])
     _checked_shape(changed["type"], changed["fieldType"], changed.get("options"))
     _group_exists(api, collection, changed["groupName"])
     changed["updatedAt"] = iso(call.now)
@@ -198,9 +205,7 @@ def get_group(api: Any, call: Any) -> tuple[int, Any]:
 def create_group(api: Any, call: Any) -> tuple[int, Any]:
     body = shaped("HubSpotPropertyGroupCreate", call.body)
     collection = collection_of(call.path_params["object_type"])
-    if not NAME.match(body["name"]):
-        raise HubSpotError(400, f"Group name {body['name'][:100]!r} is not valid: use lower-case letters, digits and "
-                                "underscores, beginning with a letter.")
+    _checked_name("Group", body["name"])
     if body["name"] in {g["name"] for g in _groups(api, collection)}:
         raise HubSpotError(409, f"Property group named '{body['name']}' already exists.", "OBJECT_ALREADY_EXISTS")
     made = {"name": body["name"], "label": body["label"], "displayOrder": body.get("displayOrder", -1),

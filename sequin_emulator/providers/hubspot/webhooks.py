@@ -14,9 +14,9 @@ from typing import Any
 from sequin_emulator.domain import provider_webhooks
 from sequin_emulator.domain.provider_events import Endpoint
 from sequin_emulator.providers.base import sendable_url
+from sequin_emulator.providers.hubspot.definitions import app_id, client_secret
 from sequin_emulator.providers.hubspot.delivery import APP, DEFAULT_CONCURRENCY
 from sequin_emulator.providers.hubspot.errors import HubSpotError, shaped
-from sequin_emulator.providers.hubspot.events import app_id, client_secret
 from sequin_emulator.providers.hubspot.model import PROPERTIES, iso
 
 

@@ -244,18 +244,24 @@ class StripeApi:
             positions = range(ids.index(before) + 1, len(ids))  # newer than the cursor, nearest first
         else:
             positions = range(len(ids) - 1, -1, -1)
-        found = []
-        for position in positions:
-            obj = self.account.objects[(collection, ids[position])]
-            if not obj.deleted and all(f(obj.data) for f in filters):
-                found.append(obj.data)
-                if len(found) > limit:
-                    break
+        found = self._walk(collection, positions, lambda data: all(f(data) for f in filters), limit)
         has_more, page = len(found) > limit, found[:limit]
         if before is not None:
             page.reverse()
         return {"object": "list", "data": [self._expanded(item, params, "data.") for item in page],
                 "has_more": has_more, "url": f"/v1/{PATH_OF[collection]}"}
+
+    def _walk(self, collection: str, positions: range, wanted: Callable[[dict], bool], limit: int) -> list[dict]:
+        """The live objects at these positions of the collection's order that are wanted, at most `limit` + 1 (the
+        one past the page says there are more): a page costs what it shows."""
+        ids, found = self.account.order.get(collection, []), []
+        for position in positions:
+            obj = self.account.objects[(collection, ids[position])]
+            if not obj.deleted and wanted(obj.data):
+                found.append(obj.data)
+                if len(found) > limit:
+                    break
+        return found
 
     def _filters(self, collection: str, params: dict) -> list[Callable[[dict], bool]]:
         filters: list[Callable[[dict], bool]] = []
@@ -293,13 +299,7 @@ class StripeApi:
             if page not in ids:
                 raise StripeError(400, f"Invalid page: {page[:100]}", "parameter_invalid_string", "page")
             start = ids.index(page) - 1
-        found = []
-        for position in range(start, -1, -1):
-            obj = self.account.objects[(collection, ids[position])]
-            if not obj.deleted and matches(obj.data):
-                found.append(obj.data)
-                if len(found) > limit:
-                    break
+        found = self._walk(collection, range(start, -1, -1), matches, limit)
         shown = found[:limit]
         return {"object": "search_result", "data": [self._expanded(d, params, "data.") for d in shown],
                 "has_more": len(found) > limit, "next_page": shown[-1]["id"] if len(found) > limit else None,
@@ -358,9 +358,7 @@ class StripeApi:
         data = _typed(params, CUSTOMER_FIELDS)
         named, default = _string(params, "payment_method"), _default_card(params)
         if default and default != named:
-            raise StripeError(400, f"The customer does not have a payment method with the ID {default}. The payment "
-                              "method must be attached to the customer.", "resource_missing",
-                              "invoice_settings[default_payment_method]")
+            raise _not_attached(default)
         card_id = card_for(self, named, request.now) if named else None
         created = self._write(lambda: self.model.create_customer(self.account, data, request.now, card_id))
         return self._expanded(created.data, params)
@@ -398,9 +396,7 @@ class StripeApi:
             default = _default_card(params)
             if collection == "customer" and default is not None:
                 if default and customer_of(self.account, default) != object_id:
-                    raise StripeError(400, f"The customer does not have a payment method with the ID {default}. The "
-                                      "payment method must be attached to the customer.", "resource_missing",
-                                      "invoice_settings[default_payment_method]")
+                    raise _not_attached(default)
                 obj.data["invoice_settings"]["default_payment_method"] = default or None  # "" unsets it
             self._write(lambda: self.model.update(self.account, collection, object_id, data, request.now))
             return self._expanded(obj.data, params)
@@ -746,6 +742,12 @@ def _default_card(params: dict) -> str | None:
     """`invoice_settings[default_payment_method]`, if given ("" unsets it)."""
     settings = params.get("invoice_settings")
     return settings.get("default_payment_method") if isinstance(settings, dict) else None
+
+
+def _not_attached(card_id: str) -> StripeError:
+    """Stripe's refusal of a default card that is not the customer's."""
+    return StripeError(400, f"The customer does not have a payment method with the ID {card_id}. The payment method "
+                       "must be attached to the customer.", "resource_missing", "invoice_settings[default_payment_method]")
 
 
 def _money(amount: int, currency: str) -> str:
