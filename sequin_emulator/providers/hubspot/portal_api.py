@@ -26,6 +26,7 @@ from sequin_emulator.providers.hubspot.errors import HubSpotError, archived_flag
 from sequin_emulator.providers.hubspot.model import iso
 
 NAME = re.compile(r"^[a-z][a-z0-9_]{0,99}$")
+MOST_DEFINED = 1000  # custom properties, and property groups, per object type (HubSpot's limit)
 EPOCH = "2020-01-06T09:00:00.000Z"  # when HubSpot's own definitions were made, as the portal shows them
 READ_ONLY: dict[str, dict[str, str]] = {  # system properties: HubSpot's type of each (their values are HubSpot's)
     "contact": {"createdate": "datetime", "hs_object_id": "number", "lastmodifieddate": "datetime"},
@@ -99,6 +100,13 @@ def _checked_name(what: str, name: str) -> None:
                                 "underscores, beginning with a letter.")
 
 
+def _room(held: int, what: str, collection: str) -> None:
+    """Refuse one more definition past HubSpot's limit of `MOST_DEFINED` per object type."""
+    if held >= MOST_DEFINED:
+        raise HubSpotError(400, f"The portal has reached its limit of {MOST_DEFINED:,} {what} for {collection} "
+                                "objects.")
+
+
 def _options(given: list[dict]) -> list[dict]:
     """A definition's options as HubSpot keeps them: in the order given, unless told otherwise."""
     return [{"description": "", "hidden": False, "displayOrder": i, **option} for i, option in enumerate(given)]
@@ -139,6 +147,7 @@ def create_property(api: Any, call: Any) -> tuple[int, Any]:
         raise HubSpotError(409, f"Property named '{name}' already exists.", "OBJECT_ALREADY_EXISTS")
     _checked_shape(body["type"], body["fieldType"], body.get("options"))
     _group_exists(api, collection, body["groupName"])
+    _room(len(custom(api.account, collection)), "custom properties", collection)
     now = iso(call.now)
     made = {"name": name, "label": body["label"], "type": body["type"], "fieldType": body["fieldType"],
             "description": body.get("description", ""), "groupName": body["groupName"],
@@ -206,6 +215,7 @@ def create_group(api: Any, call: Any) -> tuple[int, Any]:
     body = shaped("HubSpotPropertyGroupCreate", call.body)
     collection = collection_of(call.path_params["object_type"])
     _checked_name("Group", body["name"])
+    _room(len(_groups(api, collection)) - 1, "property groups", collection)
     if body["name"] in {g["name"] for g in _groups(api, collection)}:
         raise HubSpotError(409, f"Property group named '{body['name']}' already exists.", "OBJECT_ALREADY_EXISTS")
     made = {"name": body["name"], "label": body["label"], "displayOrder": body.get("displayOrder", -1),

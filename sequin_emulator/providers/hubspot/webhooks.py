@@ -14,11 +14,12 @@ from typing import Any
 from sequin_emulator.domain import provider_webhooks
 from sequin_emulator.domain.provider_events import Endpoint
 from sequin_emulator.providers.base import sendable_url
-from sequin_emulator.providers.hubspot.definitions import app_id, client_secret
+from sequin_emulator.providers.hubspot.definitions import app_id, client_secret, writable
 from sequin_emulator.providers.hubspot.delivery import APP, DEFAULT_CONCURRENCY
 from sequin_emulator.providers.hubspot.errors import HubSpotError, shaped
 from sequin_emulator.providers.hubspot.model import PROPERTIES, iso
 
+MOST_SUBSCRIPTIONS = 1000  # per app
 
 def _app(api: Any, call: Any, create: bool = False) -> Endpoint | None:
     """The portal's app as the path names it (another app id is a 404), made on its first setting."""
@@ -83,11 +84,13 @@ def subscribe(api: Any, call: Any) -> tuple[int, Any]:
         raise HubSpotError(400, f"propertyName is required for {event_type} subscriptions (one property each).")
     if verb != "propertyChange" and name is not None:
         raise HubSpotError(400, f"propertyName is only for propertyChange subscriptions, not {event_type}.")
-    if name is not None and noun in PROPERTIES and name not in PROPERTIES[noun]:
+    if name is not None and noun in PROPERTIES and name not in {*PROPERTIES[noun], *writable(api.account, noun)}:
         raise HubSpotError(400, f"Property {name[:100]} does not exist on {noun} objects.")
     app = _app(api, call, create=True)
     assert app is not None
     data = app.data
+    if len(data["subscriptions"]) >= MOST_SUBSCRIPTIONS:
+        raise HubSpotError(400, f"The app has reached its limit of {MOST_SUBSCRIPTIONS:,} subscriptions.")
     if any(s["eventType"] == event_type and s.get("propertyName") == name for s in data["subscriptions"]):
         raise HubSpotError(409, f"The app already has a subscription to {event_type}"
                                  f"{f' for {name}' if name else ''}.", "CONFLICT")

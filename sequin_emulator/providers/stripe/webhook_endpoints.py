@@ -17,6 +17,7 @@ from sequin_emulator.providers.stripe.model import API_VERSION, seconds
 from sequin_emulator.providers.stripe.paging import paged
 
 ANY_EVENT = "*"
+MOST_ENDPOINTS = 16  # Stripe's limit per account
 
 
 def _url(params: dict, required: bool) -> str | None:
@@ -50,6 +51,9 @@ def _shown(data: dict) -> dict:
 def create(api: Any, request: Any) -> dict:
     params, account = request.params, api.account
     url, events = _url(params, required=True), _events(params, required=True)
+    if len(account.webhook_endpoints) >= MOST_ENDPOINTS:
+        raise StripeError(400, f"You have reached the maximum number of webhook endpoints ({MOST_ENDPOINTS}) for this "
+                          "account: delete one first.", None, None)
     endpoint_id = f"we_1{token(account.rng, 23)}"
     data = {"id": endpoint_id, "object": "webhook_endpoint", "api_version": params.get("api_version") or API_VERSION,
             "application": None, "created": seconds(request.now), "description": params.get("description") or None,

@@ -6,6 +6,7 @@ reads by email."""
 from __future__ import annotations
 
 import pytest
+from hubspot import HubSpot
 from hubspot.crm.contacts import ApiException as ContactsApiException
 from hubspot.crm.contacts import BatchReadInputSimplePublicObjectId
 from hubspot.crm.contacts import SimplePublicObjectInput as ContactUpdate
@@ -202,3 +203,37 @@ def test_merges_and_gdpr_deletes(portal: Portal):
     with pytest.raises(ContactsApiException) as twice:
         contacts.purge(PublicGdprDeleteInput(object_id=keep.id))
     assert twice.value.status == 404
+
+
+def test_definitions_stop_at_hubspots_limits_so_that_every_state_imports_again(portal: Portal):
+    from hubspot.webhooks import SubscriptionCreateRequest
+
+    from tests.providers.hubspot.test_api import TOKEN
+
+    properties = portal.client.crm.properties
+    properties.groups_api.create("contacts", PropertyGroupCreate(name="bulk", label="Bulk"))
+    made = properties.core_api.create("contacts", PropertyCreate(name="p0", label="P", type="string",
+                                                                 field_type="text", group_name="bulk"))
+    app = portal.sequin.get(f"/_emulator/upstream/{portal.sync['credential_id']}").json()["app"]
+    developer = HubSpot(api_key=TOKEN, host=portal.host).webhooks
+    developer.subscriptions_api.create(app["app_id"], SubscriptionCreateRequest(
+        event_type="contact.propertyChange", property_name="p0"))  # a custom property can be watched
+    state = portal.sequin.get("/_emulator/state").json()
+    saved = next(a for a in state["accounts"].values() if a.get("extras", {}).get("properties"))
+    first = saved["extras"]["properties"]["contact"][0]
+    assert first["name"] == made.name
+    saved["extras"]["properties"]["contact"] = [{**first, "name": f"p{i}"} for i in range(1000)]
+    endpoint = saved["webhook_endpoints"][0]["data"]
+    endpoint["subscriptions"] = [{**endpoint["subscriptions"][0], "id": str(i + 1), "propertyName": f"p{i}"}
+                                 for i in range(1000)]
+    portal.sequin.request("PUT", "/_emulator/state", state).raise_for_status()
+    with pytest.raises(PropertiesApiException) as full:
+        properties.core_api.create("contacts", PropertyCreate(name="p1000", label="P", type="string",
+                                                              field_type="text", group_name="bulk"))
+    assert full.value.status == 400 and "limit of 1,000" in full.value.body
+    with pytest.raises(Exception) as no_room:
+        developer.subscriptions_api.create(app["app_id"], SubscriptionCreateRequest(event_type="deal.creation"))
+    assert "limit of 1,000 subscriptions" in str(no_room.value)
+    state = portal.sequin.get("/_emulator/state").json()
+    portal.sequin.request("PUT", "/_emulator/state", state).raise_for_status()  # still imports
+

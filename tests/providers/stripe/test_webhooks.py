@@ -115,3 +115,15 @@ def test_an_events_pending_webhooks_counts_the_endpoints_it_has_yet_to_reach(acc
     while client.events.retrieve(event.id).pending_webhooks and time.monotonic() < deadline:
         time.sleep(0.01)
     assert client.events.retrieve(event.id).pending_webhooks == 0
+
+
+def test_an_account_holds_at_most_stripes_16_endpoints_and_they_survive_a_round_trip(account, receiver):
+    client = account.stripe
+    for _ in range(16):
+        client.webhook_endpoints.create({"url": receiver.url, "enabled_events": ["customer.created"]})
+    with pytest.raises(stripe.InvalidRequestError) as full:
+        client.webhook_endpoints.create({"url": receiver.url, "enabled_events": ["customer.created"]})
+    assert "maximum number of webhook endpoints (16)" in str(full.value.user_message)
+    state = account.sequin.get("/_emulator/state").json()
+    account.sequin.request("PUT", "/_emulator/state", state).raise_for_status()  # a full account still imports
+    assert len(client.webhook_endpoints.list({"limit": 100}).data) == 16
